@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, which `npm install`/`npm ci` run via `prepare`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write('tollgate: dist/ is missing; run `npm run build` first\n');
+  process.exit(2);
+}
+await import(main.href);

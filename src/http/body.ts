@@ -1,0 +1,180 @@
+/**
+ * Body helpers: a bounded push→pull channel (for producers such as undici handlers or the ext_proc
+ * full-duplex pump), and bodies made from buffers or node Readables.
+ */
+import type { Readable } from 'node:stream';
+import { HeaderList } from './headers.js';
+import type { Body } from './message.js';
+
+const DEFAULT_HIGH_WATER = 64 * 1024;
+
+/**
+ * A bounded channel: the producer `push`es chunks and awaits room; the consumer iterates.
+ * `end(trailers)` finishes it, `fail(err)` makes the consumer's iteration throw.
+ * If the consumer stops iterating early (break/throw), `onCancel` runs so the producer can abort.
+ */
+export class BodyChannel implements Body {
+  readonly length: number | undefined;
+  #queue: Buffer[] = [];
+  #queued = 0;
+  #ended = false;
+  #error: unknown = undefined;
+  #trailers: HeaderList | undefined;
+  #wakeConsumer: (() => void) | undefined;
+  #wakeProducer: (() => void) | undefined;
+  #cancelled = false;
+  #iterating = false;
+  readonly #highWater: number;
+  /** Called once when the consumer abandons the body before its end. */
+  onCancel: ((reason: unknown) => void) | undefined;
+
+  constructor(opts: { highWaterMark?: number; length?: number } = {}) {
+    this.#highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
+    this.length = opts.length;
+  }
+
+  /** True once end() or fail() was called, or the consumer cancelled. */
+  get closed(): boolean {
+    return this.#ended || this.#error !== undefined || this.#cancelled;
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** Bytes queued and not yet consumed. */
+  get buffered(): number {
+    return this.#queued;
+  }
+
+  /** Queues a chunk. Resolves when the queue is below the high-water mark again. */
+  push(chunk: Buffer): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (chunk.length > 0) {
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+    }
+    this.#wake();
+    if (this.#queued < this.#highWater) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wakeProducer = resolve;
+    });
+  }
+
+  /** Queues a chunk without waiting (the caller tracks `buffered` itself). */
+  pushNoWait(chunk: Buffer): void {
+    void this.push(chunk);
+  }
+
+  /** Ends the body, optionally with trailers. */
+  end(trailers?: HeaderList): void {
+    if (this.closed) return;
+    this.#ended = true;
+    this.#trailers = trailers && trailers.size > 0 ? trailers : undefined;
+    this.#wake();
+  }
+
+  /** Ends the body with an error: the consumer's iteration throws it. */
+  fail(err: unknown): void {
+    if (this.closed) return;
+    this.#error = err ?? new Error('body failed');
+    this.#queue = [];
+    this.#queued = 0;
+    this.#wake();
+    this.#releaseProducer();
+  }
+
+  trailers(): HeaderList | undefined {
+    return this.#trailers;
+  }
+
+  #wake(): void {
+    const w = this.#wakeConsumer;
+    this.#wakeConsumer = undefined;
+    w?.();
+  }
+
+  #releaseProducer(): void {
+    const w = this.#wakeProducer;
+    this.#wakeProducer = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    if (this.#iterating) throw new Error('body is already being read');
+    this.#iterating = true;
+    let finished = false;
+    try {
+      for (;;) {
+        if (this.#error !== undefined) throw this.#error;
+        const chunk = this.#queue.shift();
+        if (chunk !== undefined) {
+          this.#queued -= chunk.length;
+          if (this.#queued < this.#highWater) this.#releaseProducer();
+          yield chunk;
+          continue;
+        }
+        if (this.#ended) {
+          finished = true;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wakeConsumer = resolve;
+        });
+      }
+    } finally {
+      if (!finished && this.#error === undefined && !this.#ended) {
+        this.#cancelled = true;
+        this.#queue = [];
+        this.#queued = 0;
+        this.#releaseProducer();
+        const cb = this.onCancel;
+        this.onCancel = undefined;
+        cb?.(new Error('body consumer cancelled'));
+      }
+    }
+  }
+}
+
+/** A body holding one buffer (possibly empty). */
+export function bufferBody(data: Buffer | string, trailers?: HeaderList): Body {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  return {
+    length: buf.length,
+    trailers: () => trailers,
+    async *[Symbol.asyncIterator]() {
+      if (buf.length > 0) yield buf;
+    },
+  };
+}
+
+/**
+ * A body over a node Readable (IncomingMessage, Http2Stream, Http2ServerRequest).
+ * `getTrailers` is read after the stream ended.
+ */
+export function readableBody(stream: Readable, getTrailers: () => HeaderList | undefined, length?: number): Body {
+  return {
+    length,
+    trailers: () => {
+      const t = getTrailers();
+      return t && t.size > 0 ? t : undefined;
+    },
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of stream) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    },
+  };
+}
+
+/** Reads a whole body into one buffer, failing with `onTooLarge()` past `limit` bytes. */
+export async function readAll(body: Body, limit: number, onTooLarge: () => Error): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > limit) throw onTooLarge();
+    parts.push(chunk);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+export { HeaderList };
