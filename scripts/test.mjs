@@ -22,7 +22,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 // The gateway under test is the compiled dist/ (what users run), so build first.
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+const build = spawnSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const r = spawnSync(
