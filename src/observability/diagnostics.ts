@@ -33,6 +33,15 @@ export interface ExtProcMutationRejectedEvent {
   readonly why: string;
 }
 
+/** Published after every attempt to apply a changed config file (tollgate:config:reload). */
+export interface ConfigReloadEvent {
+  readonly result: 'success' | 'failure';
+  /** The file that was reloaded. */
+  readonly source: string;
+  /** The config error text on failure (never contains secret values). */
+  readonly error?: string;
+}
+
 export const channels = {
   requestEnd: diagnostics_channel.channel('tollgate:request:end'),
   extProcOpen: diagnostics_channel.channel('tollgate:extproc:open'),

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { EventEmitter } from 'node:events';
+import { createAccessLog } from './access-log.js';
+import { channels } from './diagnostics.js';
+import type { AccessLogRecord } from '../http/context.js';
+
+function record(id: string): AccessLogRecord {
+  return {
+    id,
+    startTime: 0,
+    gateway: 'gw',
+    listener: 'l0',
+    method: 'POST',
+    path: '/v1/chat/completions',
+    authority: 'a',
+    protocol: 'HTTP/2',
+    remote: '127.0.0.1',
+    route: 'ai',
+    backend: 'openai',
+    status: 500,
+    durationMs: 1.23456,
+    errorCode: 'ext_proc_failed',
+    error: 'ext_proc failed: timeout',
+    extProc: [{ target: 'p:9000', phases: ['request_headers'], timeMs: 10, outcome: 'failed', failureReason: 'timeout', failOpen: false }],
+    ai: { provider: 'openai', requestModel: 'm', inputTokens: 3 },
+  };
+}
+
+test('one JSON line per request with route, backend, status, duration, ext_proc and ai fields', async (t) => {
+  const ev = new EventEmitter();
+  const lines: string[] = [];
+  const log = createAccessLog({ write: (c) => { lines.push(c); ev.emit('w'); } });
+  t.after(() => log.dispose());
+  channels.requestEnd.publish({ record: record('a') });
+  channels.requestEnd.publish({ record: record('b') });
+  await once(ev, 'w');
+  const parsed = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(parsed.length, 2);
+  const first = parsed[0]!;
+  assert.equal(first.id, 'a');
+  assert.equal(first.kind, 'access');
+  assert.equal(first.route, 'ai');
+  assert.equal(first.backend, 'openai');
+  assert.equal(first.status, 500);
+  assert.equal(first.durationMs, 1.235);
+  assert.equal(first.errorCode, 'ext_proc_failed');
+  assert.deepEqual(first.extProc, [{ target: 'p:9000', phases: ['request_headers'], timeMs: 10, outcome: 'failed', failureReason: 'timeout', failOpen: false }]);
+  assert.deepEqual(first.ai, { provider: 'openai', requestModel: 'm', inputTokens: 3 });
+  assert.equal(parsed[1]!.id, 'b');
+});
+
+test('disabled access log writes nothing; flush writes synchronously', () => {
+  const lines: string[] = [];
+  const log = createAccessLog({ write: (c) => lines.push(c), enabled: false });
+  channels.requestEnd.publish({ record: record('a') });
+  log.flush();
+  assert.equal(lines.length, 0);
+  log.setEnabled(true);
+  channels.requestEnd.publish({ record: record('b') });
+  log.flush();
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /"id":"b"/);
+  log.dispose();
+});

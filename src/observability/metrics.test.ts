@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMetrics } from './metrics.js';
+import { channels } from './diagnostics.js';
+import type { AccessLogRecord } from '../http/context.js';
+
+function record(over: Partial<AccessLogRecord> = {}): AccessLogRecord {
+  return {
+    id: 'r1',
+    startTime: 0,
+    gateway: 'gw',
+    listener: 'l0',
+    method: 'GET',
+    path: '/x',
+    authority: 'a',
+    protocol: 'HTTP/1.1',
+    remote: '127.0.0.1',
+    route: 'r',
+    backend: 'b',
+    status: 200,
+    durationMs: 12,
+    ...over,
+  };
+}
+
+test('request counter and histogram are labelled by gateway, listener, route, backend, status', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  channels.requestEnd.publish({ record: record() });
+  channels.requestEnd.publish({ record: record() });
+  const unrouted = record({ status: 404 });
+  delete unrouted.route;
+  delete unrouted.backend;
+  channels.requestEnd.publish({ record: unrouted });
+  const text = await m.registry.metrics();
+  assert.match(text, /tollgate_requests_total\{gateway="gw",listener="l0",route="r",backend="b",method="GET",status="200"\} 2/);
+  assert.match(text, /tollgate_requests_total\{gateway="gw",listener="l0",route="",backend="",method="GET",status="404"\} 1/);
+  assert.match(text, /tollgate_request_duration_seconds_sum\{gateway="gw",listener="l0",route="r",backend="b",status="200"\} 0\.024/);
+});
+
+test('gen-AI token usage and time to first token come from record.ai', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  const ai = { provider: 'openai', requestModel: 'gpt-4o', responseModel: 'gpt-4o-2024', inputTokens: 10, outputTokens: 7, timeToFirstTokenMs: 250 };
+  channels.requestEnd.publish({ record: record({ ai }) });
+  const text = await m.registry.metrics();
+  assert.match(text, /tollgate_gen_ai_client_token_usage_sum\{gen_ai_token_type="input",request_model="gpt-4o",response_model="gpt-4o-2024",route="r"\} 10/);
+  assert.match(text, /tollgate_gen_ai_client_token_usage_sum\{gen_ai_token_type="output",request_model="gpt-4o",response_model="gpt-4o-2024",route="r"\} 7/);
+  assert.match(text, /tollgate_gen_ai_server_time_to_first_token_seconds_sum\{request_model="gpt-4o",response_model="gpt-4o-2024",route="r"\} 0\.25/);
+});
+
+test('ext_proc events feed streams, phase latency, failures, failOpen and rejected mutations', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  channels.extProcOpen.publish({ target: 'p:9000' });
+  channels.extProcPhase.publish({ target: 'p:9000', phase: 'request_headers', seconds: 0.003 });
+  channels.extProcFailure.publish({ target: 'p:9000', reason: 'timeout', failOpen: true });
+  channels.extProcFailure.publish({ target: 'p:9000', reason: 'connect', failOpen: false });
+  channels.extProcMutationRejected.publish({ target: 'p:9000', header: 'x', why: 'crlf' });
+  const text = await m.registry.metrics();
+  assert.match(text, /tollgate_ext_proc_streams_total\{target="p:9000"\} 1/);
+  assert.match(text, /tollgate_ext_proc_phase_duration_seconds_count\{target="p:9000",phase="request_headers"\} 1/);
+  assert.match(text, /tollgate_ext_proc_failures_total\{target="p:9000",reason="timeout"\} 1/);
+  assert.match(text, /tollgate_ext_proc_failures_total\{target="p:9000",reason="connect"\} 1/);
+  assert.match(text, /tollgate_ext_proc_fail_open_total\{target="p:9000"\} 1/);
+  assert.match(text, /tollgate_ext_proc_mutations_rejected_total\{target="p:9000"\} 1/);
+});
+
+test('config reload results drive the counter and the synchronized gauge', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  assert.match(await m.registry.metrics(), /tollgate_config_synchronized 1/);
+  channels.configReload.publish({ result: 'failure', source: 'c.yaml', error: 'bad' });
+  let text = await m.registry.metrics();
+  assert.match(text, /tollgate_config_synchronized 0/);
+  assert.match(text, /tollgate_config_reloads_total\{result="failure"\} 1/);
+  channels.configReload.publish({ result: 'success', source: 'c.yaml' });
+  text = await m.registry.metrics();
+  assert.match(text, /tollgate_config_synchronized 1/);
+  assert.match(text, /tollgate_config_reloads_total\{result="success"\} 1/);
+});
+
+test('dispose stops counting', async () => {
+  const m = createMetrics({ defaultMetrics: false });
+  m.dispose();
+  channels.requestEnd.publish({ record: record() });
+  assert.doesNotMatch(await m.registry.metrics(), /tollgate_requests_total\{/);
+});

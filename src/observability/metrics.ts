@@ -1,0 +1,185 @@
+/**
+ * Prometheus metrics, fed only by the diagnostics channels (the pipeline never touches prom-client).
+ * Names follow agentgateway's with a `tollgate_` prefix; see docs/operations.md for the list.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AccessLogRecord } from '../http/context.js';
+import {
+  channels,
+  type ConfigReloadEvent,
+  type ExtProcFailureEvent,
+  type ExtProcMutationRejectedEvent,
+  type ExtProcPhaseEvent,
+  type ExtProcStreamOpenEvent,
+  type RequestEndEvent,
+} from './diagnostics.js';
+
+/** The metrics of one process, with a way to stop listening (tests create several). */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Unsubscribes from every channel. */
+  dispose(): void;
+}
+
+// Seconds buckets from 1 ms to 60 s: gateway overhead is sub-millisecond, AI calls take tens of seconds.
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// OpenTelemetry's advisory buckets for gen_ai.client.token.usage (powers of four).
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+
+/**
+ * Caches label children: prom-client hashes label values on every `labels()` call, which is the costly
+ * part of an increment; a Map lookup on a joined key is much cheaper on the request path.
+ */
+class ChildCache<C> {
+  readonly #children = new Map<string, C>();
+  constructor(readonly make: (values: string[]) => C) {}
+  get(values: string[]): C {
+    const key = values.join('\u0000');
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = this.make(values);
+      this.#children.set(key, child);
+    }
+    return child;
+  }
+}
+
+/** Creates a registry with every tollgate metric and subscribes it to the diagnostics channels. */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: 'tollgate_requests_total',
+    help: 'HTTP requests handled, by gateway, listener, route, backend, method and response status.',
+    labelNames: ['gateway', 'listener', 'route', 'backend', 'method', 'status'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'tollgate_request_duration_seconds',
+    help: 'Time from request arrival to the end of the response, in seconds.',
+    labelNames: ['gateway', 'listener', 'route', 'backend', 'status'],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const extProcStreams = new Counter({
+    name: 'tollgate_ext_proc_streams_total',
+    help: 'ext_proc Process streams opened, by processor.',
+    labelNames: ['target'],
+    registers,
+  });
+  const extProcPhase = new Histogram({
+    name: 'tollgate_ext_proc_phase_duration_seconds',
+    help: 'Round trip of one ext_proc phase (message sent to matching reply), in seconds.',
+    labelNames: ['target', 'phase'],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const extProcFailures = new Counter({
+    name: 'tollgate_ext_proc_failures_total',
+    help: 'ext_proc exchanges that failed, by processor and reason.',
+    labelNames: ['target', 'reason'],
+    registers,
+  });
+  const extProcFailOpen = new Counter({
+    name: 'tollgate_ext_proc_fail_open_total',
+    help: 'ext_proc failures where failOpen let the request continue unmodified.',
+    labelNames: ['target'],
+    registers,
+  });
+  const extProcRejected = new Counter({
+    name: 'tollgate_ext_proc_mutations_rejected_total',
+    help: 'Header mutations from a processor that were dropped (CR/LF/NUL, forbidden header).',
+    labelNames: ['target'],
+    registers,
+  });
+  const tokens = new Histogram({
+    name: 'tollgate_gen_ai_client_token_usage',
+    help: 'Gen-AI tokens used per request, by token type (input/output), model and route.',
+    labelNames: ['gen_ai_token_type', 'request_model', 'response_model', 'route'],
+    buckets: TOKEN_BUCKETS,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: 'tollgate_gen_ai_server_time_to_first_token_seconds',
+    help: 'Time from sending a gen-AI request to the first response token (streaming), in seconds.',
+    labelNames: ['request_model', 'response_model', 'route'],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'tollgate_config_reloads_total',
+    help: 'Config file reload attempts, by result (success/failure).',
+    labelNames: ['result'],
+    registers,
+  });
+  const synchronized = new Gauge({
+    name: 'tollgate_config_synchronized',
+    help: '1 when the running config matches the config file, 0 after a reload failed.',
+    registers,
+  });
+  synchronized.set(1);
+
+  const reqChildren = new ChildCache((v) => requests.labels(...v));
+  const durChildren = new ChildCache((v) => duration.labels(...v));
+  const streamChildren = new ChildCache((v) => extProcStreams.labels(...v));
+  const phaseChildren = new ChildCache((v) => extProcPhase.labels(...v));
+  const failChildren = new ChildCache((v) => extProcFailures.labels(...v));
+  const failOpenChildren = new ChildCache((v) => extProcFailOpen.labels(...v));
+  const rejectedChildren = new ChildCache((v) => extProcRejected.labels(...v));
+  const tokenChildren = new ChildCache((v) => tokens.labels(...v));
+  const ttftChildren = new ChildCache((v) => ttft.labels(...v));
+
+  const onRequestEnd = (message: unknown): void => {
+    const r: AccessLogRecord = (message as RequestEndEvent).record;
+    const route = r.route ?? '';
+    const backend = r.backend ?? '';
+    const status = String(r.status ?? 0);
+    reqChildren.get([r.gateway, r.listener, route, backend, r.method, status]).inc();
+    if (r.durationMs !== undefined) {
+      durChildren.get([r.gateway, r.listener, route, backend, status]).observe(r.durationMs / 1000);
+    }
+    const ai = r.ai;
+    if (ai !== undefined) {
+      const req = ai.requestModel ?? '';
+      const res = ai.responseModel ?? '';
+      if (ai.inputTokens !== undefined) tokenChildren.get(['input', req, res, route]).observe(ai.inputTokens);
+      if (ai.outputTokens !== undefined) tokenChildren.get(['output', req, res, route]).observe(ai.outputTokens);
+      if (ai.timeToFirstTokenMs !== undefined) ttftChildren.get([req, res, route]).observe(ai.timeToFirstTokenMs / 1000);
+    }
+  };
+  const onOpen = (m: unknown): void => streamChildren.get([(m as ExtProcStreamOpenEvent).target]).inc();
+  const onPhase = (m: unknown): void => {
+    const e = m as ExtProcPhaseEvent;
+    phaseChildren.get([e.target, e.phase]).observe(e.seconds);
+  };
+  const onFailure = (m: unknown): void => {
+    const e = m as ExtProcFailureEvent;
+    failChildren.get([e.target, e.reason]).inc();
+    if (e.failOpen) failOpenChildren.get([e.target]).inc();
+  };
+  const onRejected = (m: unknown): void =>
+    rejectedChildren.get([(m as ExtProcMutationRejectedEvent).target]).inc();
+  const onReload = (m: unknown): void => {
+    const e = m as ConfigReloadEvent;
+    reloads.labels(e.result).inc();
+    synchronized.set(e.result === 'success' ? 1 : 0);
+  };
+
+  const subscriptions: [{ subscribe(f: (m: unknown) => void): void; unsubscribe(f: (m: unknown) => void): unknown }, (m: unknown) => void][] = [
+    [channels.requestEnd, onRequestEnd],
+    [channels.extProcOpen, onOpen],
+    [channels.extProcPhase, onPhase],
+    [channels.extProcFailure, onFailure],
+    [channels.extProcMutationRejected, onRejected],
+    [channels.configReload, onReload],
+  ];
+  for (const [ch, fn] of subscriptions) ch.subscribe(fn);
+  return {
+    registry,
+    dispose() {
+      for (const [ch, fn] of subscriptions) ch.unsubscribe(fn);
+    },
+  };
+}
