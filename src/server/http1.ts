@@ -1,0 +1,93 @@
+/**
+ * HTTP/1.1 ⇄ GatewayRequest/GatewayResponse. No policy logic: convert, hand to the sink, write back.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readableBody } from '../http/body.js';
+import { HeaderList } from '../http/headers.js';
+import { headersFromRaw } from '../http/hop-by-hop.js';
+import type { GatewayRequest, GatewayResponse } from '../http/message.js';
+import { waitWritable, type RequestSink } from './respond.js';
+
+/** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
+export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): GatewayRequest {
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  const length = cl === undefined ? undefined : Number(cl);
+  const hasBody = te !== undefined || (length !== undefined && length > 0);
+  return {
+    method: req.method ?? 'GET',
+    scheme,
+    authority: req.headers.host ?? '',
+    path: req.url ?? '/',
+    headers: headersFromRaw(req.rawHeaders),
+    body: hasBody
+      ? readableBody(req, () => (req.rawTrailers.length > 0 ? headersFromRaw(req.rawTrailers) : undefined), length)
+      : null,
+    httpVersion: '1.1',
+    remoteAddress: req.socket.remoteAddress ?? '',
+    remotePort: req.socket.remotePort ?? 0,
+  };
+}
+
+function noBody(method: string, status: number): boolean {
+  return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/**
+ * Writes head, body (with backpressure) and trailers (chunked only). A body that fails after the head was
+ * sent destroys the socket, so the client sees a broken message rather than a clean, truncated one.
+ */
+export async function writeHttp1(res: ServerResponse, method: string, response: GatewayResponse): Promise<number> {
+  const body = noBody(method, response.status) ? null : response.body;
+  if (body === null && response.body !== null) cancel(response.body);
+  res.writeHead(response.status, response.headers.toFlat());
+  if (body === null) {
+    res.end();
+    return 0;
+  }
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    if (!res.write(chunk)) await waitWritable(res);
+  }
+  const trailers = body.trailers();
+  if (trailers !== undefined && trailers.size > 0 && !response.headers.has('content-length')) {
+    res.addTrailers(trailers.entries());
+  }
+  res.end();
+  return bytes;
+}
+
+/** Stops a body nobody will read, so its producer (e.g. the upstream) is released. */
+export function cancel(body: AsyncIterable<Buffer>): void {
+  const it = body[Symbol.asyncIterator]();
+  void it.return?.().catch(() => undefined);
+}
+
+/** Serves one HTTP/1.1 request end to end. */
+export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', draining: () => boolean): void {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
+  });
+  let greq: GatewayRequest;
+  try {
+    greq = fromHttp1(req, scheme);
+  } catch {
+    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request\n');
+    return;
+  }
+  void sink.handle(greq, abort).then(async ({ response, done }) => {
+    if (draining()) res.shouldKeepAlive = false;
+    let bytes = 0;
+    try {
+      bytes = await writeHttp1(res, greq.method, response);
+      done(undefined, bytes);
+    } catch (err) {
+      res.destroy();
+      done(err, bytes);
+    }
+  });
+}
+
+export { HeaderList };

@@ -1,0 +1,107 @@
+/**
+ * HTTP/2 streams ⇄ GatewayRequest/GatewayResponse. No policy logic: convert, hand to the sink, write back.
+ */
+import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { readableBody } from '../http/body.js';
+import type { HeaderList } from '../http/headers.js';
+import { headersFromObject } from '../http/hop-by-hop.js';
+import type { GatewayRequest, GatewayResponse } from '../http/message.js';
+import { cancel } from './http1.js';
+import { waitWritable, type RequestSink } from './respond.js';
+
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+
+/** Converts a stream's request headers; `body` is null when END_STREAM came with the HEADERS frame. */
+export function fromHttp2(stream: ServerHttp2Stream, h: IncomingHttpHeaders, flags: number, scheme: 'http' | 'https'): GatewayRequest {
+  const method = h[':method'];
+  const path = h[':path'];
+  if (method === undefined || path === undefined) throw new Error('missing :method or :path');
+  let trailers: HeaderList | undefined;
+  const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+  if (!ended) stream.once('trailers', (t: IncomingHttpHeaders) => (trailers = headersFromObject(t, false)));
+  const cl = h['content-length'];
+  const socket = stream.session?.socket;
+  return {
+    method,
+    scheme,
+    authority: h[':authority'] ?? (typeof h.host === 'string' ? h.host : ''),
+    path,
+    headers: headersFromObject(h, true),
+    body: ended ? null : readableBody(stream, () => trailers, cl === undefined ? undefined : Number(cl)),
+    httpVersion: '2',
+    remoteAddress: socket?.remoteAddress ?? '',
+    remotePort: socket?.remotePort ?? 0,
+  };
+}
+
+function headObject(response: GatewayResponse): Record<string, string | string[] | number> {
+  const o: Record<string, string | string[] | number> = response.headers.toObject();
+  o[':status'] = response.status;
+  return o;
+}
+
+/**
+ * Writes head, body (with backpressure) and trailers. A body that fails after the head was sent resets
+ * the stream (RST_STREAM INTERNAL_ERROR), never ends it cleanly.
+ */
+export async function writeHttp2(stream: ServerHttp2Stream, method: string, response: GatewayResponse): Promise<number> {
+  const body = method === 'HEAD' || response.status === 204 || response.status === 304 ? null : response.body;
+  if (body === null && response.body !== null) cancel(response.body);
+  if (stream.destroyed) throw new Error('client closed the stream');
+  if (body === null) {
+    stream.respond(headObject(response), { endStream: true });
+    return 0;
+  }
+  stream.respond(headObject(response), { waitForTrailers: true });
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    if (!stream.write(chunk)) await waitWritable(stream);
+  }
+  const trailers = body.trailers();
+  await new Promise<void>((resolve, reject) => {
+    let sent = false;
+    stream.once('wantTrailers', () => {
+      try {
+        // An empty trailer set makes node end the stream with an empty END_STREAM DATA frame.
+        stream.sendTrailers(trailers === undefined ? {} : trailers.toObject());
+        sent = true;
+        resolve();
+      } catch (err) {
+        reject(err);
+      }
+    });
+    stream.once('close', () => (sent ? resolve() : reject(new Error('client closed the stream'))));
+    stream.end();
+  });
+  return bytes;
+}
+
+/** Serves one HTTP/2 stream end to end. */
+export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, sink: RequestSink, scheme: 'http' | 'https'): void {
+  const abort = new AbortController();
+  let finished = false;
+  stream.once('close', () => {
+    if (!finished) abort.abort(new Error('client closed the stream'));
+  });
+  stream.on('error', () => undefined);
+  let greq: GatewayRequest;
+  try {
+    greq = fromHttp2(stream, headers, flags, scheme);
+  } catch {
+    stream.close(NGHTTP2_PROTOCOL_ERROR);
+    return;
+  }
+  void sink.handle(greq, abort).then(async ({ response, done }) => {
+    let bytes = 0;
+    try {
+      bytes = await writeHttp2(stream, greq.method, response);
+      finished = true;
+      done(undefined, bytes);
+    } catch (err) {
+      finished = true;
+      if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+      done(err, bytes);
+    }
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * One server per bind port speaking HTTP/1.1 and HTTP/2. Plaintext: the first bytes are sniffed for the
+ * HTTP/2 connection preface (h2c prior knowledge) and the socket is handed to an internal `http2` or
+ * `http` server. TLS: ALPN picks `h2` or `http/1.1`. Node's `allowHTTP1` only exists for TLS, hence this.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ServerTls } from '../config/model.js';
+import { logger } from '../observability/logger.js';
+import { serveHttp1 } from './http1.js';
+import { serveHttp2 } from './http2.js';
+import type { RequestSink } from './respond.js';
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** How the bind serves: plaintext or TLS (the TLS of the bind's first listener that has one). */
+export interface BindServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: ServerTls | undefined;
+  readonly sink: RequestSink;
+}
+
+/** A listening socket for one bind port, with both protocols behind it. */
+export class BindServer {
+  readonly port: number;
+  readonly host: string;
+  readonly #outer: net.Server;
+  readonly #h1: http.Server;
+  readonly #h2: http2.Http2Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** In-flight HTTP/1.1 requests per socket; a socket at 0 is idle keep-alive and may be closed on drain. */
+  readonly #active = new Map<net.Socket, number>();
+  readonly #h2Sockets = new WeakSet<net.Socket>();
+  #draining = false;
+  #tlsText: string | undefined;
+
+  constructor(opts: BindServerOptions) {
+    this.port = opts.port;
+    this.host = opts.host;
+    const scheme = opts.tls === undefined ? 'http' : 'https';
+    const sink = opts.sink;
+    // requestTimeout 0: uploads and downloads may stream for a long time; idle limits are the policies' job.
+    this.#h1 = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
+      const socket = req.socket;
+      this.#active.set(socket, (this.#active.get(socket) ?? 0) + 1);
+      res.once('close', () => {
+        const n = (this.#active.get(socket) ?? 1) - 1;
+        this.#active.set(socket, n);
+        if (n === 0 && this.#draining) socket.end();
+      });
+      serveHttp1(req, res, sink, scheme, () => this.#draining);
+    });
+    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        const body = 'bad request\n';
+        socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      } else socket.destroy();
+    });
+    this.#h2 = http2.createServer({ maxSessionMemory: 64 });
+    this.#h2.on('stream', (stream, headers, flags) => serveHttp2(stream, headers, flags, sink, scheme));
+    this.#h2.on('session', (s: http2.ServerHttp2Session) => {
+      this.#sessions.add(s);
+      s.once('close', () => this.#sessions.delete(s));
+      s.on('error', () => undefined);
+      if (this.#draining) s.close();
+    });
+    this.#h2.on('sessionError', () => undefined);
+    if (opts.tls === undefined) {
+      this.#outer = net.createServer((socket) => this.#track(socket) && this.#sniff(socket));
+    } else {
+      this.#tlsText = opts.tls.cert;
+      this.#outer = tls.createServer(this.#tlsOptions(opts.tls));
+      this.#outer.on('secureConnection', (socket: tls.TLSSocket) => {
+        this.#track(socket);
+        if (socket.alpnProtocol === 'h2') this.#h2Sockets.add(socket);
+        (socket.alpnProtocol === 'h2' ? this.#h2 : this.#h1).emit('connection', socket);
+      });
+      this.#outer.on('tlsClientError', () => undefined);
+    }
+    this.#outer.on('error', (err) => logger.error({ err, port: this.port }, 'bind server error'));
+  }
+
+  #tlsOptions(t: ServerTls): tls.TlsOptions {
+    return { cert: t.cert, key: t.key.reveal(), ALPNProtocols: ['h2', 'http/1.1'] };
+  }
+
+  /** True when the TLS material differs from what this server was started with. */
+  tlsChanged(t: ServerTls | undefined): boolean {
+    return (t === undefined) !== (this.#tlsText === undefined) || (t !== undefined && t.cert !== this.#tlsText);
+  }
+
+  /** Swaps the certificate on a TLS bind (new connections use it). */
+  updateTls(t: ServerTls): void {
+    if (this.#outer instanceof tls.Server) {
+      this.#outer.setSecureContext(this.#tlsOptions(t));
+      this.#tlsText = t.cert;
+    }
+  }
+
+  #track(socket: net.Socket): true {
+    if (!this.#sockets.has(socket)) {
+      this.#sockets.add(socket);
+      socket.once('close', () => {
+        this.#sockets.delete(socket);
+        this.#active.delete(socket);
+      });
+      socket.on('error', () => undefined);
+    }
+    return true;
+  }
+
+  /** Reads until the bytes either diverge from the h2 preface or complete it, then hands the socket over. */
+  #sniff(socket: net.Socket): void {
+    let seen: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && seen.length < PREFACE.length) return;
+      socket.removeListener('data', onData);
+      socket.pause();
+      socket.unshift(seen);
+      if (isH2) this.#h2Sockets.add(socket);
+      (isH2 ? this.#h2 : this.#h1).emit('connection', socket);
+      process.nextTick(() => socket.resume());
+    };
+    socket.on('data', onData);
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#outer.once('error', onError);
+      this.#outer.listen(this.port, this.host, () => {
+        this.#outer.removeListener('error', onError);
+        const a = this.#outer.address();
+        resolve(typeof a === 'object' && a !== null ? a.port : this.port);
+      });
+    });
+  }
+
+  /** The bound address, once listening. */
+  address(): net.AddressInfo | undefined {
+    const a = this.#outer.address();
+    return typeof a === 'object' && a !== null ? a : undefined;
+  }
+
+  /** Stops accepting, asks HTTP/2 peers to go away (GOAWAY) and closes idle HTTP/1.1 keep-alive sockets. */
+  drain(): void {
+    this.#draining = true;
+    this.#outer.close();
+    for (const s of this.#sessions) s.close();
+    for (const socket of this.#sockets) {
+      if (!this.#h2Sockets.has(socket) && (this.#active.get(socket) ?? 0) === 0) socket.destroy();
+    }
+  }
+
+  /** Number of open client sockets. */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Closes everything now. */
+  destroy(): void {
+    this.#draining = true;
+    this.#outer.close();
+    for (const s of this.#sessions) s.destroy();
+    for (const s of this.#sockets) s.destroy();
+  }
+}
