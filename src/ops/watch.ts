@@ -1,0 +1,103 @@
+/**
+ * Watches one config file for changes the way editors and Kubernetes actually change files: in-place
+ * writes, write-to-temp + rename, and ConfigMap `..data` symlink swaps. The directory is watched as well as
+ * the file because a rename leaves a file watch pointing at the old inode.
+ */
+import fs from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** A running watch. */
+export interface FileWatch {
+  close(): void;
+}
+
+/** Options: debounce (default 250 ms, like agentgateway) and the text already loaded (not reported again). */
+export interface WatchOptions {
+  readonly debounceMs?: number;
+  readonly initialText?: string;
+  /** Called when a watcher itself fails (e.g. the directory was removed). */
+  readonly onWatchError?: (err: Error) => void;
+  /** Called after each debounced check, changed or not (lets tests observe "nothing happened"). */
+  readonly onSettled?: () => void;
+}
+
+/**
+ * Calls `onChange(text)` with the new content after the file changed and stayed quiet for the debounce.
+ * Bursts collapse into one call; identical content is ignored; calls never overlap.
+ */
+export function watchConfigFile(file: string, onChange: (text: string) => Promise<void>, opts: WatchOptions = {}): FileWatch {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const base = path.basename(abs);
+  const debounceMs = opts.debounceMs ?? 250;
+  let last = opts.initialText;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let again = false;
+  let closed = false;
+  let fileWatcher: fs.FSWatcher | undefined;
+
+  const onError = (err: Error): void => opts.onWatchError?.(err);
+
+  const armFileWatch = (): void => {
+    fileWatcher?.close();
+    fileWatcher = undefined;
+    try {
+      fileWatcher = fs.watch(abs, schedule);
+      fileWatcher.on('error', onError);
+    } catch {
+      // Mid-replace the file may not exist; the directory watch fires again once it does.
+    }
+  };
+
+  const check = async (): Promise<void> => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      armFileWatch();
+      let text: string;
+      try {
+        text = await readFile(abs, 'utf8');
+      } catch {
+        return;
+      }
+      if (text === last || closed) return;
+      last = text;
+      await onChange(text);
+    } finally {
+      running = false;
+      opts.onSettled?.();
+      if (again && !closed) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+
+  function schedule(): void {
+    if (closed) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(() => void check(), debounceMs);
+  }
+
+  const dirWatcher = fs.watch(dir, (_event, name) => {
+    // `..data`-style names are Kubernetes' atomic symlink swap; a null name means "something changed".
+    if (name === null || name === base || name.startsWith('..')) schedule();
+  });
+  dirWatcher.on('error', onError);
+  armFileWatch();
+
+  return {
+    close() {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      dirWatcher.close();
+      fileWatcher?.close();
+    },
+  };
+}
