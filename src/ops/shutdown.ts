@@ -1,0 +1,41 @@
+/**
+ * Signal handling: the first SIGTERM/SIGINT drains gracefully, a second one exits at once (the operator
+ * or orchestrator has given up waiting).
+ */
+import { parseDuration } from '../config/duration.js';
+import { logger } from '../observability/logger.js';
+
+/** Default drain deadline, as agentgateway's CONNECTION_TERMINATION_DEADLINE default. */
+export const DEFAULT_DRAIN_MS = 30_000;
+
+/**
+ * Reads the drain deadline from `CONNECTION_TERMINATION_DEADLINE` (`30s`, `500ms`, or plain seconds).
+ * Returns undefined when the value is set but is not a duration (the caller warns and uses the default).
+ */
+export function drainDeadlineMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  const raw = env.CONNECTION_TERMINATION_DEADLINE?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_DRAIN_MS;
+  return /^\d+(\.\d+)?$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
+}
+
+/** Installs SIGTERM/SIGINT handlers: `drain()` once, then `process.exit(0)`; a second signal exits 1. */
+export function onShutdownSignals(drain: (signal: string) => Promise<void>): void {
+  let draining = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (draining) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
+      process.exit(1);
+    }
+    draining = true;
+    logger.info({ signal }, 'shutting down');
+    drain(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ error: err instanceof Error ? err.message : String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
