@@ -1,0 +1,348 @@
+/**
+ * The ext_proc session state machine: where one exchange stands with its processor. Pure: `transition`
+ * takes a state and an event and returns the next state plus the effects the session must carry out.
+ * Negotiated modes live in modes.ts; this file only tracks position. Both directions share the machine;
+ * the direction is data (Envoy's Decoding/Encoding split, agentgateway's RequestPhase).
+ *
+ * ```
+ *  open ─┬─ request ─┐        per direction (request first, then response):
+ *        └─ response ┘
+ *   pending ──sent headers──▶ awaitingHeaders ──reply──▶ idle
+ *   pending|idle ──sent body (buffered/bufferedPartial)──▶ awaitingBody ──reply──▶ idle
+ *   pending|idle ──sent body (streamed/fullDuplex)──▶ streaming{headersAnswered, unanswered}   [issue 4]
+ *   idle|streaming ──sent trailers──▶ awaitingTrailers ──reply──▶ idle
+ *   idle ──directionDone──▶ complete            (nothing more will be sent or accepted that way)
+ *
+ *  open ──closeSend──▶ open{sendClosed}      (no further phase will be sent; the stream half-closes)
+ *  open{sendClosed, nothing awaited} ──stream ends OK──▶ done
+ *
+ *  any awaited reply ── immediate_response ──▶ responded   (send it; cancel the stream)
+ *  open ── stream ends OK with work left ──▶ passThrough(closed_ok)   (continue unmodified: Envoy's rule)
+ *  open ── reply to the wrong phase | empty reply | stream error | messageTimeout ──▶ failed(cause)
+ *  failed ──failOpen (failure.ts said continue-unmodified)──▶ passThrough(fail_open)
+ *  any ──finish──▶ done   (cancel the stream if it is still open)
+ * ```
+ * Replies must answer messages in the order they were sent: a reply is accepted only when its kind matches
+ * what the awaiting direction expects. Everything else is a protocol error with a sentence saying why.
+ */
+import type { BodySendMode } from '../config/model.js';
+import type { FailureCause } from './failure.js';
+import type { Direction } from './modes.js';
+import type { StreamEnd } from './transport.js';
+
+/** A message kind on the wire, without its direction. */
+export type Phase = 'headers' | 'body' | 'trailers';
+
+/** What a ProcessingResponse carried (its oneof), or 'empty' when nothing was set. */
+export type ReplyKind =
+  | `${Direction}_${Phase}`
+  | 'immediate_response'
+  | 'streamed_immediate_response'
+  | 'empty';
+
+/** One direction's position. */
+export type DirState =
+  | { readonly t: 'pending' }
+  | { readonly t: 'awaitingHeaders' }
+  | { readonly t: 'awaitingBody'; readonly mode: BodySendMode }
+  | {
+      readonly t: 'streaming';
+      readonly mode: 'streamed' | 'fullDuplexStreamed';
+      /** The headers reply arrived (body replies before it are out of order). */
+      readonly headersAnswered: boolean;
+      /** Body messages sent but not answered yet (streamed mode's in-order FIFO). */
+      readonly unanswered: number;
+    }
+  | { readonly t: 'awaitingTrailers' }
+  | { readonly t: 'idle' }
+  | { readonly t: 'complete' };
+
+/** The whole session. */
+export type State =
+  | {
+      readonly t: 'open';
+      readonly request: DirState;
+      readonly response: DirState;
+      /** True once the stream was opened (the first message went out). */
+      readonly opened: boolean;
+      readonly sendClosed: boolean;
+      /** True once response headers went to the client (an immediate response is no longer possible). */
+      readonly responseHeadersOut: boolean;
+    }
+  | { readonly t: 'passThrough'; readonly why: 'closed_ok' | 'fail_open' }
+  | { readonly t: 'responded' }
+  | { readonly t: 'failed'; readonly cause: FailureCause }
+  | { readonly t: 'done' };
+
+/** Something that happened to the session. */
+export type Event =
+  | { readonly e: 'sent'; readonly dir: Direction; readonly phase: Phase; readonly mode?: BodySendMode }
+  | { readonly e: 'reply'; readonly kind: ReplyKind }
+  | { readonly e: 'directionDone'; readonly dir: Direction }
+  | { readonly e: 'closeSend' }
+  | { readonly e: 'responseHeadersOut' }
+  | { readonly e: 'end'; readonly end: StreamEnd }
+  | { readonly e: 'timeout'; readonly ms: number }
+  | { readonly e: 'failure'; readonly cause: FailureCause }
+  | { readonly e: 'failOpen' }
+  | { readonly e: 'finish' };
+
+/** What the session must do as a result. */
+export type Effect =
+  | { readonly k: 'open' }
+  | { readonly k: 'deliver'; readonly dir: Direction; readonly phase: Phase }
+  | { readonly k: 'immediate' }
+  | { readonly k: 'fail'; readonly cause: FailureCause }
+  | { readonly k: 'passThrough'; readonly why: 'closed_ok' | 'fail_open' }
+  | { readonly k: 'armTimer' }
+  | { readonly k: 'disarmTimer' }
+  | { readonly k: 'closeSend' }
+  | { readonly k: 'cancel' };
+
+/** A transition's result. */
+export interface Step {
+  readonly state: State;
+  readonly effects: readonly Effect[];
+}
+
+/** The initial state: nothing sent, stream not opened. */
+export function initialState(): State {
+  return { t: 'open', request: { t: 'pending' }, response: { t: 'pending' }, opened: false, sendClosed: false, responseHeadersOut: false };
+}
+
+/** What a direction waits for, as the processor would name it; undefined when it waits for nothing. */
+export function awaitedPhase(d: DirState): Phase | undefined {
+  switch (d.t) {
+    case 'awaitingHeaders':
+      return 'headers';
+    case 'awaitingBody':
+      return 'body';
+    case 'awaitingTrailers':
+      return 'trailers';
+    case 'streaming':
+      if (!d.headersAnswered) return 'headers';
+      return d.mode === 'fullDuplexStreamed' || d.unanswered > 0 ? 'body' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** True when a reply is awaited in some direction (the message timer runs then). */
+export function isAwaiting(s: State): boolean {
+  return s.t === 'open' && (awaitedPhase(s.request) !== undefined || awaitedPhase(s.response) !== undefined);
+}
+
+/** The awaited message kind (for messages), e.g. `request_body`, or undefined. */
+export function awaitedKind(s: State): `${Direction}_${Phase}` | undefined {
+  if (s.t !== 'open') return undefined;
+  const r = awaitedPhase(s.request);
+  if (r !== undefined) return `request_${r}`;
+  const p = awaitedPhase(s.response);
+  return p === undefined ? undefined : `response_${p}`;
+}
+
+const EXPECTED_REPLY: Readonly<Record<Phase, string>> = {
+  headers: 'a HeadersResponse',
+  body: 'a BodyResponse',
+  trailers: 'a TrailersResponse',
+};
+
+function modeHint(d: DirState): string {
+  if (d.t === 'awaitingBody' || d.t === 'streaming') return ` in ${d.mode} mode`;
+  return '';
+}
+
+function protocolError(s: Extract<State, { t: 'open' }>, kind: ReplyKind): FailureCause {
+  const awaited = awaitedKind(s);
+  if (awaited === undefined) {
+    const got = kind === 'empty' ? 'an empty response (no oneof set)' : kind;
+    return { kind: 'protocol', detail: `the processor sent ${got} while no reply was awaited; every reply must answer one message the gateway sent` };
+  }
+  const [dir, phase] = awaited.split('_') as [Direction, Phase];
+  const hint = `${modeHint(s[dir])} it must send ${EXPECTED_REPLY[phase]} (${awaited}) or an immediate_response`;
+  if (kind === 'empty') {
+    return { kind: 'protocol', detail: `the processor answered ${awaited} with an empty response (no oneof set);${hint}` };
+  }
+  if (kind === 'streamed_immediate_response') {
+    return { kind: 'protocol', detail: `the processor answered ${awaited} with a streamed_immediate_response, which tollgate does not support yet; send an immediate_response instead` };
+  }
+  return { kind: 'protocol', detail: `the processor sent ${kind} while ${awaited} was awaited; replies must answer messages in the order they were sent, and${hint}` };
+}
+
+function withDir(s: Extract<State, { t: 'open' }>, dir: Direction, d: DirState): Extract<State, { t: 'open' }> {
+  return dir === 'request' ? { ...s, request: d } : { ...s, response: d };
+}
+
+function acceptReply(d: DirState, phase: Phase): DirState | undefined {
+  switch (d.t) {
+    case 'awaitingHeaders':
+      return phase === 'headers' ? { t: 'idle' } : undefined;
+    case 'awaitingBody':
+      return phase === 'body' ? { t: 'idle' } : undefined;
+    case 'awaitingTrailers':
+      return phase === 'trailers' ? { t: 'idle' } : undefined;
+    case 'streaming':
+      if (!d.headersAnswered) return phase === 'headers' ? { ...d, headersAnswered: true } : undefined;
+      if (phase !== 'body') return undefined;
+      if (d.mode === 'fullDuplexStreamed') return d;
+      return d.unanswered > 0 ? { ...d, unanswered: d.unanswered - 1 } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function sendState(d: DirState, ev: Extract<Event, { e: 'sent' }>): DirState {
+  const ready = d.t === 'pending' || d.t === 'idle';
+  if (ev.phase === 'headers' && d.t === 'pending') return { t: 'awaitingHeaders' };
+  if (ev.phase === 'body') {
+    const mode = ev.mode ?? 'buffered';
+    if (mode === 'streamed' || mode === 'fullDuplexStreamed') {
+      // Full-duplex body chunks may go out before the headers reply (headers message then sits unanswered).
+      if (d.t === 'streaming') return { ...d, unanswered: d.unanswered + 1 };
+      if (ready || d.t === 'awaitingHeaders') {
+        return { t: 'streaming', mode, headersAnswered: d.t !== 'awaitingHeaders', unanswered: 1 };
+      }
+    } else if (ready) {
+      return { t: 'awaitingBody', mode };
+    }
+  }
+  if (ev.phase === 'trailers' && (ready || d.t === 'streaming')) return { t: 'awaitingTrailers' };
+  throw new Error(`ext_proc state: cannot send ${ev.dir}_${ev.phase} while ${ev.dir} is ${d.t}`);
+}
+
+/** Adds timer effects: the message timer runs exactly while some reply is awaited. */
+function timed(before: State, after: State, effects: Effect[]): Step {
+  const was = isAwaiting(before);
+  const is = isAwaiting(after);
+  if (!was && is) effects.push({ k: 'armTimer' });
+  else if (was && !is) effects.push({ k: 'disarmTimer' });
+  else if (was && is && effects.some((e) => e.k === 'deliver')) {
+    // A reply arrived and another is still awaited: the timeout covers each awaited reply afresh.
+    effects.push({ k: 'disarmTimer' }, { k: 'armTimer' });
+  }
+  return { state: after, effects };
+}
+
+function endCause(end: StreamEnd, s: State): FailureCause {
+  const awaited = awaitedKind(s);
+  const where = awaited === undefined ? 'between phases' : `while ${awaited} was awaited`;
+  switch (end.kind) {
+    case 'connect':
+      return { kind: 'connect', detail: `cannot reach the processor: ${end.message}; check the extProc host and that the processor is running` };
+    case 'grpc_status':
+      return { kind: 'grpc_status', detail: `the processor ended the stream with gRPC status ${end.code} ${where}: ${end.message}` };
+    case 'reset':
+      return { kind: 'reset', detail: `the processor stream was reset ${where}: ${end.message}` };
+    case 'cancelled':
+      return { kind: 'reset', detail: `the processor stream was cancelled ${where}` };
+    case 'ok':
+      return { kind: 'closed', detail: `the processor closed the stream ${where}` };
+  }
+}
+
+function fail(before: State, cause: FailureCause): Step {
+  const effects: Effect[] = [{ k: 'fail', cause }];
+  if (isAwaiting(before)) effects.push({ k: 'disarmTimer' });
+  return { state: { t: 'failed', cause }, effects };
+}
+
+/** The pure transition function. Invalid gateway-side events (a send out of turn) throw: they are bugs. */
+export function transition(s: State, ev: Event): Step {
+  if (ev.e === 'finish') {
+    const effects: Effect[] = [];
+    if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
+    const live = s.t === 'open' ? s.opened : s.t !== 'done';
+    if (live) effects.push({ k: 'cancel' });
+    return { state: { t: 'done' }, effects };
+  }
+  switch (s.t) {
+    case 'done':
+    case 'responded':
+    case 'passThrough':
+      // The processor is out of the exchange: late replies and the stream's end change nothing.
+      return { state: s, effects: [] };
+    case 'failed':
+      if (ev.e === 'failOpen') return { state: { t: 'passThrough', why: 'fail_open' }, effects: [{ k: 'cancel' }] };
+      return { state: s, effects: [] };
+    case 'open':
+      break;
+  }
+  switch (ev.e) {
+    case 'sent': {
+      const next = withDir(s, ev.dir, sendState(s[ev.dir], ev));
+      const effects: Effect[] = s.opened ? [] : [{ k: 'open' }];
+      return timed(s, { ...next, opened: true }, effects);
+    }
+    case 'reply': {
+      if (ev.kind === 'immediate_response') {
+        if (!isAwaiting(s)) return fail(s, protocolError(s, ev.kind));
+        if (s.responseHeadersOut) {
+          return fail(s, { kind: 'protocol', detail: `the processor sent an immediate_response after response headers reached the client; it can no longer be honoured` });
+        }
+        const effects: Effect[] = [{ k: 'immediate' }, { k: 'disarmTimer' }, { k: 'cancel' }];
+        return { state: { t: 'responded' }, effects };
+      }
+      if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response') return fail(s, protocolError(s, ev.kind));
+      const [dir, phase] = ev.kind.split('_') as [Direction, Phase];
+      // The request direction must be answered completely before any response-direction reply counts.
+      const blocking = dir === 'response' && awaitedPhase(s.request) !== undefined;
+      const accepted = blocking ? undefined : acceptReply(s[dir], phase);
+      if (accepted === undefined) return fail(s, protocolError(s, ev.kind));
+      return timed(s, withDir(s, dir, accepted), [{ k: 'deliver', dir, phase }]);
+    }
+    case 'directionDone': {
+      if (awaitedPhase(s[ev.dir]) !== undefined) throw new Error(`ext_proc state: ${ev.dir} is done while a reply is awaited`);
+      return { state: withDir(s, ev.dir, { t: 'complete' }), effects: [] };
+    }
+    case 'closeSend':
+      if (s.sendClosed || !s.opened) return { state: { ...s, sendClosed: true }, effects: [] };
+      return { state: { ...s, sendClosed: true }, effects: [{ k: 'closeSend' }] };
+    case 'responseHeadersOut':
+      return { state: { ...s, responseHeadersOut: true }, effects: [] };
+    case 'end': {
+      if (ev.end.kind === 'ok') {
+        if (s.sendClosed && !isAwaiting(s)) return { state: { t: 'done' }, effects: [] };
+        // Envoy: a clean close means "continue without the processor" for the rest of the exchange.
+        const effects: Effect[] = [{ k: 'passThrough', why: 'closed_ok' }];
+        if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
+        return { state: { t: 'passThrough', why: 'closed_ok' }, effects };
+      }
+      if (s.sendClosed && !isAwaiting(s) && ev.end.kind === 'cancelled') return { state: { t: 'done' }, effects: [] };
+      return fail(s, endCause(ev.end, s));
+    }
+    case 'timeout': {
+      const awaited = awaitedKind(s);
+      if (awaited === undefined) return { state: s, effects: [] }; // a stale timer
+      return fail(s, {
+        kind: 'timeout',
+        detail: `the processor did not answer ${awaited} within messageTimeout (${ev.ms}ms); make it reply sooner or raise messageTimeout`,
+      });
+    }
+    case 'failure':
+      return fail(s, ev.cause);
+    case 'failOpen':
+      throw new Error('ext_proc state: failOpen outside a failure');
+  }
+}
+
+/** Classifies a decoded ProcessingResponse by its oneof (protobufjs leaves unset members null). */
+export function replyKind(msg: {
+  requestHeaders?: unknown;
+  responseHeaders?: unknown;
+  requestBody?: unknown;
+  responseBody?: unknown;
+  requestTrailers?: unknown;
+  responseTrailers?: unknown;
+  immediateResponse?: unknown;
+  streamedImmediateResponse?: unknown;
+}): ReplyKind {
+  if (msg.requestHeaders != null) return 'request_headers';
+  if (msg.responseHeaders != null) return 'response_headers';
+  if (msg.requestBody != null) return 'request_body';
+  if (msg.responseBody != null) return 'response_body';
+  if (msg.requestTrailers != null) return 'request_trailers';
+  if (msg.responseTrailers != null) return 'response_trailers';
+  if (msg.immediateResponse != null) return 'immediate_response';
+  if (msg.streamedImmediateResponse != null) return 'streamed_immediate_response';
+  return 'empty';
+}
