@@ -16,7 +16,7 @@ describe('header mutation', { timeout: 10_000 }, () => {
     assert.equal(appendActionOf({ appendAction: 1 }), 'addIfAbsent');
     assert.equal(appendActionOf({ appendAction: 2, append: { value: true } }), 'overwriteOrAdd');
     assert.equal(appendActionOf({ appendAction: 3 }), 'overwriteIfExists');
-    assert.equal(appendActionOf({ appendAction: 42 }), 'append');
+    assert.equal(appendActionOf({ appendAction: 42 as never }), 'append');
   });
 
   it('applies removals first, then sets in order with each append action', () => {
