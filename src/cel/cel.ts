@@ -1,0 +1,91 @@
+/**
+ * CEL for config expressions (extProc conditions, metadataContext, attributes), on @bufbuild/cel.
+ * Expressions are parsed and planned once at config load; `evaluate` takes plain JS objects and returns
+ * plain JS values, so callers never see CEL runtime types.
+ */
+import { celEnv, isCelError, isCelList, isCelMap, isCelUint, parse, plan } from '@bufbuild/cel';
+import type { CelInput, CelValue } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import type { CelExpr } from '../config/model.js';
+
+const env = celEnv({ funcs: strings });
+
+/** Thrown by `compileCel` when the source does not parse. */
+export class CelCompileError extends Error {
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
+    super(`invalid CEL expression ${JSON.stringify(source)}: ${detail}`);
+    this.name = 'CelCompileError';
+  }
+}
+
+/**
+ * Converts a plain JS value into CEL input. Integral numbers become CEL ints (so `x * 2` and `string(x)`
+ * behave as users expect); objects become maps.
+ */
+function toCel(value: unknown): CelInput {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'number':
+      return Number.isSafeInteger(value) ? BigInt(value) : value;
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return value;
+    case 'object': {
+      if (value instanceof Uint8Array) return value;
+      if (Array.isArray(value)) return value.map(toCel);
+      if (value instanceof Map) {
+        const m = new Map<string, CelInput>();
+        for (const [k, v] of value) m.set(String(k), toCel(v));
+        return m;
+      }
+      const m = new Map<string, CelInput>();
+      for (const [k, v] of Object.entries(value)) if (v !== undefined) m.set(k, toCel(v));
+      return m;
+    }
+    default:
+      return null;
+  }
+}
+
+/** Converts a CEL result back to plain JS: ints → number when safe (else bigint), maps → objects, lists → arrays. */
+export function fromCel(value: CelValue): unknown {
+  if (typeof value === 'bigint') {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
+  }
+  if (isCelUint(value)) return fromCel(value.value);
+  if (isCelList(value)) return Array.from(value, (v) => fromCel(v));
+  if (isCelMap(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) out[String(isCelUint(k) ? k.value : k)] = fromCel(v);
+    return out;
+  }
+  return value;
+}
+
+/** Parses and plans `source`; throws CelCompileError with the parser's message on a syntax error. */
+export function compileCel(source: string): CelExpr {
+  let run: ReturnType<typeof plan>;
+  try {
+    run = plan(env, parse(source));
+  } catch (err) {
+    const detail = err instanceof Error ? err.message.replace(/^<input>:/, 'at ') : String(err);
+    throw new CelCompileError(source, detail);
+  }
+  return Object.freeze({
+    source,
+    evaluate(activation: Readonly<Record<string, unknown>>): unknown {
+      const bindings: Record<string, CelInput> = {};
+      for (const [k, v] of Object.entries(activation)) bindings[k] = toCel(v);
+      const result = run(bindings);
+      if (isCelError(result)) throw new Error(`CEL ${JSON.stringify(source)} failed: ${result.message}`);
+      return fromCel(result);
+    },
+    toJSON(): string {
+      return source;
+    },
+  });
+}
