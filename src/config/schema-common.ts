@@ -25,12 +25,13 @@ export function cel(description: string) {
 export const fileRef = obj(
   { file: str('Path of a file holding the value; relative paths are resolved against the config file directory.') },
   'Read the value from a file at load time (surrounding whitespace is trimmed).',
-);
+).meta({ id: 'FileRef' });
 
 /** A secret: inline text (often `$ENV`) or `{file: path}`. */
 export const secret = z
   .union([z.string(), fileRef])
-  .describe('A secret: an inline string (for example "$OPENAI_API_KEY") or {file: path}. Never logged or dumped.');
+  .describe('A secret: an inline string (for example "$OPENAI_API_KEY") or {file: path}. Never logged or dumped.')
+  .meta({ id: 'Secret' });
 
 /** Header list in either agentgateway's map form (`{name: value}`) or Gateway API's `[{name, value}]` form. */
 const headerValues = z
@@ -50,7 +51,7 @@ export const headerModifier = obj(
     remove: z.array(z.string()).optional().describe('Header names to remove.'),
   },
   'Add, set or remove headers.',
-);
+).meta({ id: 'HeaderModifier' });
 
 /** backendTLS (minimal): connect to the backend over TLS. */
 export const backendTls = obj(
@@ -60,7 +61,7 @@ export const backendTls = obj(
     hostname: str('SNI / verification hostname override.').optional(),
   },
   'Connect to the backend over TLS (system trust unless `root` is given).',
-);
+).meta({ id: 'BackendTLS' });
 
 const headerLocation = obj(
   {
@@ -102,7 +103,7 @@ export const backendAuth = obj(
     credentials: unsupported('backendAuth credentials'),
   },
   'Authenticate to the backend. The key replaces the client Authorization header and is never logged.',
-);
+).meta({ id: 'BackendAuth' });
 
 /** directResponse: answer from the gateway. */
 export const directResponse = obj(
@@ -111,7 +112,7 @@ export const directResponse = obj(
     status: z.number().int().min(100).max(599).optional().describe('HTTP status (default 200).'),
   },
   'Answer the request directly from the gateway with a fixed status and body.',
-);
+).meta({ id: 'DirectResponse' });
 
 /** timeout policy. */
 export const timeout = obj(
@@ -120,7 +121,7 @@ export const timeout = obj(
     backendRequestTimeout: duration('Limit on each upstream call.').optional(),
   },
   'Request timeouts.',
-);
+).meta({ id: 'Timeout' });
 
 /** Server TLS for an HTTPS listener. */
 export const serverTls = obj(
@@ -135,4 +136,4 @@ export const serverTls = obj(
     maxTLSVersion: unsupported('tls.maxTLSVersion'),
   },
   'Server TLS: certificate and key files (PEM). ALPN offers h2 and http/1.1.',
-);
+).meta({ id: 'ServerTLS' });

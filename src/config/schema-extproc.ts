@@ -25,7 +25,7 @@ const processingOptions = obj(
       .describe('Honour mode_override from the processor headers replies (default false).'),
   },
   'Which parts of the exchange go to the processor, and how.',
-);
+).meta({ id: 'ExtProcProcessingOptions' });
 
 const targetPolicies = obj(
   {
@@ -38,7 +38,7 @@ const targetPolicies = obj(
     transformations: unsupported('transformations on an extProc target'),
   },
   'Connection policies for the processor.',
-);
+).meta({ id: 'ExtProcTargetPolicies' });
 
 /** The fields of one ext_proc configuration (shared by the plain and the conditional form). */
 export const extProcFields = {
@@ -80,7 +80,7 @@ const conditionalEntry = obj(
     ...extProcFields,
   },
   'One conditional ext_proc entry: a condition plus the usual extProc fields.',
-);
+).meta({ id: 'ExtProcConditionalEntry' });
 
 /** The extProc policy: either the fields directly, or `conditional: [...]`. */
 export const extProc = obj(
@@ -92,7 +92,7 @@ export const extProc = obj(
       .describe('Entries tried in order; the first whose condition matches is used (1–64 entries).'),
   },
   'Envoy ext_proc external processing: stream the exchange to a gRPC processor that may read and change it.',
-);
+).meta({ id: 'ExtProc' });
 
 /** Parsed type of one extProc policy. */
 export type RawExtProc = z.infer<typeof extProc>;

@@ -81,7 +81,7 @@ export const backendPolicies = obj(
     ...loose(UNIMPLEMENTED_BACKEND_POLICIES, 'backend'),
   },
   'Policies applied after a backend is chosen.',
-);
+).meta({ id: 'BackendPolicies' });
 
 /** Fields of a route's `policies` (also the payload of a top-level `policies[]` entry). */
 export const routePolicyFields = {
@@ -96,7 +96,9 @@ export const routePolicyFields = {
 };
 
 /** A route's `policies`. */
-export const routePolicies = obj(routePolicyFields, 'Policies that run after the route is selected.');
+export const routePolicies = obj(routePolicyFields, 'Policies that run after the route is selected.').meta({
+  id: 'RoutePolicies',
+});
 
 /** Gateway-phase policy fields (flattened onto shape-B gateways/listeners, wrapped in `policies` on binds). */
 export const gatewayPolicyFields = {
@@ -105,7 +107,9 @@ export const gatewayPolicyFields = {
 };
 
 /** Seed-shape listener `policies`. */
-export const gatewayPolicies = obj(gatewayPolicyFields, 'Gateway-phase policies: run before route selection.');
+export const gatewayPolicies = obj(gatewayPolicyFields, 'Gateway-phase policies: run before route selection.').meta({
+  id: 'GatewayPolicies',
+});
 
 /** Parsed route policies. */
 export type RawRoutePolicies = z.infer<typeof routePolicies>;

@@ -11,7 +11,7 @@ const valueMatch = obj(
     regex: str('Regular expression that must match the whole value.').optional(),
   },
   'Exactly one of exact or regex.',
-);
+).meta({ id: 'ValueMatch' });
 
 const pathMatch = obj(
   {
@@ -32,7 +32,7 @@ const match = obj(
     query: z.array(nameValue).optional().describe('Query parameters that must be present and match.'),
   },
   'Conditions that must all hold. Several matches on a route are alternatives.',
-);
+).meta({ id: 'RouteMatch' });
 
 /** The `ai` backend (OpenAI provider). */
 export const aiBackend = obj(
@@ -60,7 +60,7 @@ export const aiBackend = obj(
     groups: unsupported('ai provider groups'),
   },
   'An LLM backend.',
-);
+).meta({ id: 'AiBackend' });
 
 /** Backend kind fields shared by route backends and named backends. */
 export const backendKindFields = {
@@ -83,7 +83,7 @@ export const routeBackend = obj(
     policies: backendPolicies.optional(),
   },
   'A backend: exactly one of host, backend or ai.',
-);
+).meta({ id: 'RouteBackend' });
 
 /** Fields of a route (both shapes). */
 export const routeFields = {
@@ -97,7 +97,7 @@ export const routeFields = {
 };
 
 /** A route inside a seed-shape listener. */
-export const route = obj(routeFields, 'An HTTP route.');
+export const route = obj(routeFields, 'An HTTP route.').meta({ id: 'Route' });
 
 /** A top-level route (current shape): attaches to gateways by name. */
 export const topLevelRoute = obj(
@@ -109,7 +109,7 @@ export const topLevelRoute = obj(
       .describe('Gateway references: "gw" or "gw/listener" (default: the gateway named "default").'),
   },
   'An HTTP route attached to gateways by name.',
-);
+).meta({ id: 'TopLevelRoute' });
 
 /** A top-level named backend. */
 export const namedBackend = obj(
@@ -119,7 +119,7 @@ export const namedBackend = obj(
     policies: backendPolicies.optional(),
   },
   'A reusable named backend.',
-);
+).meta({ id: 'NamedBackend' });
 
 /** Parsed types. */
 export type RawRoute = z.infer<typeof route>;

@@ -48,9 +48,12 @@ export function unknownKeyMessage(keys: readonly string[], allowed: readonly str
   return `${parts.join('; ')}; allowed keys: ${allowed.join(', ')}`;
 }
 
+// Schemas made by `unsupported`, so unknown-key messages do not offer them as alternatives.
+const unsupportedSchemas = new WeakSet<object>();
+
 /** A strict object (unknown keys are errors) whose error names the closest valid key. */
 export function obj<S extends z.ZodRawShape>(shape: S, description: string) {
-  const allowed = Object.keys(shape);
+  const allowed = Object.keys(shape).filter((k) => !unsupportedSchemas.has(shape[k] as object));
   return z
     .strictObject(shape, {
       error: (iss) =>
@@ -61,10 +64,12 @@ export function obj<S extends z.ZodRawShape>(shape: S, description: string) {
 
 /** A key agentgateway accepts but tollgate rejects: any value is an error with this explanation. */
 export function unsupported(what: string) {
-  return z
+  const schema = z
     .never({ error: () => `${what} is not supported by tollgate` })
     .optional()
     .describe(`Not supported by tollgate: ${what}. Present only so the error says so clearly.`);
+  unsupportedSchemas.add(schema);
+  return schema;
 }
 
 /**

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseDuration } from './duration.js';
+
+describe('parseDuration', { timeout: 5000 }, () => {
+  it('parses agentgateway duration strings to milliseconds', () => {
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('10s'), 10_000);
+    assert.equal(parseDuration('1m'), 60_000);
+    assert.equal(parseDuration('1h'), 3_600_000);
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('1.5s'), 1500);
+    assert.equal(parseDuration('0s'), 0);
+  });
+
+  it('rejects anything else', () => {
+    for (const bad of ['', '10', 's', '10x', '10 s', '-1s', '1s ', 'ms10', '1d']) {
+      assert.equal(parseDuration(bad), undefined, bad);
+    }
+  });
+});
