@@ -6,7 +6,7 @@ import { readableBody } from '../http/body.js';
 import { HeaderList } from '../http/headers.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
-import { waitWritable, type RequestSink } from './respond.js';
+import { clientClosed, waitWritable, type RequestSink } from './respond.js';
 
 /** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
 export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): GatewayRequest {
@@ -68,7 +68,7 @@ export function cancel(body: AsyncIterable<Buffer>): void {
 export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', draining: () => boolean): void {
   const abort = new AbortController();
   res.once('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
+    if (!res.writableFinished) abort.abort(clientClosed());
   });
   let greq: GatewayRequest;
   try {

@@ -7,7 +7,7 @@ import type { HeaderList } from '../http/headers.js';
 import { headersFromObject } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { cancel } from './http1.js';
-import { waitWritable, type RequestSink } from './respond.js';
+import { clientClosed, waitWritable, type RequestSink } from './respond.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
@@ -82,7 +82,7 @@ export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeade
   const abort = new AbortController();
   let finished = false;
   stream.once('close', () => {
-    if (!finished) abort.abort(new Error('client closed the stream'));
+    if (!finished) abort.abort(clientClosed());
   });
   stream.on('error', () => undefined);
   let greq: GatewayRequest;

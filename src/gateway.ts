@@ -1,0 +1,214 @@
+/**
+ * The gateway: binds (one BindServer per port), the current compiled model, upstream pools, and the
+ * lifecycle (start, reload, drain, close). Requests capture the compiled model current at their arrival,
+ * so a reload never changes a request in flight.
+ */
+import type { GatewayModel, ServerTls } from './config/model.js';
+import type { GatewayRequest } from './http/message.js';
+import { logger } from './observability/logger.js';
+import { compileModel, type CompiledBind, type CompiledModel } from './pipeline/compiled.js';
+import { handleRequest, type PipelineDeps } from './pipeline/pipeline.js';
+import type { ExtProcStarter } from './pipeline/policy.js';
+import { startExtProc } from './policies/ext-proc.js';
+import { BindServer } from './server/listener.js';
+import type { HandledResponse, RequestSink } from './server/respond.js';
+import { Upstreams } from './upstream/dispatchers.js';
+
+/** Options for `createGateway`. */
+export interface GatewayOptions {
+  /** Listen address for every bind; default `TOLLGATE_BIND_HOST` or 0.0.0.0. */
+  readonly bindHost?: string;
+  /** Replaces the ext_proc starter (tests, embedding). */
+  readonly extProc?: ExtProcStarter;
+}
+
+/** One bound port. */
+export interface BindAddress {
+  readonly bind: string;
+  readonly host: string;
+  /** The configured port. */
+  readonly configPort: number;
+  /** The port actually bound (differs when the config says 0). */
+  readonly port: number;
+}
+
+/** A running (or startable) gateway. */
+export interface Gateway {
+  /** Opens every bind; rejects if one cannot listen (nothing stays open then). */
+  start(): Promise<void>;
+  /** Swaps in a new model: opens new ports, drains removed ones; in-flight requests keep their model. */
+  reload(model: GatewayModel): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish (up to `timeoutMs`), closes idle connections. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Closes everything now. */
+  close(): Promise<void>;
+  /** Requests currently being handled. */
+  readonly inFlight: number;
+  /** The current model. */
+  readonly model: GatewayModel;
+  /** Bound addresses, in bind order. */
+  addresses(): BindAddress[];
+}
+
+interface LiveBind {
+  readonly server: BindServer;
+  /** Updated on reload; requests read `holder.current` once at arrival. */
+  readonly holder: { current: CompiledBind };
+  readonly port: number;
+  readonly tls: boolean;
+}
+
+/** Creates a gateway for `model` (nothing listens until `start()`). */
+export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): Gateway {
+  const bindHost = opts.bindHost ?? process.env.TOLLGATE_BIND_HOST ?? '0.0.0.0';
+  const deps: PipelineDeps = { upstreams: new Upstreams(), startExtProc: opts.extProc ?? startExtProc };
+  let compiled: CompiledModel = compileModel(model);
+  const live = new Map<number, LiveBind>();
+  /** Servers of removed binds, still finishing their in-flight requests. */
+  const retired = new Set<BindServer>();
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  const settle = (): void => {
+    inFlight--;
+    if (inFlight === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  };
+
+  function sinkFor(holder: { current: CompiledBind }): RequestSink {
+    return {
+      async handle(req: GatewayRequest, abort: AbortController): Promise<HandledResponse> {
+        inFlight++;
+        let handled: HandledResponse;
+        try {
+          handled = await handleRequest(deps, holder.current, req, abort);
+        } catch (err) {
+          settle();
+          throw err;
+        }
+        const done = handled.done;
+        let ended = false;
+        return {
+          response: handled.response,
+          done(error, bytes) {
+            if (ended) return;
+            ended = true;
+            try {
+              done(error, bytes);
+            } finally {
+              settle();
+            }
+          },
+        };
+      },
+    };
+  }
+
+  function tlsOf(cb: CompiledBind): ServerTls | undefined {
+    return cb.bind.listeners.find((l) => l.tls !== undefined)?.tls;
+  }
+
+  async function open(cb: CompiledBind): Promise<LiveBind> {
+    const tls = tlsOf(cb);
+    const holder = { current: cb };
+    const server = new BindServer({ host: bindHost, port: cb.bind.port, tls, sink: sinkFor(holder) });
+    const port = await server.listen();
+    return { server, holder, port, tls: tls !== undefined };
+  }
+
+  function retire(lb: LiveBind): void {
+    lb.server.drain();
+    retired.add(lb.server);
+  }
+
+  function waitIdle(timeoutMs: number): Promise<void> {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  return {
+    async start() {
+      try {
+        for (const cb of compiled.binds.values()) live.set(cb.bind.port, await open(cb));
+      } catch (err) {
+        for (const lb of live.values()) lb.server.destroy();
+        live.clear();
+        throw err;
+      }
+    },
+
+    async reload(next) {
+      const nextCompiled = compileModel(next);
+      const opened: LiveBind[] = [];
+      try {
+        for (const [port, cb] of nextCompiled.binds) {
+          const lb = live.get(port);
+          const tls = tlsOf(cb);
+          if (lb !== undefined && lb.tls === (tls !== undefined)) {
+            if (tls !== undefined && lb.server.tlsChanged(tls)) lb.server.updateTls(tls);
+            continue;
+          }
+          if (lb !== undefined) {
+            // Plaintext ⇄ TLS on one port: the old socket must stop listening before the new one can.
+            retire(lb);
+            live.delete(port);
+          }
+          opened.push(await open(cb));
+        }
+      } catch (err) {
+        for (const lb of opened) lb.server.destroy();
+        throw err;
+      }
+      compiled = nextCompiled;
+      for (const lb of opened) live.set(lb.holder.current.bind.port, lb);
+      for (const [port, lb] of live) {
+        const cb = nextCompiled.binds.get(port);
+        if (cb === undefined) {
+          retire(lb);
+          live.delete(port);
+          logger.info({ port }, 'bind removed; draining its connections');
+        } else lb.holder.current = cb;
+      }
+    },
+
+    async drain(timeoutMs) {
+      for (const lb of live.values()) lb.server.drain();
+      for (const server of retired) server.drain();
+      await waitIdle(timeoutMs);
+    },
+
+    async close() {
+      for (const lb of live.values()) lb.server.destroy();
+      for (const server of retired) server.destroy();
+      live.clear();
+      retired.clear();
+      await deps.upstreams.close();
+    },
+
+    get inFlight() {
+      return inFlight;
+    },
+
+    get model() {
+      return compiled.model;
+    },
+
+    addresses() {
+      return [...live.values()].map((lb) => ({
+        bind: lb.holder.current.bind.key,
+        host: bindHost,
+        configPort: lb.holder.current.bind.port,
+        port: lb.port,
+      }));
+    },
+  };
+}

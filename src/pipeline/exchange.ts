@@ -1,0 +1,82 @@
+/**
+ * The bookkeeping of one HTTP exchange: its RequestContext, the ext_proc exchange (if any), the request
+ * timer, and the single end-of-request step (finish ext_proc once, complete the access-log record, publish
+ * `requestEnd` once).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Listener } from '../config/model.js';
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
+import type { GatewayRequest } from '../http/message.js';
+import { channels, publish } from '../observability/diagnostics.js';
+import type { ExtProcExchange } from './policy.js';
+
+/** Mutable per-request state owned by the pipeline. */
+export class Exchange {
+  readonly ctx: RequestContext;
+  /** Aborted on client abort (by the server) or request timeout; `ctx.signal` is its signal. */
+  readonly abort: AbortController;
+  extProc: ExtProcExchange | undefined;
+  timer: NodeJS.Timeout | undefined;
+  #ended = false;
+
+  constructor(req: GatewayRequest, listener: Listener, abort: AbortController, maxBufferSize: number) {
+    this.abort = abort;
+    this.ctx = {
+      id: randomUUID(),
+      start: performance.now(),
+      listener,
+      route: undefined,
+      backend: undefined,
+      signal: abort.signal,
+      maxBufferSize,
+      traceparent: req.headers.get('traceparent'),
+      extprocMetadata: {},
+      log: {
+        id: '',
+        startTime: Date.now(),
+        gateway: listener.gatewayName,
+        listener: listener.name,
+        method: req.method,
+        path: req.path,
+        authority: req.authority,
+        protocol: req.httpVersion === '2' ? 'HTTP/2' : 'HTTP/1.1',
+        remote: req.remoteAddress,
+      },
+    };
+    this.ctx.log.id = this.ctx.id;
+  }
+
+  /** Records the status the client is being sent. */
+  status(status: number): void {
+    this.ctx.log.status = status;
+  }
+
+  /** Records a failure (the first one wins). */
+  error(err: unknown): void {
+    if (this.ctx.log.error !== undefined) return;
+    const g = GatewayError.from(err);
+    this.ctx.log.error = g.message;
+    this.ctx.log.errorCode = g.code;
+  }
+
+  /** Ends the exchange exactly once: ext_proc released, timer cleared, log completed and published. */
+  end(error: unknown, bytesOut: number): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (error !== undefined) this.error(error);
+    try {
+      this.extProc?.finish(error);
+    } catch {
+      // finish must not throw; a broken exchange must still be logged.
+    }
+    const log = this.ctx.log;
+    log.durationMs = performance.now() - this.ctx.start;
+    log.bytesOut = bytesOut;
+    if (this.ctx.route !== undefined) log.route = this.ctx.route.key;
+    if (this.ctx.backend !== undefined) log.backend = this.ctx.backend.backend.name;
+    if (Object.keys(this.ctx.extprocMetadata).length > 0) log.dynamicMetadata = this.ctx.extprocMetadata;
+    publish(channels.requestEnd, { record: log });
+  }
+}

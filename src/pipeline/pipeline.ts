@@ -1,0 +1,161 @@
+/**
+ * THE ordered phases of a request (docs/architecture.md draws the same list; keep them in sync):
+ *
+ *  1. listener select (bind hostname)           → 404 when no listener accepts the host
+ *  2. x-forwarded-for / x-forwarded-proto       (before ext_proc, as Envoy's HCM does, so processors see them)
+ *  3. route match (pure, precompiled)
+ *  4. request timeout starts                    (covers everything below, ext_proc included → 504)
+ *  5. ext_proc choice: route-level extProc, else the listener's gateway-phase one (SPEC §2: only one runs);
+ *     `conditional` resolved by CEL
+ *  6. unimplemented gateway/route policies      → 500 naming the policy (never silently skipped)
+ *  7. ext_proc request phases                   → may respond; may rewrite routing → route re-matched
+ *  8. no route → 404; directResponse → respond
+ *  9. route requestHeaderModifier
+ * 10. backend pick (weighted random)            → 500 when the route has no backend
+ * 11. backend policies: requestHeaderModifier, backendAuth (after ext_proc: processors never see the key)
+ * 12. ai backends: prepareAiRequest            (after ext_proc: processors see the client-format body)
+ * 13. forward upstream                          → 502/503/504 on failure
+ * 14. ai backends: observeAiResponse           (before ext_proc response phases)
+ * 15. ext_proc response phases                  → may respond
+ * 16. responseHeaderModifier (backend, then route)
+ * Any throw → GatewayError → text/plain error (gRPC: trailers-only grpc-status). `Exchange.end` runs once,
+ * after the server wrote the response.
+ */
+import type { AiBackend, ExtProcConfig, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
+import { GatewayError } from '../errors.js';
+import type { GatewayRequest, GatewayResponse } from '../http/message.js';
+import { isGrpc } from '../http/message.js';
+import { observeAiResponse, prepareAiRequest } from '../ai/openai.js';
+import { logger } from '../observability/logger.js';
+import { applyBackendAuth } from '../policies/backend-auth.js';
+import { directResponse } from '../policies/direct-response.js';
+import { applyHeaderModifier } from '../policies/header-modifier.js';
+import { raceSignal, startRequestTimeout } from '../policies/timeout.js';
+import { matchRoute, selectListener } from '../routing/match.js';
+import { errorResponse, type HandledResponse } from '../server/respond.js';
+import type { Upstreams, UpstreamTarget } from '../upstream/dispatchers.js';
+import { forward } from '../upstream/forward.js';
+import type { CompiledBind } from './compiled.js';
+import { Exchange } from './exchange.js';
+import type { ExtProcStarter } from './policy.js';
+
+/** What the pipeline needs from the gateway. */
+export interface PipelineDeps {
+  readonly upstreams: Upstreams;
+  readonly startExtProc: ExtProcStarter;
+}
+
+/** Runs one request through every phase; never rejects. */
+export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: GatewayRequest, abort: AbortController): Promise<HandledResponse> {
+  const listener = selectListener(cb.bind.listeners, req.authority);
+  const ex = new Exchange(req, listener ?? cb.bind.listeners[0]!, abort, cb.model.model.frontend.maxBufferSize);
+  let response: GatewayResponse;
+  try {
+    if (listener === undefined) throw new GatewayError('route_not_found', 'route not found');
+    response = await runPhases(deps, cb, listener, ex, req);
+  } catch (err) {
+    const g = GatewayError.from(err);
+    ex.error(g);
+    response = errorResponse(g, req);
+  }
+  ex.status(response.status);
+  return { response, done: (error, bytes) => ex.end(error, bytes) };
+}
+
+async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
+  const ctx = ex.ctx;
+  addForwardedHeaders(req);
+  const table = cb.tables.get(listener)!;
+  let route = matchRoute(table, req);
+  ctx.route = route;
+  ex.timer = startRequestTimeout(route?.policies.timeout, ex.abort);
+
+  const extProc = chooseExtProc(route, listener, req);
+  rejectUnimplemented(listener.policies.unimplemented, route?.policies.unimplemented);
+  if (extProc !== undefined) {
+    ex.extProc = deps.startExtProc(extProc, ctx, req);
+    const outcome = await raceSignal(ex.extProc.onRequest(req), ctx.signal);
+    if (outcome.kind === 'respond') return outcome.response;
+    if (ex.extProc.routingChanged) ctx.route = route = matchRoute(table, req);
+  }
+
+  if (route === undefined) throw new GatewayError('route_not_found', 'route not found');
+  if (route.policies.directResponse !== undefined) return directResponse(route.policies.directResponse);
+  applyHeaderModifier(route.policies.requestHeaderModifier, req.headers);
+
+  const wb = pickBackend(route);
+  ctx.backend = wb;
+  applyHeaderModifier(wb.policies.requestHeaderModifier, req.headers);
+  applyBackendAuth(wb.policies.backendAuth ?? route.policies.backendAuth, req);
+
+  const backend = wb.backend;
+  const target: UpstreamTarget =
+    backend.kind === 'ai'
+      ? await prepareAiRequest(backend, req, ctx)
+      : { scheme: backend.scheme, host: backend.host, port: backend.port, tls: wb.policies.backendTLS ?? route.policies.backendTLS };
+  const res = await forward(deps.upstreams, req, {
+    target,
+    // gRPC needs HTTP/2 end to end; HTTP/2 clients keep HTTP/2 to host backends (AI APIs stay on HTTP/1.1).
+    http2: isGrpc(req.headers) || (req.httpVersion === '2' && backend.kind === 'host'),
+    timeoutMs: route.policies.timeout?.backendRequestTimeoutMs,
+    signal: ctx.signal,
+  });
+  if (backend.kind === 'ai') observeAiResponse(backend as AiBackend, res, ctx);
+
+  if (ex.extProc !== undefined) {
+    const outcome = await raceSignal(ex.extProc.onResponse(res), ctx.signal);
+    if (outcome.kind === 'respond') return outcome.response;
+  }
+  applyHeaderModifier(wb.policies.responseHeaderModifier, res.headers);
+  applyHeaderModifier(route.policies.responseHeaderModifier, res.headers);
+  return res;
+}
+
+/** Appends the client address to x-forwarded-for and records the downstream scheme. */
+function addForwardedHeaders(req: GatewayRequest): void {
+  const prior = req.headers.get('x-forwarded-for');
+  const ip = req.remoteAddress.startsWith('::ffff:') ? req.remoteAddress.slice(7) : req.remoteAddress;
+  req.headers.set('x-forwarded-for', prior === undefined ? ip : `${req.headers.getAll('x-forwarded-for').join(', ')}, ${ip}`);
+  req.headers.set('x-forwarded-proto', req.scheme);
+}
+
+/** Route-level extProc wins over the gateway-phase one (SPEC §2); `conditional` picks the first matching entry. */
+function chooseExtProc(route: Route | undefined, listener: Listener, req: GatewayRequest): ExtProcConfig | undefined {
+  const policy: ExtProcPolicy | undefined = route?.policies.extProc ?? listener.policies.extProc;
+  if (policy === undefined) return undefined;
+  if (policy.kind === 'static') return policy.config;
+  const activation = {
+    request: { method: req.method, path: req.path, host: req.authority, scheme: req.scheme, headers: req.headers.toObject() },
+  };
+  for (const entry of policy.entries) {
+    if (entry.condition === undefined) return entry.config;
+    try {
+      if (entry.condition.evaluate(activation) === true) return entry.config;
+    } catch (err) {
+      logger.warn({ condition: entry.condition.source, err: (err as Error).message }, 'extProc condition failed to evaluate; treated as false');
+    }
+  }
+  return undefined;
+}
+
+function rejectUnimplemented(gateway: readonly string[], route: readonly string[] | undefined): void {
+  const names = route === undefined || route.length === 0 ? gateway : [...gateway, ...route];
+  if (names.length > 0) {
+    throw new GatewayError('policy_not_implemented', `policy ${names.join(', ')} is not implemented yet`);
+  }
+}
+
+/** Weighted random choice (agentgateway: one backend per request by weight). */
+function pickBackend(route: Route): WeightedBackend {
+  const bs = route.backends;
+  if (bs.length === 1 && bs[0]!.weight > 0) return bs[0]!;
+  let total = 0;
+  for (const b of bs) total += Math.max(0, b.weight);
+  if (total <= 0) throw new GatewayError('no_backend', `route ${route.name} has no backend to send to`);
+  let r = Math.random() * total;
+  for (const b of bs) {
+    r -= Math.max(0, b.weight);
+    if (r < 0) return b;
+  }
+  return bs[bs.length - 1]!;
+}

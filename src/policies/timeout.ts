@@ -1,0 +1,33 @@
+/**
+ * timeout.requestTimeout: one deadline for the whole exchange, ext_proc included. When it fires, the
+ * request's AbortController is aborted with a `request_timeout` GatewayError (504), which every awaiting
+ * phase (ext_proc, upstream, body streams) observes through `ctx.signal`.
+ */
+import type { TimeoutPolicy } from '../config/model.js';
+import { GatewayError } from '../errors.js';
+
+/** Starts the deadline; returns the timer to clear when the exchange ends (undefined when no timeout). */
+export function startRequestTimeout(policy: TimeoutPolicy | undefined, abort: AbortController): NodeJS.Timeout | undefined {
+  const ms = policy?.requestTimeoutMs;
+  if (ms === undefined || ms <= 0) return undefined;
+  return setTimeout(() => abort.abort(new GatewayError('request_timeout', `request timeout: no complete response within ${ms}ms`)), ms);
+}
+
+/** Rejects with the signal's reason as soon as it aborts, so a phase that ignores the signal cannot outlive the deadline. */
+export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}

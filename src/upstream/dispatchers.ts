@@ -1,0 +1,121 @@
+/**
+ * Upstream connection pools: one undici `Pool` per backend origin (HTTP/1.1 keep-alive) and one pooled
+ * `node:http2` session per origin (h2c prior knowledge or TLS+ALPN h2), used for gRPC and HTTP/2 clients.
+ * undici 7's HTTP/2 client cannot send request trailers (client-h2.js leaves it as a TODO), which gRPC and
+ * SPEC §5 need, so HTTP/2 goes through node:http2.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import { once } from 'node:events';
+import { Pool } from 'undici';
+import { upstreamError } from './errors.js';
+
+/** Where to connect. */
+export interface UpstreamTarget {
+  readonly scheme: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+  /** backendTLS: skip verification or trust a custom CA (PEM). */
+  readonly tls?: { readonly insecure: boolean; readonly caCert: string | undefined } | undefined;
+}
+
+/** `host:port` for messages (IPv6 literals bracketed). */
+export function display(t: UpstreamTarget): string {
+  return `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+}
+
+function originOf(t: UpstreamTarget): string {
+  return `${t.scheme}://${display(t)}`;
+}
+
+function tlsKey(t: UpstreamTarget): string {
+  return t.tls === undefined ? '' : `|${t.tls.insecure ? 'insecure' : ''}|${t.tls.caCert ?? ''}`;
+}
+
+/** Idle HTTP/2 sessions are closed after this long, so a gateway with changing backends doesn't leak. */
+const H2_IDLE_MS = 60_000;
+
+/** All upstream connections of one gateway. */
+export class Upstreams {
+  readonly #pools = new Map<string, Pool>();
+  readonly #h2 = new Map<string, Promise<http2.ClientHttp2Session>>();
+  readonly #h1Agent = new http.Agent({ keepAlive: true });
+  #closed = false;
+
+  /** The keep-alive undici pool for an origin. */
+  pool(t: UpstreamTarget): Pool {
+    const key = originOf(t) + tlsKey(t);
+    let p = this.#pools.get(key);
+    if (p === undefined) {
+      p = new Pool(originOf(t), {
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        ...(t.scheme === 'https'
+          ? { connect: { rejectUnauthorized: !(t.tls?.insecure ?? false), ...(t.tls?.caCert !== undefined ? { ca: t.tls.caCert } : {}) } }
+          : {}),
+      });
+      this.#pools.set(key, p);
+    }
+    return p;
+  }
+
+  /** Keep-alive agent for the rare node:http path (HTTP/1.1 request trailers). */
+  get h1Agent(): http.Agent {
+    return this.#h1Agent;
+  }
+
+  /** A connected HTTP/2 session for an origin (connects on first use; reconnects after close/GOAWAY). */
+  h2Session(t: UpstreamTarget): Promise<http2.ClientHttp2Session> {
+    const key = originOf(t) + tlsKey(t);
+    let p = this.#h2.get(key);
+    if (p === undefined) {
+      const forget = (): void => {
+        if (this.#h2.get(key) === created) this.#h2.delete(key);
+      };
+      const created = this.#connectH2(t, forget);
+      created.catch(forget);
+      this.#h2.set(key, created);
+      p = created;
+    }
+    return p;
+  }
+
+  async #connectH2(t: UpstreamTarget, forget: () => void): Promise<http2.ClientHttp2Session> {
+    if (this.#closed) throw new Error('gateway closed');
+    const session = http2.connect(originOf(t), {
+      ...(t.scheme === 'https'
+        ? { rejectUnauthorized: !(t.tls?.insecure ?? false), ...(t.tls?.caCert !== undefined ? { ca: t.tls.caCert } : {}), ALPNProtocols: ['h2'] }
+        : {}),
+    });
+    session.on('error', forget);
+    session.once('close', forget);
+    session.once('goaway', forget);
+    session.setTimeout(H2_IDLE_MS, () => {
+      forget();
+      session.close();
+    });
+    try {
+      await once(session, 'connect');
+    } catch (err) {
+      session.destroy();
+      throw upstreamError(err, display(t));
+    }
+    // Don't keep the process alive for an idle upstream session.
+    session.unref();
+    return session;
+  }
+
+  /** Closes every pool and session. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    const sessions = [...this.#h2.values()];
+    this.#h2.clear();
+    this.#h1Agent.destroy();
+    await Promise.allSettled([
+      ...pools.map((p) => p.destroy()),
+      ...sessions.map(async (s) => (await s).destroy()),
+    ]);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Sends a GatewayRequest to one upstream and returns the response at its headers; bodies stream both ways.
+ * Transport choice: HTTP/2 (node:http2 session pool) for gRPC and for HTTP/2 clients when the pipeline asks
+ * for it; node:http for chunked HTTP/1.1 uploads (they may end with trailers); undici `dispatch` otherwise.
+ */
+import { GatewayError } from '../errors.js';
+import type { GatewayRequest, GatewayResponse } from '../http/message.js';
+import { display, type UpstreamTarget, type Upstreams } from './dispatchers.js';
+import { upstreamError } from './errors.js';
+import { forwardH2 } from './forward-h2.js';
+import { forwardNodeHttp1 } from './forward-node-h1.js';
+import { forwardUndici } from './forward-undici.js';
+
+/** How to forward one request. */
+export interface ForwardOptions {
+  readonly target: UpstreamTarget;
+  /** Use HTTP/2 to the upstream (h2c prior knowledge on plaintext). */
+  readonly http2: boolean;
+  /** Time allowed until response headers (backendRequestTimeout); undefined = transport defaults. */
+  readonly timeoutMs: number | undefined;
+  /** Aborted on client abort or request timeout; its reason becomes the error. */
+  readonly signal: AbortSignal;
+}
+
+/** Flat header list for HTTP/1.1 upstreams: `host` first (the client's authority, as agentgateway keeps it). */
+function h1Headers(req: GatewayRequest, fallbackHost: string): string[] {
+  const flat = req.headers.toFlat();
+  const out = ['host', req.authority === '' ? fallbackHost : req.authority];
+  for (let i = 0; i < flat.length; i += 2) {
+    // node's server already answered `Expect: 100-continue`; undici refuses to send it on.
+    if (flat[i] === 'expect') continue;
+    out.push(flat[i]!, flat[i + 1]!);
+  }
+  return out;
+}
+
+/** Forwards `req`; rejects with a GatewayError (upstream_connect / upstream_reset / upstream_timeout). */
+export async function forward(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions): Promise<GatewayResponse> {
+  const name = display(opts.target);
+  let signal = opts.signal;
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.timeoutMs !== undefined) {
+    const ac = new AbortController();
+    const parent = opts.signal;
+    if (parent.aborted) ac.abort(parent.reason);
+    else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
+    const ms = opts.timeoutMs;
+    timer = setTimeout(
+      () => ac.abort(new GatewayError('upstream_timeout', `upstream timeout: no response within ${ms}ms from ${name}`)),
+      ms,
+    );
+    signal = ac.signal;
+  }
+  try {
+    if (signal.aborted) throw upstreamError(signal.reason, name);
+    if (opts.http2) {
+      const session = await ups.h2Session(opts.target);
+      if (req.authority === '') req.authority = name;
+      return await forwardH2(session, req, req.headers, opts.target.scheme, name, signal);
+    }
+    // A chunked HTTP/1.1 upload may end with trailers (the `Trailer` announcement is optional and is a
+    // hop-by-hop header we already dropped), so it takes the node:http path, which can send them.
+    if (req.body !== null && req.body.length === undefined && req.httpVersion === '1.1' && opts.target.scheme === 'http') {
+      const headers = req.headers.clone();
+      headers.delete('expect');
+      headers.set('host', req.authority === '' ? name : req.authority);
+      return await forwardNodeHttp1(ups.h1Agent, opts.target, req, headers, name, signal);
+    }
+    return await forwardUndici(ups.pool(opts.target), req, h1Headers(req, name), name, signal);
+  } catch (err) {
+    throw upstreamError(err, name);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
