@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import { ConfigError, formatPath, type ConfigIssue, type PathSegment } from './config-error.js';
 import { EnvExpansionError, expandEnv } from './env.js';
 import type { GatewayModel } from './model.js';
@@ -29,16 +29,26 @@ export interface LoadOptions {
 }
 
 function locate(doc: Document, counter: LineCounter, path: readonly PathSegment[]): { line: number; col: number } | undefined {
-  // Walk up until a node exists: an unknown or missing key is reported at its parent.
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) {
-      // For a key that exists, point at the key rather than the value when possible.
-      const pos = counter.linePos(node.range[0]);
-      return { line: pos.line, col: pos.col };
-    }
+  // Point at the key for map entries (an unknown key is reported where it is written); when the path runs
+  // past what exists (a missing key), point at the deepest node that does exist.
+  let node: unknown = doc.contents;
+  let offset = isNode(node) && node.range ? node.range[0] : undefined;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      if (pair === undefined) break;
+      if (isNode(pair.key) && pair.key.range) offset = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!isNode(item)) break;
+      if (item.range) offset = item.range[0];
+      node = item;
+    } else break;
   }
-  return undefined;
+  if (offset === undefined) return undefined;
+  const pos = counter.linePos(offset);
+  return { line: pos.line, col: pos.col };
 }
 
 function issue(path: readonly PathSegment[], message: string, where?: { line: number; col: number }): ConfigIssue {

@@ -5,6 +5,7 @@
 import type { AiBackend, Backend, WeightedBackend } from './model.js';
 import type { PathSegment } from './config-error.js';
 import { parseHostOrUrl, parseHostPort } from './host.js';
+import { unknownBackendHint } from './normalize-context.js';
 import type { NormalizeContext, Sourced } from './normalize-context.js';
 import { layer, normalizeBackendPolicies } from './normalize-policies.js';
 import type { RawAiBackend, RawRouteBackend } from './schema-routes.js';
@@ -70,7 +71,7 @@ export function normalizeRouteBackend(
       const known = [...ctx.namedBackends.keys()];
       ctx.fail(
         [...path, 'backend'],
-        `unknown backend ${JSON.stringify(raw.backend)}${known.length ? `; defined backends: ${known.join(', ')}` : ' (no top-level backends are defined)'}`,
+        `unknown backend ${JSON.stringify(raw.backend)}${unknownBackendHint(raw.backend, known)}`,
       );
       return undefined;
     }

@@ -4,6 +4,7 @@
  */
 import { IssueList, formatPath, type PathSegment } from './config-error.js';
 import type { RawNamedBackend } from './schema-routes.js';
+import { closest } from './schema-util.js';
 import type { FileReader } from './secrets.js';
 
 /** A raw value together with where it came from in the config. */
@@ -43,4 +44,11 @@ export class NormalizeContext {
     this.#memo.set(key, v);
     return v;
   }
+}
+
+/** The tail of an "unknown backend" message: a suggestion and the defined names. */
+export function unknownBackendHint(name: string, known: readonly string[]): string {
+  if (known.length === 0) return ' (no top-level backends are defined)';
+  const guess = closest(name, known);
+  return `${guess ? ` (did you mean "${guess}"?)` : ''}; defined backends: ${known.join(', ')}`;
 }

@@ -7,6 +7,7 @@ import type { CelExpr, ExtProcConfig, ExtProcPolicy, ProcessorTarget } from './m
 import type { PathSegment } from './config-error.js';
 import { parseDuration } from './duration.js';
 import { parseHostOrUrl } from './host.js';
+import { unknownBackendHint } from './normalize-context.js';
 import type { NormalizeContext } from './normalize-context.js';
 import { normalizeBackendTls } from './normalize-policies.js';
 import type { RawExtProc, RawExtProcFields } from './schema-extproc.js';
@@ -69,7 +70,7 @@ function target(ctx: NormalizeContext, raw: RawExtProcFields, path: readonly Pat
   const named = ctx.namedBackends.get(name);
   if (named === undefined) {
     const known = [...ctx.namedBackends.keys()];
-    ctx.fail([...path, 'backend'], `unknown backend ${JSON.stringify(name)}${known.length ? `; defined backends: ${known.join(', ')}` : ' (no top-level backends are defined)'}`);
+    ctx.fail([...path, 'backend'], `unknown backend ${JSON.stringify(name)}${unknownBackendHint(name, known)}`);
     return undefined;
   }
   if (named.value.host === undefined) {

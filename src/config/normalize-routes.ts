@@ -25,7 +25,9 @@ export function anchoredRegex(ctx: NormalizeContext, source: string, path: reado
   try {
     return new RegExp(`^(?:${source})$`);
   } catch (err) {
-    ctx.fail(path, `invalid regex ${JSON.stringify(source)}: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
+    // V8's message quotes our anchored wrapper; keep only the reason.
+    const reason = (err as Error).message.split(': ').pop() ?? String(err);
+    ctx.fail(path, `invalid regex ${JSON.stringify(source)}: ${reason}`);
     return undefined;
   }
 }

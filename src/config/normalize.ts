@@ -25,17 +25,27 @@ export interface NormalizeResult {
   readonly issues: readonly { path: readonly PathSegment[]; message: string }[];
 }
 
-function checkPorts(ctx: NormalizeContext, drafts: readonly ListenerDraft[]): void {
-  const owner = new Map<number, ListenerDraft>();
+/** Every port a bind or gateway opens, in config order; a port used twice is an error. */
+function collectPorts(ctx: NormalizeContext, raw: RawConfig): number[] {
+  const owners = new Map<number, readonly PathSegment[]>();
+  const entries: [number, PathSegment[]][] = [
+    ...(raw.binds ?? []).map((b, i): [number, PathSegment[]] => [b.port, ['binds', i, 'port']]),
+    ...Object.entries(raw.gateways ?? {}).map(([k, g]): [number, PathSegment[]] => [g.port, ['gateways', k, 'port']]),
+  ];
+  for (const [port, path] of entries) {
+    const first = owners.get(port);
+    if (first !== undefined) ctx.fail(path, `port ${port} is already used by ${formatPath(first)}`);
+    else owners.set(port, path);
+  }
+  return [...owners.keys()];
+}
+
+function checkTlsMix(ctx: NormalizeContext, drafts: readonly ListenerDraft[]): void {
+  const first = new Map<number, ListenerDraft>();
   for (const d of drafts) {
-    const first = owner.get(d.port);
-    if (first === undefined) {
-      owner.set(d.port, d);
-      continue;
-    }
-    const sameOwner = formatPath(first.portPath) === formatPath(d.portPath);
-    if (!sameOwner) ctx.fail(d.portPath, `port ${d.port} is already used by ${formatPath(first.portPath)}`);
-    else if (first.protocol !== d.protocol) {
+    const f = first.get(d.port);
+    if (f === undefined) first.set(d.port, d);
+    else if (f.protocol !== d.protocol) {
       ctx.fail(d.path, `listeners on port ${d.port} mix HTTP and HTTPS; one port is either plaintext or TLS`);
     }
   }
@@ -78,10 +88,11 @@ export function normalizeConfig(raw: RawConfig, opts: NormalizeOptions): Normali
   registerNamedBackends(ctx, raw.backends);
   const drafts = [...bindListeners(ctx, raw.binds), ...gatewayListeners(ctx, raw.gateways)];
   attachTopLevelRoutes(ctx, raw, drafts);
-  checkPorts(ctx, drafts);
+  const ports = collectPorts(ctx, raw);
+  checkTlsMix(ctx, drafts);
   const att = resolveAttachments(ctx, raw, drafts);
 
-  const binds = new Map<number, Listener[]>();
+  const binds = new Map<number, Listener[]>(ports.map((p) => [p, []]));
   for (const d of drafts) {
     const listener = buildListener(ctx, d, att.gatewayPhase.get(d.key) ?? [], (r) => [
       ...(att.routeDefaultsByRoute.get(`${r.raw.namespace ?? 'default'}/${r.raw.name ?? `route${r.index}`}`) ?? []),
