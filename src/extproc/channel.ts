@@ -1,0 +1,265 @@
+/**
+ * The session's link to its processor: drives the state machine (state.ts) with what is sent and received,
+ * carries out its effects (open the stream lazily, timers, half-close, cancel), builds each outgoing
+ * ProcessingRequest (protocol_config on the first message, metadata_context on every one, attributes on the
+ * first of each direction), and hands accepted replies to whoever awaits them. Failures surface as a
+ * rejected `answer()` with a `ProcessorFailure`.
+ */
+import { performance } from 'node:perf_hooks';
+import { channels, publish } from '../observability/diagnostics.js';
+import type { FailureCause } from './failure.js';
+import type { ProcessingRequest, ProcessingResponse } from './messages.js';
+import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js';
+import { initialState, replyKind, transition, type Effect, type Event, type Phase, type State } from './state.js';
+import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
+
+/** Thrown (as a rejection) when the processor failed; the runner decides what it means. */
+export class ProcessorFailure extends Error {
+  override readonly cause: FailureCause;
+  constructor(cause: FailureCause) {
+    super(cause.detail);
+    this.cause = cause;
+    this.name = 'ProcessorFailure';
+  }
+}
+
+/** What an awaited reply turned out to be. */
+export type Answer =
+  | { readonly kind: 'reply'; readonly dir: Direction; readonly phase: Phase; readonly msg: ProcessingResponse }
+  | { readonly kind: 'immediate'; readonly msg: ProcessingResponse }
+  | { readonly kind: 'passThrough' };
+
+/** The per-exchange inputs the channel needs. */
+export interface ChannelOptions {
+  readonly client: ProcessorClient;
+  readonly target: string;
+  readonly messageTimeoutMs: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Current modes (read when the first message goes out, for protocol_config). */
+  readonly modes: () => EffectiveModes;
+  /** `metadata_context` for every message (CEL `metadataContext`, issue 4). */
+  readonly metadataContext: () => ProcessingRequest['metadataContext'];
+  /** `attributes` for the first message of a direction (CEL attributes, issue 4). */
+  readonly attributes: (dir: Direction) => ProcessingRequest['attributes'];
+  /** Called for every dynamic_metadata the processor sends on an accepted reply. */
+  readonly onDynamicMetadata: (msg: ProcessingResponse) => void;
+}
+
+type Waiter = { resolve: (a: Answer) => void; reject: (e: unknown) => void };
+
+/** One Process stream and its state machine. */
+export class ProcessorChannel {
+  #state: State = initialState();
+  #stream: ProcessorStream | undefined;
+  #queue: Event[] = [];
+  #dispatching = false;
+  #timer: NodeJS.Timeout | undefined;
+  #waiter: Waiter | undefined;
+  #ready: Answer | ProcessorFailure | undefined;
+  #current: ProcessingResponse | undefined;
+  #firstSent = false;
+  readonly #attributesSent = new Set<Direction>();
+  #awaitStart = 0;
+  /** Milliseconds spent waiting on the processor. */
+  waitedMs = 0;
+  /** Phases sent, in order (for the access log). */
+  readonly phases: string[] = [];
+  readonly #opts: ChannelOptions;
+
+  constructor(opts: ChannelOptions) {
+    this.#opts = opts;
+  }
+
+  /** Where the machine stands. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** True once the stream was opened. */
+  get opened(): boolean {
+    return this.#stream !== undefined;
+  }
+
+  /** Sends one phase message. Throws a ProcessorFailure when the exchange already failed. */
+  send(dir: Direction, phase: Phase, payload: Pick<ProcessingRequest, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody' | 'requestTrailers' | 'responseTrailers'>, mode?: Parameters<typeof bodyModeNumber>[0]): void {
+    if (this.#state.t === 'failed') throw new ProcessorFailure(this.#state.cause);
+    if (this.#state.t !== 'open') return;
+    const msg: ProcessingRequest = { ...payload };
+    const meta = this.#opts.metadataContext();
+    if (meta != null) msg.metadataContext = meta;
+    if (!this.#attributesSent.has(dir)) {
+      this.#attributesSent.add(dir);
+      const attrs = this.#opts.attributes(dir);
+      if (attrs != null) msg.attributes = attrs;
+    }
+    if (!this.#firstSent) {
+      this.#firstSent = true;
+      const m = this.#opts.modes();
+      msg.protocolConfig = {
+        requestBodyMode: bodyModeNumber(m.request.body),
+        responseBodyMode: bodyModeNumber(m.response.body),
+        sendBodyWithoutWaitingForHeaderResponse: false,
+      };
+    }
+    this.#dispatch(mode === undefined ? { e: 'sent', dir, phase } : { e: 'sent', dir, phase, mode });
+    this.phases.push(`${dir}_${phase}`);
+    // Lock-step exchanges hold at most a couple of messages in flight, so the transport's buffer is the bound.
+    this.#stream?.send(msg);
+  }
+
+  /** Waits for the reply to the message just sent (or an immediate response / clean close). */
+  answer(): Promise<Answer> {
+    const ready = this.#ready;
+    if (ready !== undefined) {
+      this.#ready = undefined;
+      return ready instanceof ProcessorFailure ? Promise.reject(ready) : Promise.resolve(ready);
+    }
+    if (this.#state.t === 'failed') return Promise.reject(new ProcessorFailure(this.#state.cause));
+    if (this.#state.t === 'passThrough') return Promise.resolve({ kind: 'passThrough' });
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  /** Tells the machine a direction will send nothing more. */
+  directionDone(dir: Direction): void {
+    this.#dispatch({ e: 'directionDone', dir });
+  }
+
+  /** Half-closes: no further phase will be sent. */
+  closeSend(): void {
+    this.#dispatch({ e: 'closeSend' });
+  }
+
+  /** Records that response headers reached the client (immediate responses are then impossible). */
+  responseHeadersOut(): void {
+    this.#dispatch({ e: 'responseHeadersOut' });
+  }
+
+  /** Reports a failure found by the runner (e.g. a reply it cannot apply). */
+  fail(cause: FailureCause): void {
+    this.#dispatch({ e: 'failure', cause });
+  }
+
+  /** After failure.ts chose continue-unmodified: drop the processor for the rest of the exchange. */
+  failOpen(): void {
+    this.#dispatch({ e: 'failOpen' });
+  }
+
+  /** Releases everything; safe to call more than once. */
+  finish(): void {
+    this.#dispatch({ e: 'finish' });
+    this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
+    this.#ready = undefined;
+  }
+
+  #open(): void {
+    publish(channels.extProcOpen, { target: this.#opts.target });
+    this.#stream = this.#opts.client.open(
+      {
+        onMessage: (msg) => this.#onMessage(msg),
+        onEnd: (end: StreamEnd) => this.#dispatch({ e: 'end', end }),
+      },
+      { metadata: this.#opts.metadata },
+    );
+  }
+
+  #onMessage(msg: ProcessingResponse): void {
+    if (msg.overrideMessageTimeout != null && replyKind(msg) === 'empty') {
+      // Envoy: a message carrying override_message_timeout is used only for that; the reply is still due.
+      this.#overrideTimeout(msg.overrideMessageTimeout);
+      return;
+    }
+    this.#current = msg;
+    this.#dispatch({ e: 'reply', kind: replyKind(msg) });
+    this.#current = undefined;
+  }
+
+  #overrideTimeout(d: NonNullable<ProcessingResponse['overrideMessageTimeout']>): void {
+    if (this.#timer === undefined) return;
+    const ms = Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6);
+    if (!(ms >= 1 && ms <= 3_600_000)) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#dispatch({ e: 'timeout', ms }), ms);
+  }
+
+  #dispatch(ev: Event): void {
+    this.#queue.push(ev);
+    if (this.#dispatching) return; // re-entrant events (a transport calling back synchronously) run after
+    this.#dispatching = true;
+    try {
+      for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+        const step = transition(this.#state, next);
+        this.#state = step.state;
+        for (const eff of step.effects) this.#effect(eff, next);
+      }
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #effect(eff: Effect, ev: Event): void {
+    switch (eff.k) {
+      case 'open':
+        this.#open();
+        return;
+      case 'armTimer': {
+        this.#awaitStart = performance.now();
+        const ms = this.#opts.messageTimeoutMs;
+        this.#timer = setTimeout(() => this.#dispatch({ e: 'timeout', ms }), ms);
+        return;
+      }
+      case 'disarmTimer':
+        if (this.#timer !== undefined) clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#stopClock();
+        return;
+      case 'deliver': {
+        const msg = this.#current!;
+        this.#opts.onDynamicMetadata(msg);
+        this.#settle({ kind: 'reply', dir: eff.dir, phase: eff.phase, msg });
+        return;
+      }
+      case 'immediate': {
+        const msg = this.#current!;
+        this.#opts.onDynamicMetadata(msg);
+        this.#settle({ kind: 'immediate', msg });
+        return;
+      }
+      case 'fail':
+        this.#settle(new ProcessorFailure(eff.cause));
+        return;
+      case 'passThrough':
+        this.#settle({ kind: 'passThrough' });
+        return;
+      case 'closeSend':
+        this.#stream?.closeSend();
+        return;
+      case 'cancel':
+        // A stream that already ended needs no cancel; the transport ignores a late one anyway.
+        if (ev.e !== 'end') this.#stream?.cancel();
+        return;
+    }
+  }
+
+  #stopClock(): void {
+    if (this.#awaitStart === 0) return;
+    const ms = performance.now() - this.#awaitStart;
+    this.waitedMs += ms;
+    this.#awaitStart = 0;
+    const last = this.phases[this.phases.length - 1];
+    if (last !== undefined) publish(channels.extProcPhase, { target: this.#opts.target, phase: last, seconds: ms / 1000 });
+  }
+
+  #settle(a: Answer | ProcessorFailure): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    if (w === undefined) {
+      // Nobody is waiting yet (the runner is between steps): keep it for the next answer().
+      if (this.#ready === undefined || a instanceof ProcessorFailure) this.#ready = a;
+      return;
+    }
+    if (a instanceof ProcessorFailure) w.reject(a);
+    else w.resolve(a);
+  }
+}

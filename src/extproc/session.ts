@@ -1,0 +1,186 @@
+/**
+ * One ext_proc session per HTTP exchange: implements the pipeline's `ExtProcExchange` on top of a
+ * ProcessorChannel (stream + state machine) and the direction runner. It owns the exchange-wide decisions:
+ * which modes run, what a failure means (failure.ts), how an immediate response becomes a reply,
+ * dynamic metadata, the access-log entry and the diagnostics events.
+ */
+import type { ExtProcConfig } from '../config/model.js';
+import { GatewayError } from '../errors.js';
+import { bufferBody } from '../http/body.js';
+import type { ExtProcLog, RequestContext } from '../http/context.js';
+import { isGrpc, type GatewayRequest, type GatewayResponse } from '../http/message.js';
+import { channels, publish } from '../observability/diagnostics.js';
+import { logger } from '../observability/logger.js';
+import { CONTINUE, type ExtProcExchange, type PolicyOutcome } from '../pipeline/policy.js';
+import { ProcessorChannel, type ProcessorFailure } from './channel.js';
+import { runDirection, type DirectionIo, type ExchangeServices } from './direction.js';
+import { decideOnFailure } from './failure.js';
+import type { ProcessingResponse } from './messages.js';
+import { effectiveModes, sendsNothing, unsupportedBodyMode, type Direction, type EffectiveModes } from './modes.js';
+import { immediateResponse, type RejectedMutation } from './mutation.js';
+import { requestIo, responseIo } from './phase-io.js';
+import { structToJson } from './struct.js';
+import type { ProcessorClient } from './transport.js';
+
+/** Hooks for the CEL-driven fields (issue 4: metadataContext and request/response attributes). */
+export interface SessionHooks {
+  readonly metadataContext?: () => import('./messages.js').ProcessingRequest['metadataContext'];
+  readonly attributes?: (dir: Direction) => import('./messages.js').ProcessingRequest['attributes'];
+}
+
+/** Everything one session needs. */
+export interface SessionOptions {
+  readonly config: ExtProcConfig;
+  readonly ctx: RequestContext;
+  readonly req: GatewayRequest;
+  readonly client: ProcessorClient;
+  readonly hooks?: SessionHooks;
+}
+
+/** The ext_proc exchange for one HTTP request. */
+export class ExtProcSession implements ExtProcExchange, ExchangeServices {
+  readonly channel: ProcessorChannel;
+  modes: EffectiveModes;
+  readonly allowModeOverride: boolean;
+  readonly maxBufferSize: number;
+  #routingChanged = false;
+  #finished = false;
+  #responded = false;
+  readonly #config: ExtProcConfig;
+  readonly #ctx: RequestContext;
+  readonly #grpc: boolean;
+  readonly #log: ExtProcLog;
+  readonly #onAbort: () => void;
+
+  constructor(opts: SessionOptions) {
+    const { config, ctx, req } = opts;
+    this.#config = config;
+    this.#ctx = ctx;
+    this.modes = effectiveModes(config.processingOptions);
+    this.allowModeOverride = config.processingOptions.allowModeOverride;
+    this.maxBufferSize = ctx.maxBufferSize;
+    this.#grpc = isGrpc(req.headers);
+    const metadata: Record<string, string> = {};
+    if (ctx.traceparent !== undefined) metadata['traceparent'] = ctx.traceparent;
+    this.channel = new ProcessorChannel({
+      client: opts.client,
+      target: config.target.display,
+      messageTimeoutMs: config.messageTimeoutMs,
+      metadata,
+      modes: () => this.modes,
+      metadataContext: opts.hooks?.metadataContext ?? (() => undefined),
+      attributes: opts.hooks?.attributes ?? (() => undefined),
+      onDynamicMetadata: (msg) => this.#dynamicMetadata(msg),
+    });
+    this.#log = { target: config.target.display, phases: this.channel.phases, timeMs: 0, outcome: 'skipped' };
+    (ctx.log.extProc ??= []).push(this.#log);
+    this.#onAbort = () => this.finish(ctx.signal.reason);
+    if (ctx.signal.aborted) queueMicrotask(this.#onAbort);
+    else ctx.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  get routingChanged(): boolean {
+    return this.#routingChanged;
+  }
+
+  async onRequest(req: GatewayRequest): Promise<PolicyOutcome> {
+    this.#refuseUnsupported();
+    if (sendsNothing(this.modes)) return CONTINUE;
+    const before = [req.method, req.authority, req.path].join('\0');
+    const outcome = await runDirection(this, requestIo(req));
+    if (outcome.kind === 'continue') this.#routingChanged = before !== [req.method, req.authority, req.path].join('\0');
+    return outcome;
+  }
+
+  async onResponse(res: GatewayResponse): Promise<PolicyOutcome> {
+    if (this.#responded || this.#finished || sendsNothing(this.modes)) return CONTINUE;
+    return runDirection(this, responseIo(res));
+  }
+
+  finish(error?: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#ctx.signal.removeEventListener('abort', this.#onAbort);
+    const state = this.channel.state;
+    this.channel.finish();
+    this.#log.timeMs = Math.round(this.channel.waitedMs * 1000) / 1000;
+    if (this.#log.outcome === 'skipped') {
+      if (state.t === 'passThrough' && state.why === 'closed_ok') this.#log.outcome = 'closed_by_processor';
+      else if (this.channel.opened) this.#log.outcome = error === undefined ? 'ok' : 'aborted';
+    }
+  }
+
+  /** Streamed modes arrive with issue 4; until then a config asking for them fails clearly, never wrongly. */
+  #refuseUnsupported(): void {
+    const u = unsupportedBodyMode(this.modes);
+    if (u === undefined) return;
+    const key = u.direction === 'request' ? 'requestBodyMode' : 'responseBodyMode';
+    const reason = `body mode ${u.mode} is not supported yet (processingOptions.${key}); use none, buffered or bufferedPartial`;
+    this.#log.outcome = 'failed';
+    this.#log.failureReason = reason;
+    throw new GatewayError('ext_proc_failed', `ext_proc failed: ${reason}`, { status: this.#config.statusOnError });
+  }
+
+  laterPhases(dir: Direction): boolean {
+    if (dir === 'response') return false;
+    const r = this.modes.response;
+    return r.headers || r.body !== 'none';
+  }
+
+  rejected(list: readonly RejectedMutation[]): void {
+    for (const r of list) {
+      publish(channels.extProcMutationRejected, { target: this.#config.target.display, header: r.header, why: r.why });
+      // Only the name: a value may carry credentials.
+      logger.warn({ requestId: this.#ctx.id, processor: this.#config.target.display, header: r.header, why: r.why }, 'ext_proc header mutation not applied');
+    }
+  }
+
+  overrideIgnored(reasons: readonly string[]): void {
+    logger.warn({ requestId: this.#ctx.id, processor: this.#config.target.display, reasons }, 'ext_proc mode_override not fully applied');
+  }
+
+  immediate(msg: ProcessingResponse): PolicyOutcome {
+    const r = immediateResponse(msg.immediateResponse ?? {}, this.#grpc);
+    this.rejected(r.rejected);
+    this.#responded = true;
+    this.#log.outcome = 'immediate_response';
+    const response: GatewayResponse = { status: r.status, headers: r.headers, body: bufferBody(r.body) };
+    return { kind: 'respond', response };
+  }
+
+  failure(err: ProcessorFailure, dir: Direction): PolicyOutcome {
+    const cfg = this.#config;
+    const d = decideOnFailure({
+      failureMode: cfg.failureMode,
+      statusOnError: cfg.statusOnError,
+      direction: dir,
+      headersForwarded: false,
+      heldEverything: true,
+      cause: err.cause,
+    });
+    const failOpen = d.action === 'continue-unmodified';
+    publish(channels.extProcFailure, { target: cfg.target.display, reason: err.cause.kind, failOpen });
+    this.#log.failureReason = d.reason;
+    logger.warn({ requestId: this.#ctx.id, processor: cfg.target.display, reason: d.reason, failOpen }, 'ext_proc failure');
+    if (failOpen) {
+      this.#log.outcome = 'fail_open';
+      this.#log.failOpen = true;
+      this.channel.failOpen();
+      return CONTINUE;
+    }
+    this.#log.outcome = 'failed';
+    const code = err.cause.kind === 'timeout' ? 'ext_proc_timeout' : 'ext_proc_failed';
+    throw new GatewayError(code, `ext_proc failed: ${d.reason}`, { status: d.status, cause: err });
+  }
+
+  #dynamicMetadata(msg: ProcessingResponse): void {
+    if (msg.dynamicMetadata == null) return;
+    const md = structToJson(msg.dynamicMetadata);
+    if (Object.keys(md).length === 0) return;
+    Object.assign(this.#ctx.extprocMetadata, md);
+    this.#ctx.log.dynamicMetadata = this.#ctx.extprocMetadata;
+  }
+}
+
+/** Keeps DirectionIo exported alongside the session for tests that drive a direction directly. */
+export type { DirectionIo };
