@@ -225,7 +225,7 @@ describe('ext_proc session: buffered bodies', { timeout: 10_000 }, () => {
 
 describe('ext_proc session: immediate responses', { timeout: 10_000 }, () => {
   it('answers the client from a request-headers reply, with text/plain by default', async () => {
-    const client = new FakeClient(script({ request_headers: () => ({ immediateResponse: { status: { code: 403 }, body: Buffer.from('denied') } }) }));
+    const client = new FakeClient(script({ request_headers: () => ({ immediateResponse: { status: { code: 403 as never }, body: Buffer.from("denied") } }) }));
     const { s, req, ctx } = session(client);
     const out = await s.onRequest(req);
     assert.equal(out.kind, 'respond');
@@ -239,7 +239,7 @@ describe('ext_proc session: immediate responses', { timeout: 10_000 }, () => {
   });
 
   it('replaces the upstream response from a buffered response-body reply', async () => {
-    const client = new FakeClient(script({ response_body: () => ({ immediateResponse: { status: { code: 451 } } }) }));
+    const client = new FakeClient(script({ response_body: () => ({ immediateResponse: { status: { code: 451 as never } } }) }));
     const { s, req } = session(client, config({ responseBodyMode: 'buffered' }));
     await s.onRequest(req);
     const out = await s.onResponse(response('secret'));
