@@ -174,9 +174,11 @@ export async function startUpstream(opts: { handler?: UpHandler; keepBody?: bool
     });
     const sink: Sink = {
       head: (status, headers) => res.writeHead(status, headers),
-      write: async (c) => {
-        if (!res.write(c)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
-      },
+      // Waiting for the write callback means the chunk reached the socket (a following reset can't discard it).
+      write: (c) => new Promise<void>((resolve) => {
+        if (res.destroyed) return resolve();
+        res.write(c, () => resolve());
+      }),
       end: (t) => {
         if (t !== undefined) res.addTrailers(t);
         res.end();
@@ -215,9 +217,10 @@ export async function startUpstream(opts: { handler?: UpHandler; keepBody?: bool
         wantTrailers = hasTrailers;
         stream.respond({ ':status': status, ...h }, { waitForTrailers: hasTrailers });
       },
-      write: async (c) => {
-        if (!stream.write(c)) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
-      },
+      write: (c) => new Promise<void>((resolve) => {
+        if (stream.destroyed) return resolve();
+        stream.write(c, () => resolve());
+      }),
       end: (t) => {
         done = true;
         if (wantTrailers && t !== undefined) stream.once('wantTrailers', () => stream.sendTrailers(t));
