@@ -13,14 +13,14 @@ export interface HostTarget {
 /** Either a target or the reason the text is not one. */
 export type HostResult = { ok: true; target: HostTarget } | { ok: false; message: string };
 
-function parsePort(text: string): number | undefined {
+function parsePort(text: string, min: number): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const n = Number(text);
-  return n >= 1 && n <= 65535 ? n : undefined;
+  return n >= min && n <= 65535 ? n : undefined;
 }
 
-/** Parses `host:port` (IPv6 in brackets). The port is required. */
-export function parseHostPort(text: string): HostResult {
+/** Parses `host:port` (IPv6 in brackets). The port is required; `allowPortZero` is for listen addresses. */
+export function parseHostPort(text: string, allowPortZero = false): HostResult {
   let host: string;
   let portText: string;
   if (text.startsWith('[')) {
@@ -37,9 +37,9 @@ export function parseHostPort(text: string): HostResult {
     portText = text.slice(colon + 1);
     if (host.includes(':')) return { ok: false, message: `invalid host:port ${JSON.stringify(text)} (put IPv6 addresses in [])` };
   }
-  const port = parsePort(portText);
+  const port = parsePort(portText, allowPortZero ? 0 : 1);
   if (host === '' || /[\s/?#@]/.test(host)) return { ok: false, message: `invalid host in ${JSON.stringify(text)}` };
-  if (port === undefined) return { ok: false, message: `invalid port ${JSON.stringify(portText)} in ${JSON.stringify(text)} (1-65535)` };
+  if (port === undefined) return { ok: false, message: `invalid port ${JSON.stringify(portText)} in ${JSON.stringify(text)} (${allowPortZero ? 0 : 1}-65535)` };
   return { ok: true, target: { scheme: 'http', host, port } };
 }
 

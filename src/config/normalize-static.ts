@@ -10,11 +10,11 @@ import type { RawConfig } from './schema.js';
 const DEFAULT_MAX_BUFFER = 2 * 1024 * 1024;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-/** Parses "ip:port", "localhost:port", "[::1]:port" or "off" (null). */
+/** Parses "ip:port", "localhost:port", "[::1]:port" or "off" (null); port 0 lets the OS choose. */
 export function parseListenAddr(text: string): { ok: true; addr: ListenAddr | null } | { ok: false; message: string } {
   if (text.trim().toLowerCase() === 'off') return { ok: true, addr: null };
   if (text.startsWith('unix:')) return { ok: false, message: `unix socket addresses are not supported by tollgate: ${JSON.stringify(text)}` };
-  const r = parseHostPort(text.trim());
+  const r = parseHostPort(text.trim(), true);
   if (!r.ok) return { ok: false, message: `${r.message}; expected "ip:port", "localhost:port" or "off"` };
   return { ok: true, addr: { host: r.target.host, port: r.target.port } };
 }

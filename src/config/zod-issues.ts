@@ -44,9 +44,15 @@ function branchScore(issues: readonly Issue[], depth: number): number {
   return 1 + Math.max(...issues.map((i) => i.path.length + depth)) - issues.length * 0.01;
 }
 
+// Values under these keys may be secrets (or hold one); messages never echo them.
+function sensitive(path: readonly PathSegment[]): boolean {
+  return path.includes('backendAuth') || (path.includes('tls') && path[path.length - 1] === 'key');
+}
+
 function describe(issue: Issue, base: readonly PathSegment[], root: unknown, out: RawIssue[]): void {
   const path = [...base, ...(issue.path as PathSegment[])];
   const value = valueAt(root, path);
+  const shown = sensitive(path) ? '<redacted>' : showValue(value);
   const at = formatPath(path);
   switch (issue.code) {
     case 'invalid_union': {
@@ -63,7 +69,7 @@ function describe(issue: Issue, base: readonly PathSegment[], root: unknown, out
       if (best === undefined || bestScore === 0) {
         const expected = new Set<string>();
         for (const b of branches) for (const i of b) if (i.code === 'invalid_type') expected.add(typeName(i.expected));
-        out.push({ path, message: `${at}: expected ${[...expected].join(' or ')}, got ${kindOf(value)} ${showValue(value)}` });
+        out.push({ path, message: `${at}: expected ${[...expected].join(' or ')}, got ${kindOf(value)} ${shown}` });
         return;
       }
       for (const i of best) describe(i, path, root, out);
@@ -80,7 +86,7 @@ function describe(issue: Issue, base: readonly PathSegment[], root: unknown, out
       out.push({
         path,
         message:
-          `${at}: invalid value ${showValue(value)}; allowed values: ${allowed.join(', ')}` +
+          `${at}: invalid value ${shown}; allowed values: ${allowed.join(', ')}` +
           (guess !== undefined ? ` (did you mean "${guess}"?)` : ''),
       });
       return;
@@ -91,7 +97,7 @@ function describe(issue: Issue, base: readonly PathSegment[], root: unknown, out
       } else if (value === undefined) {
         out.push({ path, message: `${at}: required (expected ${typeName(issue.expected)})` });
       } else {
-        out.push({ path, message: `${at}: expected ${typeName(issue.expected)}, got ${kindOf(value)} ${showValue(value)}` });
+        out.push({ path, message: `${at}: expected ${typeName(issue.expected)}, got ${kindOf(value)} ${shown}` });
       }
       return;
     }
@@ -102,14 +108,14 @@ function describe(issue: Issue, base: readonly PathSegment[], root: unknown, out
       const what = Array.isArray(value) ? 'list length' : 'value';
       out.push({
         path,
-        message: `${at}: ${what} ${showValue(Array.isArray(value) ? value.length : value)} is too ${isSmall ? 'small' : 'big'}; must be ${isSmall ? 'at least' : 'at most'} ${String(bound)}`,
+        message: `${at}: ${what} ${Array.isArray(value) ? String(value.length) : shown} is too ${isSmall ? 'small' : 'big'}; must be ${isSmall ? 'at least' : 'at most'} ${String(bound)}`,
       });
       return;
     }
     default: {
       // Custom messages (durations) already quote the value.
-      const quoted = typeof value === 'string' && issue.message.includes(JSON.stringify(value));
-      out.push({ path, message: quoted ? `${at}: ${issue.message}` : `${at}: ${issue.message} (got ${showValue(value)})` });
+      const quoted = typeof value === 'string' && !sensitive(path) && issue.message.includes(JSON.stringify(value));
+      out.push({ path, message: quoted ? `${at}: ${issue.message}` : `${at}: ${issue.message} (got ${shown})` });
     }
   }
 }
