@@ -8,5 +8,5 @@ import { configSchema } from './schema.js';
 /** The JSON Schema (draft 2020-12) of the config file. */
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { target: 'draft-2020-12', unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
-  return { ...schema, $id: 'https://tollgate.dev/schema/gateway.schema.json', title: 'tollgate config' };
+  return { ...schema, title: 'tollgate config' };
 }
