@@ -166,7 +166,7 @@ export async function startUpstream(opts: { handler?: UpHandler; keepBody?: bool
       bodyBytes: 0,
       bodySha256: '',
       trailers: {},
-      closed: once(res, 'close').then(() => undefined),
+      closed: new Promise<void>((resolve) => res.once('close', () => resolve())),
       aborted: false,
     };
     res.once('close', () => {
@@ -204,7 +204,7 @@ export async function startUpstream(opts: { handler?: UpHandler; keepBody?: bool
       bodyBytes: 0,
       bodySha256: '',
       trailers: {},
-      closed: once(stream, 'close').then(() => undefined),
+      closed: new Promise<void>((resolve) => stream.once('close', () => resolve())),
       aborted: false,
     };
     let done = false;

@@ -1,0 +1,80 @@
+/**
+ * Upstream failures give 503 (connect), 502 (reset) or 504 (timeout) with a clear text/plain reason, never
+ * crash the gateway and never leave the client hanging.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { request } from 'undici';
+import { freePort } from '../helpers/ports.js';
+import { startGateway } from '../helpers/start-gateway.js';
+import { startUpstream } from '../helpers/upstream.js';
+
+test('refused, reset and timed-out upstreams map to 503/502/504 text/plain over HTTP/1.1 and HTTP/2', { timeout: 60_000 }, async (t) => {
+  const up = await startUpstream();
+  const dead = await freePort();
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - name: refused
+      matches: [{path: {pathPrefix: /refused}}]
+      backends: [{host: "127.0.0.1:${dead}"}]
+    - name: slow
+      matches: [{path: {pathPrefix: /slow}}]
+      backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:
+        timeout: {backendRequestTimeout: 300ms}
+    - name: other
+      backends: [{host: "127.0.0.1:${up.port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  const check = async (path: string, status: number, text: RegExp): Promise<void> => {
+    const r = await request(gw.url() + path);
+    const body = await r.body.text();
+    assert.equal(r.statusCode, status, `${path}: ${body}`);
+    assert.match(String(r.headers['content-type']), /^text\/plain/);
+    assert.match(body, text);
+  };
+  await check('/refused', 503, new RegExp(`upstream connect error: connection refused to 127\\.0\\.0\\.1:${dead}`));
+
+  up.setHandler(() => ({ reset: 'before-headers' }));
+  await check('/reset', 502, /upstream reset/);
+
+  up.setHandler(() => ({ delayMs: 5_000, body: 'late' }));
+  const started = Date.now();
+  await check('/slow', 504, /upstream timeout/);
+  assert.ok(Date.now() - started < 4_000, 'the timeout fired, not the upstream');
+
+  // Same failures seen by an HTTP/2 client (HTTP/2 upstream path).
+  const client = http2.connect(gw.url());
+  t.after(() => client.close());
+  const h2get = (path: string): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const s = client.request({ ':path': path });
+      let status = 0;
+      let body = '';
+      s.on('response', (h) => (status = Number(h[':status'])));
+      s.on('data', (c: Buffer) => (body += c.toString()));
+      s.on('end', () => resolve({ status, body }));
+      s.on('error', reject);
+    });
+  const refused = await h2get('/refused');
+  assert.equal(refused.status, 503);
+  assert.match(refused.body, /connection refused/);
+  up.setHandler(() => ({ reset: 'before-headers' }));
+  assert.equal((await h2get('/reset')).status, 502);
+
+  // Still healthy afterwards.
+  up.setHandler(() => ({ body: 'ok' }));
+  const ok = await request(gw.url() + '/fine');
+  assert.equal(await ok.body.text(), 'ok');
+  assert.equal(gw.child.exitCode, null);
+});
