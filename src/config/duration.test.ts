@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, it } from 'node:test';
 import { parseDuration } from './duration.js';
 
@@ -17,5 +18,17 @@ describe('parseDuration', { timeout: 5000 }, () => {
     for (const bad of ['', '10', 's', '10x', '10 s', '-1s', '1s ', 'ms10', '1d']) {
       assert.equal(parseDuration(bad), undefined, bad);
     }
+  });
+});
+
+
+describe('parseDuration properties', { timeout: 10_000 }, () => {
+  it('n<unit> is n times the unit, and segments add up', () => {
+    const unit = fc.constantFrom<[string, number]>(['ms', 1], ['s', 1000], ['m', 60_000], ['h', 3_600_000]);
+    fc.assert(
+      fc.property(fc.nat(100_000), unit, fc.nat(1000), (n, [u, ms], extra) => {
+        return parseDuration(`${n}${u}`) === n * ms && parseDuration(`${n}${u}${extra}ms`) === n * ms + extra;
+      }),
+    );
   });
 });

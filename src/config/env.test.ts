@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, it } from 'node:test';
 import { EnvExpansionError, expandEnv } from './env.js';
 
@@ -50,5 +51,21 @@ describe('expandEnv', { timeout: 5000 }, () => {
   it('rejects an unterminated or malformed ${...}', () => {
     assert.throws(() => expandEnv('a: ${KEY', env), /unterminated/);
     assert.throws(() => expandEnv('a: ${K-EY}', env), /invalid environment variable reference/);
+  });
+});
+
+
+describe('expandEnv properties', { timeout: 10_000 }, () => {
+  it('text without $ is unchanged', () => {
+    fc.assert(fc.property(fc.string().filter((s) => !s.includes('$')), (s) => expandEnv(s, {}) === s));
+  });
+
+  it('a reference expands to exactly the value, which is never expanded again', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string().filter((s) => !s.includes('$')), (value, before, after) => {
+        const pre = before.replaceAll('$', '');
+        return expandEnv(`${pre}\${V}${after}`, { V: value }) === `${pre}${value}${after}`;
+      }),
+    );
   });
 });
