@@ -1,0 +1,110 @@
+/**
+ * The `tollgate` command line: parse arguments, load the config, then hand over to ops/run.ts.
+ * Exit codes: 0 ok, 1 invalid config or startup failure, 2 usage error.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseCommand, USAGE, UsageError, type ConfigSource } from './cli/args.js';
+import { configJsonSchema } from './config/json-schema.js';
+import { loadConfigText } from './config/load.js';
+import type { GatewayModel } from './config/model.js';
+import { logger, setLogLevel } from './observability/logger.js';
+import { run } from './ops/run.js';
+import { DEFAULT_DRAIN_MS, drainDeadlineMs, onShutdownSignals } from './ops/shutdown.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+  process.exit(code);
+}
+
+/** Reads the config text for a source; the `label` names it in error messages. */
+function readSource(source: ConfigSource): { text: string; label: string; baseDir: string } {
+  if (source.kind === 'inline') return { text: source.text, label: '<inline>', baseDir: process.cwd() };
+  const file = source.kind === 'stdin' ? '/dev/stdin' : source.path;
+  try {
+    return {
+      text: readFileSync(source.kind === 'stdin' ? 0 : file, 'utf8'),
+      label: source.kind === 'stdin' ? '<stdin>' : file,
+      baseDir: source.kind === 'stdin' ? process.cwd() : path.dirname(path.resolve(file)),
+    };
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    return fail(`tollgate: cannot read config file ${file}: ${why}`, 1);
+  }
+}
+
+function load(text: string, label: string, baseDir: string): GatewayModel {
+  return loadConfigText(text, { source: label, baseDir });
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  let cmd;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    if (err instanceof UsageError) fail(`tollgate: ${err.message}\n\n${USAGE}`, 2);
+    throw err;
+  }
+  switch (cmd.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    case 'version':
+      process.stdout.write(`tollgate ${version()}\n`);
+      return;
+    case 'schema':
+      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+      return;
+    case 'run':
+      break;
+  }
+
+  const { text, label, baseDir } = readSource(cmd.source);
+  let model: GatewayModel;
+  try {
+    model = load(text, label, baseDir);
+  } catch (err) {
+    // ConfigError messages list every `path: problem`; they never include secret values.
+    fail(err instanceof Error ? err.message : String(err), 1);
+  }
+  if (cmd.validateOnly) {
+    process.stdout.write('Configuration is valid!\n');
+    return;
+  }
+
+  if (process.env.TOLLGATE_LOG_LEVEL === undefined && process.env.LOG_LEVEL === undefined) setLogLevel(model.config.logLevel);
+  let deadline = drainDeadlineMs(process.env);
+  if (deadline === undefined) {
+    logger.warn({ value: process.env.CONNECTION_TERMINATION_DEADLINE }, 'CONNECTION_TERMINATION_DEADLINE is not a duration; using 30s');
+    deadline = DEFAULT_DRAIN_MS;
+  }
+  const src = cmd.source;
+  const bindHost = process.env.TOLLGATE_BIND_HOST;
+  let running;
+  try {
+    running = await run({
+      model,
+      bindHost: bindHost === undefined || bindHost === '' ? undefined : bindHost,
+      ...(src.kind === 'file'
+        ? { watch: { path: src.path, initialText: text, load: (t: string) => load(t, label, baseDir) } }
+        : {}),
+    });
+  } catch (err) {
+    logger.fatal({ error: err instanceof Error ? err.message : String(err) }, 'startup failed');
+    process.exit(1);
+  }
+  const r = running;
+  onShutdownSignals(() => r.shutdown(deadline));
+}
+
+process.on('uncaughtException', (err) => {
+  logger.fatal({ error: err.message, stack: err.stack }, 'uncaught exception');
+  process.exit(1);
+});
+
+await main(process.argv.slice(2));

@@ -1,0 +1,135 @@
+// The `tollgate` command line, run as a real process (the compiled dist/main.js, as users run it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tollgate(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function tempConfig(t: import('node:test').TestContext, name: string, text: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const VALID = `
+binds:
+  - port: 3000
+    listeners:
+      - routes:
+          - name: hello
+            policies:
+              directResponse:
+                body: hi
+`;
+
+test('--validate-only accepts a valid config file', { timeout: 30_000 }, async (t) => {
+  const file = tempConfig(t, 'ok.yaml', VALID);
+  const r = await tollgate(['--validate-only', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Configuration is valid!\n');
+});
+
+test('--validate-only rejects an invalid config with the path on stderr and exit 1', { timeout: 30_000 }, async (t) => {
+  const file = tempConfig(t, 'bad.yaml', VALID.replace('body: hi', 'body: hi\n                statuss: 200'));
+  const r = await tollgate(['--validate-only', '-f', file]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /binds\[0\]\.listeners\[0\]\.routes\[0\]\.policies\.directResponse/);
+  assert.match(r.stderr, /statuss/);
+});
+
+test('-c takes an inline config and --validate-only works with it', { timeout: 30_000 }, async () => {
+  const ok = await tollgate(['--validate-only', '-c', VALID]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, 'Configuration is valid!\n');
+  const bad = await tollgate(['--validate-only', '-c', 'binds: 7']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /binds/);
+});
+
+test('an unset environment variable is a load error naming it', { timeout: 30_000 }, async () => {
+  const r = await tollgate(['--validate-only', '-c', VALID.replace('body: hi', 'body: $TOLLGATE_TEST_SURELY_UNSET')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /TOLLGATE_TEST_SURELY_UNSET/);
+});
+
+test('a config error never echoes a secret taken from the environment or a file', { timeout: 30_000 }, async (t) => {
+  const keyFile = tempConfig(t, 'key.txt', 'sk-file-secret-4242');
+  const text = `
+binds:
+  - port: 3000
+    listeners:
+      - routes:
+          - name: a
+            policies:
+              backendAuth:
+                key: $TOLLGATE_TEST_KEY
+            backends:
+              - host: 127.0.0.1:1
+          - name: b
+            policies:
+              backendAuth:
+                key:
+                  file: ${keyFile}
+              bogusPolicy: 1
+            backends:
+              - host: 127.0.0.1:1
+`;
+  const r = await tollgate(['--validate-only', '-c', text], { TOLLGATE_TEST_KEY: 'sk-env-secret-4242' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /bogusPolicy/);
+  assert.ok(!r.stderr.includes('sk-env-secret-4242'));
+  assert.ok(!r.stderr.includes('sk-file-secret-4242'));
+});
+
+test('-f and -c together are a usage error (exit 2)', { timeout: 30_000 }, async () => {
+  const r = await tollgate(['-f', 'x.yaml', '-c', VALID]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /mutually exclusive/);
+  assert.match(r.stderr, /Usage:/);
+});
+
+test('a missing config file is reported, exit 1', { timeout: 30_000 }, async () => {
+  const r = await tollgate(['--validate-only', '-f', '/nonexistent/tollgate.yaml']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot read config file \/nonexistent\/tollgate\.yaml: ENOENT/);
+});
+
+test('schema prints the JSON Schema as valid JSON', { timeout: 30_000 }, async () => {
+  const r = await tollgate(['schema']);
+  assert.equal(r.code, 0, r.stderr);
+  const schema = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal(typeof schema, 'object');
+  assert.ok('properties' in schema || '$defs' in schema || 'anyOf' in schema, Object.keys(schema).join(','));
+  assert.match(r.stdout, /binds/);
+});
+
+test('--help and --version', { timeout: 30_000 }, async () => {
+  const help = await tollgate(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--validate-only/);
+  const version = await tollgate(['--version']);
+  assert.equal(version.code, 0);
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(version.stdout, `tollgate ${pkg.version}\n`);
+});
