@@ -1,0 +1,106 @@
+/**
+ * Graceful shutdown of the real CLI: on SIGTERM readiness fails, new connections are refused, in-flight
+ * requests complete, and the process exits 0; the drain is bounded; a second signal exits at once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const CONFIG = `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`;
+
+/** An upstream whose answers wait until the test releases them. */
+async function gatedUpstream(t: { after: (f: () => Promise<void>) => void }): Promise<{ up: Upstream; release: () => void }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const up = await startUpstream({
+    handler: async () => {
+      await released;
+      return { status: 200, body: 'finished' };
+    },
+  });
+  t.after(() => up.close());
+  return { up, release };
+}
+
+function connectRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+async function startWith(t: { after: (f: () => Promise<void>) => void }, up: Upstream, env: Record<string, string> = {}): Promise<StartedGateway> {
+  const gw = await startGateway(CONFIG, { vars: { UP: up.port }, env });
+  t.after(() => gw.stop());
+  return gw;
+}
+
+test('SIGTERM: in-flight request completes, readiness fails, new connections are refused, exit 0', { timeout: 30_000 }, async (t) => {
+  const { up, release } = await gatedUpstream(t);
+  const gw = await startWith(t, up);
+  const inflight = fetch(`${gw.url()}/slow`).then(async (r) => `${r.status} ${await r.text()}`);
+  await up.nextRequest();
+  gw.kill('SIGTERM');
+  await gw.waitForLine((l) => l.includes('"msg":"draining"'));
+  const ready = await fetch(gw.readyUrl);
+  assert.equal(ready.status, 503);
+  assert.match(await ready.text(), /not ready: draining/);
+  assert.equal(await connectRefused(gw.ports.PORT!), true, 'a new connection was accepted while draining');
+  assert.equal(gw.child.exitCode, null, 'exited before the in-flight request finished');
+  release();
+  assert.equal(await inflight, '200 finished');
+  const { code, signal } = await gw.exited;
+  assert.equal(signal, null);
+  assert.equal(code, 0);
+  assert.ok(gw.stdout.some((l) => l.includes('"msg":"stopped"')));
+  // The in-flight request was access-logged before exit.
+  assert.ok(gw.stdout.some((l) => l.includes('"kind":"access"') && l.includes('"status":200')));
+});
+
+test('the drain is bounded by CONNECTION_TERMINATION_DEADLINE', { timeout: 30_000 }, async (t) => {
+  const { up, release } = await gatedUpstream(t);
+  t.after(release);
+  const gw = await startWith(t, up, { CONNECTION_TERMINATION_DEADLINE: '300ms' });
+  const inflight = fetch(`${gw.url()}/stuck`).then(
+    (r) => r.status,
+    () => 'aborted',
+  );
+  await up.nextRequest();
+  const start = Date.now();
+  gw.kill('SIGTERM');
+  const { code } = await gw.exited;
+  assert.equal(code, 0);
+  const took = Date.now() - start;
+  assert.ok(took >= 250, `exited after ${took} ms, before the deadline`);
+  assert.ok(took < 10_000, `drain took ${took} ms`);
+  assert.notEqual(await inflight, 200);
+  const stopped = JSON.parse(gw.stdout.find((l) => l.includes('"msg":"stopped"'))!) as { abandoned: number };
+  assert.equal(stopped.abandoned, 1);
+});
+
+test('a second signal exits at once without waiting for the drain', { timeout: 30_000 }, async (t) => {
+  const { up, release } = await gatedUpstream(t);
+  t.after(release);
+  const gw = await startWith(t, up);
+  void fetch(`${gw.url()}/stuck`).catch(() => undefined);
+  await up.nextRequest();
+  gw.kill('SIGTERM');
+  await gw.waitForLine((l) => l.includes('"msg":"draining"'));
+  gw.kill('SIGINT');
+  const { code } = await gw.exited;
+  assert.equal(code, 1);
+  assert.ok(gw.stdout.some((l) => l.includes('second signal')));
+});
