@@ -66,6 +66,25 @@ export function fromCel(value: CelValue): unknown {
   return value;
 }
 
+const PREPARED = Symbol('tollgate.celActivation');
+
+/**
+ * Converts an activation once so several expressions can be evaluated against it without converting it again
+ * (e.g. every metadataContext/attributes entry of one ext_proc phase). The result must not be mutated.
+ */
+export function prepareActivation(activation: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  const bindings: Record<string | symbol, unknown> = { [PREPARED]: true };
+  for (const [k, v] of Object.entries(activation)) bindings[k] = toCel(v);
+  return bindings;
+}
+
+function bindingsOf(activation: Readonly<Record<string | symbol, unknown>>): Record<string, CelInput> {
+  if (activation[PREPARED] === true) return activation as Record<string, CelInput>;
+  const bindings: Record<string, CelInput> = {};
+  for (const [k, v] of Object.entries(activation)) bindings[k] = toCel(v);
+  return bindings;
+}
+
 /** Parses and plans `source`; throws CelCompileError with the parser's message on a syntax error. */
 export function compileCel(source: string): CelExpr {
   let run: ReturnType<typeof plan>;
@@ -78,9 +97,7 @@ export function compileCel(source: string): CelExpr {
   return Object.freeze({
     source,
     evaluate(activation: Readonly<Record<string, unknown>>): unknown {
-      const bindings: Record<string, CelInput> = {};
-      for (const [k, v] of Object.entries(activation)) bindings[k] = toCel(v);
-      const result = run(bindings);
+      const result = run(bindingsOf(activation));
       if (isCelError(result)) throw new Error(`CEL ${JSON.stringify(source)} failed: ${result.message}`);
       return fromCel(result);
     },
