@@ -1,0 +1,124 @@
+/**
+ * HTTP/2 downstream: h2c prior knowledge and HTTP/1.1 on the same plaintext port, concurrent streams,
+ * HTTP/2 to the upstream, and TLS listeners negotiating h2 or http/1.1 by ALPN.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { Agent, request } from 'undici';
+import { startGateway } from '../helpers/start-gateway.js';
+import { startUpstream } from '../helpers/upstream.js';
+
+const TLS_DIR = new URL('../fixtures/tls/', import.meta.url);
+const CA = readFileSync(new URL('server.crt', TLS_DIR), 'utf8');
+
+interface H2Result {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  body: string;
+}
+
+function h2request(client: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string): Promise<H2Result> {
+  return new Promise((resolve, reject) => {
+    const s = client.request(headers, { endStream: body === undefined });
+    let res: http2.IncomingHttpHeaders = {};
+    let data = '';
+    s.on('response', (h) => (res = h));
+    s.on('data', (c: Buffer) => (data += c.toString()));
+    s.on('end', () => resolve({ status: Number(res[':status']), headers: res, body: data }));
+    s.on('error', reject);
+    if (body !== undefined) s.end(body);
+  });
+}
+
+test('h2c prior knowledge and HTTP/1.1 share one plaintext port; HTTP/2 goes upstream as HTTP/2', { timeout: 30_000 }, async (t) => {
+  const up = await startUpstream();
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const client = http2.connect(gw.url());
+  t.after(() => client.close());
+  const r = await h2request(client, { ':method': 'POST', ':path': '/h2?x=1', ':authority': 'svc.local', 'x-h2': 'yes' }, 'h2 body');
+  assert.equal(r.status, 200);
+  const echoed = JSON.parse(r.body) as { httpVersion: string; path: string; authority: string; body: string; headers: Record<string, string> };
+  assert.equal(echoed.httpVersion, '2');
+  assert.equal(echoed.path, '/h2?x=1');
+  assert.equal(echoed.authority, 'svc.local');
+  assert.equal(echoed.body, 'h2 body');
+  assert.equal(echoed.headers['x-h2'], 'yes');
+  assert.equal(echoed.headers['x-forwarded-proto'], 'http');
+
+  // 20 concurrent streams on one connection.
+  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => h2request(client, { ':path': `/n/${i}` })));
+  many.forEach((m, i) => assert.equal((JSON.parse(m.body) as { path: string }).path, `/n/${i}`));
+
+  // A bodyless HTTP/2 request reaches the upstream bodyless.
+  const get = JSON.parse((await h2request(client, { ':path': '/get' })).body) as { bodyBytes: number; headers: Record<string, string> };
+  assert.equal(get.bodyBytes, 0);
+
+  // The same port still speaks HTTP/1.1.
+  const h1 = await request(gw.url() + '/h1');
+  assert.equal((JSON.parse(await h1.body.text()) as { httpVersion: string }).httpVersion, '1.1');
+});
+
+test('TLS listener negotiates h2 and http/1.1 via ALPN', { timeout: 30_000 }, async (t) => {
+  const up = await startUpstream();
+  const tlsPath = new URL('.', TLS_DIR).pathname;
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - name: secure
+    protocol: HTTPS
+    tls:
+      cert: ${tlsPath}server.crt
+      key: ${tlsPath}server.key
+    routes:
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const port = gw.ports.PORT!;
+  const client = http2.connect(`https://localhost:${port}`, { ca: CA });
+  t.after(() => client.close());
+  const r = await h2request(client, { ':path': '/secure-h2' });
+  assert.equal(r.status, 200);
+  const e = JSON.parse(r.body) as { httpVersion: string; headers: Record<string, string> };
+  assert.equal(e.httpVersion, '2');
+  assert.equal(e.headers['x-forwarded-proto'], 'https');
+
+  const h1 = await new Promise<{ status: number; body: string; alpn: string | false }>((resolve, reject) => {
+    const req = https.get(`https://localhost:${port}/secure-h1`, { ca: CA, ALPNProtocols: ['http/1.1'] }, (res) => {
+      let body = '';
+      const alpn = (res.socket as import('node:tls').TLSSocket).alpnProtocol;
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, alpn }));
+    });
+    req.on('error', reject);
+  });
+  assert.equal(h1.status, 200);
+  assert.equal(h1.alpn, 'http/1.1');
+  assert.equal((JSON.parse(h1.body) as { path: string }).path, '/secure-h1');
+
+  // undici with allowH2 negotiates h2 through the same listener.
+  const agent = new Agent({ allowH2: true, connect: { ca: CA } });
+  t.after(() => agent.close());
+  const u = await request(`https://localhost:${port}/undici`, { dispatcher: agent });
+  assert.equal((JSON.parse(await u.body.text()) as { httpVersion: string }).httpVersion, '2');
+});
