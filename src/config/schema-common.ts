@@ -58,7 +58,12 @@ export const backendTls = obj(
   {
     root: str('PEM file of CA certificates to trust instead of the system roots.').optional(),
     insecure: z.boolean().optional().describe('Skip certificate verification (testing only).'),
-    hostname: str('SNI / verification hostname override.').optional(),
+    hostname: unsupported('backendTLS.hostname'),
+    insecureHost: unsupported('backendTLS.insecureHost'),
+    cert: unsupported('backendTLS client certificates (cert)'),
+    key: unsupported('backendTLS client certificates (key)'),
+    alpn: unsupported('backendTLS.alpn'),
+    subjectAltNames: unsupported('backendTLS.subjectAltNames'),
   },
   'Connect to the backend over TLS (system trust unless `root` is given).',
 ).meta({ id: 'BackendTLS' });
