@@ -59,7 +59,7 @@ function stopAll(code) {
   }, 35_000).unref();
 }
 
-/** Starts one service, echoing its output with a prefix, and resolves once it prints its ready line. */
+/** Starts one service, echoing its output with a prefix, and resolves with its ready line. */
 function start(svc) {
   return new Promise((resolve, reject) => {
     // detached: a terminal Ctrl-C reaches only this script, which then sends each child exactly one SIGTERM
@@ -73,10 +73,11 @@ function start(svc) {
       process.stdout.write(chunk.replace(/^(?=.)/gm, `[${svc.name}] `));
       if (ready) return;
       pending += chunk;
-      if (pending.includes(svc.readyLine)) {
+      const line = pending.split('\n').find((l) => l.includes(svc.readyLine));
+      if (line !== undefined) {
         ready = true;
         pending = '';
-        resolve();
+        resolve(line);
       }
     });
     child.stderr.on('data', (chunk) => process.stderr.write(`[${svc.name}] ${chunk}`));
@@ -96,23 +97,34 @@ process.on('exit', () => {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
+const readyLines = {};
 try {
-  for (const svc of services) await start(svc);
+  for (const svc of services) readyLines[svc.name] = await start(svc);
 } catch (err) {
   console.error(`[start] ${err.message}`);
   stopAll(1);
 }
 if (!stopping) {
+  // The gateway's ready line reports the ops addresses it really bound (ADMIN_ADDR etc. may override them).
+  let ops = {};
+  try {
+    ops = JSON.parse(readyLines.tollgate);
+  } catch {
+    // keep the defaults below
+  }
   const g = `http://127.0.0.1:${gatewayPort}`;
+  const stats = ops.stats ?? '127.0.0.1:15020';
+  const admin = ops.admin ?? '127.0.0.1:15000';
+  const readiness = ops.readiness ?? '127.0.0.1:15021';
   console.log(`
 tollgate is running on ${g} (config: examples/quickstart/config.yaml, hot-reloaded on save)
 
 Try:
   curl -i ${g}/hello                    # answered by the gateway itself (directResponse)
   curl -i ${g}/anything?x=1             # proxied to the demo upstream, which echoes what it got
-  curl -s http://127.0.0.1:15020/metrics | grep tollgate_requests_total
-  curl -s http://127.0.0.1:15000/config_dump
-  curl -i http://127.0.0.1:15021/healthz/ready
+  curl -s http://${stats}/metrics | grep tollgate_requests_total
+  curl -s http://${admin}/config_dump
+  curl -i http://${readiness}/healthz/ready
 
 Press Ctrl-C to stop.
 `);
