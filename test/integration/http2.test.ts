@@ -103,8 +103,8 @@ binds:
   assert.equal(e.httpVersion, '2');
   assert.equal(e.headers['x-forwarded-proto'], 'https');
 
-  const h1 = await new Promise<{ status: number; body: string; alpn: string | false }>((resolve, reject) => {
-    const req = https.get(`https://localhost:${port}/secure-h1`, { ca: CA, ALPNProtocols: ['http/1.1'] }, (res) => {
+  const h1 = await new Promise<{ status: number; body: string; alpn: string | false | null }>((resolve, reject) => {
+    const req = https.get(`https://localhost:${port}/secure-h1`, { ca: CA, ALPNProtocols: ['http/1.1'] } as https.RequestOptions, (res) => {
       let body = '';
       const alpn = (res.socket as import('node:tls').TLSSocket).alpnProtocol;
       res.on('data', (c: Buffer) => (body += c.toString()));

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -84,13 +85,13 @@ test('256 MiB upload (content-length and chunked) and download stream with flat 
   // could not tell streaming from buffering apart by RSS.
   const size = 256 * MiB;
 
-  const sized = await request(gw.url() + '/upload', { method: 'POST', body: generated(size), headers: { 'content-length': String(size) } });
+  const sized = await request(gw.url() + '/upload', { method: 'POST', body: Readable.from(generated(size)), headers: { 'content-length': String(size) } });
   const echoed = (await sized.body.json()) as { bodyBytes: number; bodySha256: string };
   assert.equal(sized.statusCode, 200);
   assert.equal(echoed.bodyBytes, size);
   assert.equal(echoed.bodySha256, generatedSha256(size));
 
-  const chunked = await request(gw.url() + '/upload-chunked', { method: 'POST', body: generated(size) });
+  const chunked = await request(gw.url() + '/upload-chunked', { method: 'POST', body: Readable.from(generated(size)) });
   const echoed2 = (await chunked.body.json()) as { bodyBytes: number; bodySha256: string; headers: Record<string, string> };
   assert.equal(echoed2.bodyBytes, size);
   assert.equal(echoed2.bodySha256, generatedSha256(size));
@@ -112,7 +113,7 @@ test('1 GiB upload with flat memory (TOLLGATE_LONG_TESTS=1)', { timeout: 600_000
   await (await request(gw.url() + '/warm')).body.text();
   const before = memoryOf(pid);
   const size = 1024 * MiB;
-  const res = await request(gw.url() + '/upload', { method: 'POST', body: generated(size), headers: { 'content-length': String(size) } });
+  const res = await request(gw.url() + '/upload', { method: 'POST', body: Readable.from(generated(size)), headers: { 'content-length': String(size) } });
   const echoed = (await res.body.json()) as { bodyBytes: number };
   assert.equal(echoed.bodyBytes, size);
   const grew = memoryOf(pid).peak - before.peak;
