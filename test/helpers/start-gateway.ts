@@ -19,6 +19,8 @@ export interface StartGatewayOptions {
   readonly vars?: Record<string, string | number>;
   /** Readiness deadline, ms (default 20 s). */
   readonly readyTimeoutMs?: number;
+  /** Pass the config inline with `-c` instead of `-f FILE` (then nothing is watched). */
+  readonly inline?: boolean;
 }
 
 export interface StartedGateway {
@@ -73,7 +75,8 @@ export async function startGateway(yaml: string, opts: StartGatewayOptions = {})
   const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-test-'));
   const configPath = path.join(dir, 'config.yaml');
   writeFileSync(configPath, text);
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/tollgate.js'), '-f', configPath], {
+  const configArgs = opts.inline === true ? ['-c', text] : ['-f', configPath];
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/tollgate.js'), ...configArgs], {
     cwd: ROOT,
     env: {
       ...process.env,

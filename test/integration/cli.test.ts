@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
+import { startGateway } from '../helpers/start-gateway.js';
 
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 
@@ -132,4 +134,29 @@ test('--help and --version', { timeout: 30_000 }, async () => {
   assert.equal(version.code, 0);
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.equal(version.stdout, `tollgate ${pkg.version}\n`);
+});
+
+test('-c runs the gateway from an inline config', { timeout: 30_000 }, async (t) => {
+  const gw = await startGateway(VALID.replace('port: 3000', 'port: {{PORT}}'), { inline: true });
+  t.after(() => gw.stop());
+  const r = await fetch(`${gw.url()}/anything`);
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), 'hi');
+});
+
+test('a bind port already in use fails startup with exit 1 and a clear log line', { timeout: 30_000 }, async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as net.AddressInfo).port;
+  const r = await tollgate(['-c', VALID.replace('port: 3000', `port: ${port}`)], {
+    TOLLGATE_BIND_HOST: '127.0.0.1',
+    ADMIN_ADDR: 'off',
+    STATS_ADDR: 'off',
+    READINESS_ADDR: 'off',
+  });
+  assert.equal(r.code, 1);
+  const fatal = r.stdout.split('\n').find((l) => l.includes('startup failed'));
+  assert.ok(fatal !== undefined, r.stdout);
+  assert.match(fatal, /EADDRINUSE/);
 });
