@@ -55,7 +55,9 @@ export class ProcessorChannel {
   #dispatching = false;
   #timer: NodeJS.Timeout | undefined;
   #waiter: Waiter | undefined;
-  #ready: Answer | ProcessorFailure | undefined;
+  /** Answers nobody awaited yet, in arrival order (full duplex can deliver several before they are read). */
+  #ready: Array<Answer | ProcessorFailure> = [];
+  #paused = false;
   #current: ProcessingResponse | undefined;
   #firstSent = false;
   readonly #attributesSent = new Set<Direction>();
@@ -80,10 +82,13 @@ export class ProcessorChannel {
     return this.#stream !== undefined;
   }
 
-  /** Sends one phase message. Throws a ProcessorFailure when the exchange already failed. */
-  send(dir: Direction, phase: Phase, payload: Pick<ProcessingRequest, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody' | 'requestTrailers' | 'responseTrailers'>, mode?: Parameters<typeof bodyModeNumber>[0]): void {
+  /**
+   * Sends one phase message. Throws a ProcessorFailure when the exchange already failed. Returns false when
+   * the transport's buffer is full (await `drained()` before sending more), or when nothing was sent.
+   */
+  send(dir: Direction, phase: Phase, payload: Pick<ProcessingRequest, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody' | 'requestTrailers' | 'responseTrailers'>, mode?: Parameters<typeof bodyModeNumber>[0], last?: boolean): boolean {
     if (this.#state.t === 'failed') throw new ProcessorFailure(this.#state.cause);
-    if (this.#state.t !== 'open') return;
+    if (this.#state.t !== 'open') return false;
     const msg: ProcessingRequest = { ...payload };
     const meta = this.#opts.metadataContext();
     if (meta != null) msg.metadataContext = meta;
@@ -101,17 +106,45 @@ export class ProcessorChannel {
         sendBodyWithoutWaitingForHeaderResponse: false,
       };
     }
-    this.#dispatch(mode === undefined ? { e: 'sent', dir, phase } : { e: 'sent', dir, phase, mode });
-    this.phases.push(`${dir}_${phase}`);
-    // Lock-step exchanges hold at most a couple of messages in flight, so the transport's buffer is the bound.
-    this.#stream?.send(msg);
+    const ev: Event =
+      mode === undefined ? { e: 'sent', dir, phase } : last === undefined ? { e: 'sent', dir, phase, mode } : { e: 'sent', dir, phase, mode, last };
+    this.#dispatch(ev);
+    // Streamed bodies send many messages: record each phase once per run, not per chunk.
+    const name = `${dir}_${phase}`;
+    if (this.phases[this.phases.length - 1] !== name) this.phases.push(name);
+    return this.#stream?.send(msg) ?? false;
+  }
+
+  /** Resolves when the transport can take more after `send` returned false. */
+  drained(): Promise<void> {
+    return this.#stream?.drained() ?? Promise.resolve();
+  }
+
+  /** Full duplex: the processor ended this direction's output body. */
+  outputEnded(dir: Direction): void {
+    this.#dispatch({ e: 'outputEnded', dir });
+  }
+
+  /** Number of answers delivered but not read yet. */
+  get backlog(): number {
+    return this.#ready.length;
+  }
+
+  /**
+   * Flow control towards the processor: stop reading its replies while the consumer is behind (HTTP/2 flow
+   * control then holds the processor back). A no-op with a transport that cannot pause.
+   */
+  setPaused(paused: boolean): void {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    if (paused) this.#stream?.pause?.();
+    else this.#stream?.resume?.();
   }
 
   /** Waits for the reply to the message just sent (or an immediate response / clean close). */
   answer(): Promise<Answer> {
-    const ready = this.#ready;
+    const ready = this.#ready.shift();
     if (ready !== undefined) {
-      this.#ready = undefined;
       return ready instanceof ProcessorFailure ? Promise.reject(ready) : Promise.resolve(ready);
     }
     if (this.#state.t === 'failed') return Promise.reject(new ProcessorFailure(this.#state.cause));
@@ -150,7 +183,7 @@ export class ProcessorChannel {
   finish(): void {
     this.#dispatch({ e: 'finish' });
     this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
-    this.#ready = undefined;
+    this.#ready = [];
   }
 
   #open(): void {
@@ -255,8 +288,8 @@ export class ProcessorChannel {
     const w = this.#waiter;
     this.#waiter = undefined;
     if (w === undefined) {
-      // Nobody is waiting yet (the runner is between steps): keep it for the next answer().
-      if (this.#ready === undefined || a instanceof ProcessorFailure) this.#ready = a;
+      // Nobody is waiting yet (the runner is between steps, or a duplex consumer is behind): queue it.
+      this.#ready.push(a);
       return;
     }
     if (a instanceof ProcessorFailure) w.reject(a);

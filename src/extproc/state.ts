@@ -9,8 +9,10 @@
  *        └─ response ┘
  *   pending ──sent headers──▶ awaitingHeaders ──reply──▶ idle
  *   pending|idle ──sent body (buffered/bufferedPartial)──▶ awaitingBody ──reply──▶ idle
- *   pending|idle ──sent body (streamed/fullDuplex)──▶ streaming{headersAnswered, unanswered}   [issue 4]
- *   idle|streaming ──sent trailers──▶ awaitingTrailers ──reply──▶ idle
+ *   pending|idle ──sent body (streamed/fullDuplex)──▶ streaming{headersAnswered, unanswered, inputEnded}
+ *   streaming ──sent trailers──▶ streaming{trailersSent} ──trailers reply──▶ idle
+ *   streaming(fullDuplex) ──outputEnded (streamed_response end_of_stream)──▶ idle
+ *   idle ──sent trailers──▶ awaitingTrailers ──reply──▶ idle
  *   idle ──directionDone──▶ complete            (nothing more will be sent or accepted that way)
  *
  *  open ──closeSend──▶ open{sendClosed}      (no further phase will be sent; the stream half-closes)
@@ -52,6 +54,10 @@ export type DirState =
       readonly headersAnswered: boolean;
       /** Body messages sent but not answered yet (streamed mode's in-order FIFO). */
       readonly unanswered: number;
+      /** The last body message (or the trailers) went out: the processor has everything. */
+      readonly inputEnded: boolean;
+      /** A trailers message went out; its reply ends the direction. */
+      readonly trailersSent: boolean;
     }
   | { readonly t: 'awaitingTrailers' }
   | { readonly t: 'idle' }
@@ -76,7 +82,9 @@ export type State =
 
 /** Something that happened to the session. */
 export type Event =
-  | { readonly e: 'sent'; readonly dir: Direction; readonly phase: Phase; readonly mode?: BodySendMode }
+  | { readonly e: 'sent'; readonly dir: Direction; readonly phase: Phase; readonly mode?: BodySendMode; readonly last?: boolean }
+  /** Full duplex: the processor ended this direction's body (streamed_response end_of_stream). */
+  | { readonly e: 'outputEnded'; readonly dir: Direction }
   | { readonly e: 'reply'; readonly kind: ReplyKind }
   | { readonly e: 'directionDone'; readonly dir: Direction }
   | { readonly e: 'closeSend' }
@@ -110,26 +118,48 @@ export function initialState(): State {
   return { t: 'open', request: { t: 'pending' }, response: { t: 'pending' }, opened: false, sendClosed: false, responseHeadersOut: false };
 }
 
-/** What a direction waits for, as the processor would name it; undefined when it waits for nothing. */
-export function awaitedPhase(d: DirState): Phase | undefined {
+/** The reply phases a direction accepts now, in the order they are due. */
+export function expected(d: DirState): readonly Phase[] {
   switch (d.t) {
     case 'awaitingHeaders':
-      return 'headers';
+      return ['headers'];
     case 'awaitingBody':
-      return 'body';
+      return ['body'];
     case 'awaitingTrailers':
-      return 'trailers';
+      return ['trailers'];
     case 'streaming':
-      if (!d.headersAnswered) return 'headers';
-      return d.mode === 'fullDuplexStreamed' || d.unanswered > 0 ? 'body' : undefined;
+      if (!d.headersAnswered) return ['headers'];
+      if (d.mode === 'fullDuplexStreamed') return d.trailersSent ? ['body', 'trailers'] : ['body'];
+      if (d.unanswered > 0) return ['body'];
+      return d.trailersSent ? ['trailers'] : [];
     default:
-      return undefined;
+      return [];
   }
+}
+
+/** What a direction waits for, as the processor would name it; undefined when it waits for nothing. */
+export function awaitedPhase(d: DirState): Phase | undefined {
+  return expected(d)[0];
+}
+
+/**
+ * True when the gateway is blocked on the processor in this direction (the message timer runs then).
+ * Full duplex is an idle timer: it runs only once the processor has the whole input, since before that a
+ * quiet processor may simply be waiting for more body (SPEC §2 messageTimeout).
+ */
+function waitsOn(d: DirState): boolean {
+  if (d.t === 'streaming' && d.mode === 'fullDuplexStreamed') return d.inputEnded;
+  return expected(d).length > 0;
 }
 
 /** True when a reply is awaited in some direction (the message timer runs then). */
 export function isAwaiting(s: State): boolean {
-  return s.t === 'open' && (awaitedPhase(s.request) !== undefined || awaitedPhase(s.response) !== undefined);
+  return s.t === 'open' && (waitsOn(s.request) || waitsOn(s.response));
+}
+
+/** True when the processor may answer something now (an immediate response is acceptable then). */
+function expectsAny(s: Extract<State, { t: 'open' }>): boolean {
+  return expected(s.request).length > 0 || expected(s.response).length > 0;
 }
 
 /** The awaited message kind (for messages), e.g. `request_body`, or undefined. */
@@ -148,6 +178,7 @@ const EXPECTED_REPLY: Readonly<Record<Phase, string>> = {
 };
 
 function modeHint(d: DirState): string {
+  if (d.t === 'streaming' && d.mode === 'fullDuplexStreamed' && d.headersAnswered) return ' in fullDuplexStreamed mode';
   if (d.t === 'awaitingBody' || d.t === 'streaming') return ` in ${d.mode} mode`;
   return '';
 }
@@ -181,11 +212,12 @@ function acceptReply(d: DirState, phase: Phase): DirState | undefined {
       return phase === 'body' ? { t: 'idle' } : undefined;
     case 'awaitingTrailers':
       return phase === 'trailers' ? { t: 'idle' } : undefined;
-    case 'streaming':
-      if (!d.headersAnswered) return phase === 'headers' ? { ...d, headersAnswered: true } : undefined;
-      if (phase !== 'body') return undefined;
-      if (d.mode === 'fullDuplexStreamed') return d;
-      return d.unanswered > 0 ? { ...d, unanswered: d.unanswered - 1 } : undefined;
+    case 'streaming': {
+      if (!expected(d).includes(phase)) return undefined;
+      if (phase === 'headers') return { ...d, headersAnswered: true };
+      if (phase === 'trailers') return { t: 'idle' };
+      return d.mode === 'fullDuplexStreamed' ? d : { ...d, unanswered: d.unanswered - 1 };
+    }
     default:
       return undefined;
   }
@@ -196,17 +228,21 @@ function sendState(d: DirState, ev: Extract<Event, { e: 'sent' }>): DirState {
   if (ev.phase === 'headers' && d.t === 'pending') return { t: 'awaitingHeaders' };
   if (ev.phase === 'body') {
     const mode = ev.mode ?? 'buffered';
+    const last = ev.last === true;
     if (mode === 'streamed' || mode === 'fullDuplexStreamed') {
-      // Full-duplex body chunks may go out before the headers reply (headers message then sits unanswered).
-      if (d.t === 'streaming') return { ...d, unanswered: d.unanswered + 1 };
+      // Body chunks may go out before the headers reply (full duplex), so the headers may still be unanswered.
+      if (d.t === 'streaming' && !d.inputEnded) return { ...d, unanswered: d.unanswered + 1, inputEnded: last };
       if (ready || d.t === 'awaitingHeaders') {
-        return { t: 'streaming', mode, headersAnswered: d.t !== 'awaitingHeaders', unanswered: 1 };
+        return { t: 'streaming', mode, headersAnswered: d.t !== 'awaitingHeaders', unanswered: 1, inputEnded: last, trailersSent: false };
       }
     } else if (ready) {
       return { t: 'awaitingBody', mode };
     }
   }
-  if (ev.phase === 'trailers' && (ready || d.t === 'streaming')) return { t: 'awaitingTrailers' };
+  if (ev.phase === 'trailers') {
+    if (ready) return { t: 'awaitingTrailers' };
+    if (d.t === 'streaming' && !d.inputEnded) return { ...d, inputEnded: true, trailersSent: true };
+  }
   throw new Error(`ext_proc state: cannot send ${ev.dir}_${ev.phase} while ${ev.dir} is ${d.t}`);
 }
 
@@ -275,24 +311,31 @@ export function transition(s: State, ev: Event): Step {
     }
     case 'reply': {
       if (ev.kind === 'immediate_response') {
-        if (!isAwaiting(s)) return fail(s, protocolError(s, ev.kind));
+        if (!expectsAny(s)) return fail(s, protocolError(s, ev.kind));
         if (s.responseHeadersOut) {
           return fail(s, { kind: 'protocol', detail: `the processor sent an immediate_response after response headers reached the client; it can no longer be honoured` });
         }
-        const effects: Effect[] = [{ k: 'immediate' }, { k: 'disarmTimer' }, { k: 'cancel' }];
+        const effects: Effect[] = [{ k: 'immediate' }];
+        if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
+        effects.push({ k: 'cancel' });
         return { state: { t: 'responded' }, effects };
       }
       if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response') return fail(s, protocolError(s, ev.kind));
       const [dir, phase] = ev.kind.split('_') as [Direction, Phase];
       // The request direction must be answered completely before any response-direction reply counts.
-      const blocking = dir === 'response' && awaitedPhase(s.request) !== undefined;
+      // (A full-duplex request body may still be flowing while the response begins: that does not block.)
+      const blocking = dir === 'response' && awaitedPhase(s.request) !== undefined && !(s.request.t === 'streaming' && s.request.headersAnswered);
       const accepted = blocking ? undefined : acceptReply(s[dir], phase);
       if (accepted === undefined) return fail(s, protocolError(s, ev.kind));
       return timed(s, withDir(s, dir, accepted), [{ k: 'deliver', dir, phase }]);
     }
-    case 'directionDone': {
-      if (awaitedPhase(s[ev.dir]) !== undefined) throw new Error(`ext_proc state: ${ev.dir} is done while a reply is awaited`);
-      return { state: withDir(s, ev.dir, { t: 'complete' }), effects: [] };
+    case 'directionDone':
+      // The runner ends a direction when it needs nothing more from the processor that way.
+      return timed(s, withDir(s, ev.dir, { t: 'complete' }), []);
+    case 'outputEnded': {
+      const d = s[ev.dir];
+      if (d.t !== 'streaming' || d.mode !== 'fullDuplexStreamed') return { state: s, effects: [] };
+      return timed(s, withDir(s, ev.dir, { t: 'idle' }), []);
     }
     case 'closeSend':
       if (s.sendClosed || !s.opened) return { state: { ...s, sendClosed: true }, effects: [] };

@@ -32,6 +32,14 @@ export interface ProcessorStream {
   closeSend(): void;
   /** Cancels the call (RST_STREAM CANCEL); `onEnd({kind:'cancelled'})` follows unless it already ended. */
   cancel(): void;
+  /**
+   * Optional flow control: stop delivering `onMessage` until `resume()` (stop reading, so HTTP/2 flow control
+   * holds the processor back). Used by full-duplex bodies when the upstream or client reads slower than the
+   * processor writes.
+   */
+  pause?(): void;
+  /** Optional: resume delivering messages after `pause()`. */
+  resume?(): void;
 }
 
 /** Options for one Process call. */
