@@ -64,3 +64,18 @@ test('disabled access log writes nothing; flush writes synchronously', () => {
   assert.match(lines[0]!, /"id":"b"/);
   log.dispose();
 });
+
+test('a large batch is written in chunks of whole lines no larger than a pipe write', () => {
+  const chunks: string[] = [];
+  const log = createAccessLog({ write: (c) => chunks.push(c) });
+  for (let i = 0; i < 100; i++) channels.requestEnd.publish({ record: record(`id-${i}`) });
+  log.flush();
+  log.dispose();
+  assert.ok(chunks.length > 1);
+  for (const c of chunks) {
+    assert.ok(c.length <= 4096, `chunk of ${c.length}`);
+    assert.ok(c.endsWith('\n'));
+  }
+  const ids = chunks.join('').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+  assert.deepEqual(ids, Array.from({ length: 100 }, (_, i) => `id-${i}`));
+});

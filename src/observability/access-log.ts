@@ -5,6 +5,9 @@
 import { channels, type RequestEndEvent } from './diagnostics.js';
 import type { AccessLogRecord } from '../http/context.js';
 
+/** POSIX PIPE_BUF on Linux. */
+const ATOMIC_WRITE = 4096;
+
 /** The access log of one process. */
 export interface AccessLog {
   /** Turns logging on or off (from `frontendPolicies.accessLog`, re-applied on reload). */
@@ -68,15 +71,27 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
     queue = [];
     const now = Date.now();
     let out = '';
+    let outBytes = 0;
     for (const r of batch) {
+      let line: string;
       try {
-        out += JSON.stringify(accessLogLine(r, now)) + '\n';
+        line = JSON.stringify(accessLogLine(r, now)) + '\n';
       } catch {
         // A record that cannot be serialized (e.g. cyclic dynamic metadata) must not lose the others.
-        out += JSON.stringify({ level: 40, time: now, msg: 'access log record not serializable', id: r.id }) + '\n';
+        line = JSON.stringify({ level: 40, time: now, msg: 'access log record not serializable', id: r.id }) + '\n';
       }
+      // Writes of at most PIPE_BUF bytes are atomic on a pipe, so lines from several worker processes
+      // sharing one stdout never interleave mid-line.
+      const bytes = Buffer.byteLength(line);
+      if (outBytes > 0 && outBytes + bytes > ATOMIC_WRITE) {
+        write(out);
+        out = '';
+        outBytes = 0;
+      }
+      out += line;
+      outBytes += bytes;
     }
-    write(out);
+    if (out.length > 0) write(out);
   };
   const onEnd = (message: unknown): void => {
     if (!enabled) return;
