@@ -25,7 +25,7 @@ import type { AiBackend, ExtProcConfig, ExtProcPolicy, Listener, Route, Weighted
 import { GatewayError } from '../errors.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { isGrpc } from '../http/message.js';
-import { observeAiResponse, prepareAiRequest } from '../ai/openai.js';
+import { observeAiResponse, openAiErrorResponse, prepareAiRequest } from '../ai/openai.js';
 import { logger } from '../observability/logger.js';
 import { applyBackendAuth } from '../policies/backend-auth.js';
 import { directResponse } from '../policies/direct-response.js';
@@ -56,7 +56,8 @@ export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: G
   } catch (err) {
     const g = GatewayError.from(err);
     ex.error(g);
-    response = errorResponse(g, req);
+    // OpenAI SDK clients read `error.message` from a JSON body; other errors keep the gateway's text form.
+    response = g.code === 'ai_bad_request' ? openAiErrorResponse(g) : errorResponse(g, req);
   }
   ex.status(response.status);
   return { response, done: (error, bytes) => ex.end(error, bytes) };
@@ -93,10 +94,13 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
     backend.kind === 'ai'
       ? await prepareAiRequest(backend, req, ctx)
       : { scheme: backend.scheme, host: backend.host, port: backend.port, tls: wb.policies.backendTLS ?? route.policies.backendTLS };
+  const grpc = isGrpc(req.headers);
   const res = await forward(deps.upstreams, req, {
     target,
-    // gRPC needs HTTP/2 end to end; HTTP/2 clients keep HTTP/2 to host backends (AI APIs stay on HTTP/1.1).
-    http2: isGrpc(req.headers) || (req.httpVersion === '2' && backend.kind === 'host'),
+    // gRPC needs HTTP/2 end to end; HTTP/2 clients keep HTTP/2 to host backends (AI APIs stay on HTTP/1.1),
+    // falling back to HTTP/1.1 for a backend that does not speak it.
+    http2: grpc || (req.httpVersion === '2' && backend.kind === 'host'),
+    http1Fallback: !grpc,
     timeoutMs: route.policies.timeout?.backendRequestTimeoutMs,
     signal: ctx.signal,
   });

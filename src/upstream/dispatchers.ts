@@ -6,7 +6,6 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
-import { once } from 'node:events';
 import { Pool } from 'undici';
 import { upstreamError } from './errors.js';
 
@@ -32,6 +31,19 @@ function tlsKey(t: UpstreamTarget): string {
   return t.tls === undefined ? '' : `|${t.tls.insecure ? 'insecure' : ''}|${t.tls.caCert ?? ''}`;
 }
 
+/** The origin answered, but not as an HTTP/2 server (e.g. an HTTP/1.1-only backend given h2c). */
+export class NotHttp2Error extends Error {
+  constructor(origin: string, cause: unknown) {
+    super(`upstream ${origin} does not speak HTTP/2`, { cause });
+    this.name = 'NotHttp2Error';
+  }
+}
+
+/** How long an origin that refused HTTP/2 is sent HTTP/1.1 without asking again. */
+const H1_ONLY_MS = 60_000;
+/** A peer that sends no HTTP/2 SETTINGS within this long is not an HTTP/2 server. */
+const SETTINGS_WAIT_MS = 10_000;
+
 /** Idle HTTP/2 sessions are closed after this long, so a gateway with changing backends doesn't leak. */
 const H2_IDLE_MS = 60_000;
 
@@ -40,6 +52,7 @@ export class Upstreams {
   readonly #pools = new Map<string, Pool>();
   readonly #h2 = new Map<string, Promise<http2.ClientHttp2Session>>();
   readonly #h1Agent = new http.Agent({ keepAlive: true });
+  readonly #h1Only = new Map<string, number>();
   #closed = false;
 
   /** The keep-alive undici pool for an origin. */
@@ -64,7 +77,17 @@ export class Upstreams {
     return this.#h1Agent;
   }
 
-  /** A connected HTTP/2 session for an origin (connects on first use; reconnects after close/GOAWAY). */
+  /** True when the origin recently showed it does not speak HTTP/2. */
+  knownHttp1Only(t: UpstreamTarget): boolean {
+    const until = this.#h1Only.get(originOf(t) + tlsKey(t));
+    return until !== undefined && until > Date.now();
+  }
+
+  /**
+   * A connected HTTP/2 session for an origin (connects on first use; reconnects after close/GOAWAY).
+   * Rejects with NotHttp2Error when the peer answered without HTTP/2 SETTINGS, so the caller may fall back
+   * to HTTP/1.1 (nothing of the request was sent yet).
+   */
   h2Session(t: UpstreamTarget): Promise<http2.ClientHttp2Session> {
     const key = originOf(t) + tlsKey(t);
     let p = this.#h2.get(key);
@@ -72,7 +95,7 @@ export class Upstreams {
       const forget = (): void => {
         if (this.#h2.get(key) === created) this.#h2.delete(key);
       };
-      const created = this.#connectH2(t, forget);
+      const created = this.#connectH2(t, key, forget);
       created.catch(forget);
       this.#h2.set(key, created);
       p = created;
@@ -80,7 +103,7 @@ export class Upstreams {
     return p;
   }
 
-  async #connectH2(t: UpstreamTarget, forget: () => void): Promise<http2.ClientHttp2Session> {
+  async #connectH2(t: UpstreamTarget, key: string, forget: () => void): Promise<http2.ClientHttp2Session> {
     if (this.#closed) throw new Error('gateway closed');
     const session = http2.connect(originOf(t), {
       ...(t.scheme === 'https'
@@ -95,10 +118,27 @@ export class Upstreams {
       session.close();
     });
     try {
-      await once(session, 'connect');
+      // The server's SETTINGS frame proves an HTTP/2 peer; 'connect' alone only means TCP/TLS is up.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no HTTP/2 SETTINGS from the peer')), SETTINGS_WAIT_MS);
+        const done = (err?: unknown): void => {
+          clearTimeout(timer);
+          session.removeListener('error', done);
+          session.removeListener('close', closed);
+          if (err === undefined) resolve();
+          else reject(err instanceof Error ? err : new Error(String(err)));
+        };
+        const closed = (): void => done(new Error('connection closed before HTTP/2 SETTINGS'));
+        session.once('remoteSettings', () => done());
+        session.once('error', done);
+        session.once('close', closed);
+      });
     } catch (err) {
       session.destroy();
-      throw upstreamError(err, display(t));
+      const g = upstreamError(err, display(t));
+      if (g.code === 'upstream_connect') throw g;
+      this.#h1Only.set(key, Date.now() + H1_ONLY_MS);
+      throw new NotHttp2Error(display(t), err);
     }
     // Don't keep the process alive for an idle upstream session.
     session.unref();

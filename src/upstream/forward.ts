@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../errors.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
-import { display, type UpstreamTarget, type Upstreams } from './dispatchers.js';
+import { display, NotHttp2Error, type UpstreamTarget, type Upstreams } from './dispatchers.js';
 import { upstreamError } from './errors.js';
 import { forwardH2 } from './forward-h2.js';
 import { forwardNodeHttp1 } from './forward-node-h1.js';
@@ -16,6 +16,8 @@ export interface ForwardOptions {
   readonly target: UpstreamTarget;
   /** Use HTTP/2 to the upstream (h2c prior knowledge on plaintext). */
   readonly http2: boolean;
+  /** When the upstream turns out not to speak HTTP/2, use HTTP/1.1 instead of failing (not for gRPC). */
+  readonly http1Fallback: boolean;
   /** Time allowed until response headers (backendRequestTimeout); undefined = transport defaults. */
   readonly timeoutMs: number | undefined;
   /** Aborted on client abort or request timeout; its reason becomes the error. */
@@ -53,14 +55,20 @@ export async function forward(ups: Upstreams, req: GatewayRequest, opts: Forward
   }
   try {
     if (signal.aborted) throw upstreamError(signal.reason, name);
-    if (opts.http2) {
-      const session = await ups.h2Session(opts.target);
-      if (req.authority === '') req.authority = name;
-      return await forwardH2(session, req, req.headers, opts.target.scheme, name, signal);
+    if (opts.http2 && !(opts.http1Fallback && ups.knownHttp1Only(opts.target))) {
+      const session = await ups.h2Session(opts.target).catch((err: unknown) => {
+        if (err instanceof NotHttp2Error && opts.http1Fallback) return undefined;
+        throw err;
+      });
+      if (session !== undefined) {
+        if (req.authority === '') req.authority = name;
+        return await forwardH2(session, req, req.headers, opts.target.scheme, name, signal);
+      }
     }
-    // A chunked HTTP/1.1 upload may end with trailers (the `Trailer` announcement is optional and is a
-    // hop-by-hop header we already dropped), so it takes the node:http path, which can send them.
-    if (req.body !== null && req.body.length === undefined && req.httpVersion === '1.1' && opts.target.scheme === 'http') {
+    // A body of unknown length (chunked HTTP/1.1, or HTTP/2 without content-length) may end with trailers
+    // (announcing them in `Trailer` is optional, and that header is hop-by-hop anyway), so it takes the
+    // node:http path, which can send them.
+    if (req.body !== null && req.body.length === undefined && opts.target.scheme === 'http') {
       const headers = req.headers.clone();
       headers.delete('expect');
       headers.set('host', req.authority === '' ? name : req.authority);
@@ -68,6 +76,7 @@ export async function forward(ups: Upstreams, req: GatewayRequest, opts: Forward
     }
     return await forwardUndici(ups.pool(opts.target), req, h1Headers(req, name), name, signal);
   } catch (err) {
+    if (err instanceof NotHttp2Error) throw new GatewayError('upstream_reset', `upstream reset: ${err.message}`, { cause: err });
     throw upstreamError(err, name);
   } finally {
     if (timer !== undefined) clearTimeout(timer);

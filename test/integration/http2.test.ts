@@ -122,3 +122,58 @@ binds:
   const u = await request(`https://localhost:${port}/undici`, { dispatcher: agent });
   assert.equal((JSON.parse(await u.body.text()) as { httpVersion: string }).httpVersion, '2');
 });
+
+test('an HTTP/2 client reaches an HTTP/1.1-only backend (fallback), trailers included', { timeout: 30_000 }, async (t) => {
+  const http = await import('node:http');
+  const seen: { version: string; trailers: NodeJS.Dict<string>; body: string }[] = [];
+  const plain = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ version: req.httpVersion, trailers: req.trailers, body });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.addTrailers({ 'x-h1-trailer': 'yes' });
+      res.end('from h1');
+    });
+  });
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  const port = (plain.address() as import('node:net').AddressInfo).port;
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - backends: [{host: "127.0.0.1:${port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    plain.close();
+    plain.closeAllConnections();
+  });
+  const client = http2.connect(gw.url());
+  t.after(() => client.close());
+  for (let i = 0; i < 2; i++) {
+    const result = await new Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
+      const s = client.request({ ':method': 'POST', ':path': '/x' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'x-req-trailer': 'h2' }));
+      let status = 0;
+      let body = '';
+      let trailers: http2.IncomingHttpHeaders = {};
+      s.on('response', (h) => (status = Number(h[':status'])));
+      s.on('data', (c: Buffer) => (body += c.toString()));
+      s.on('trailers', (tr) => (trailers = tr));
+      s.on('end', () => resolve({ status, body, trailers }));
+      s.on('error', reject);
+      s.end('up');
+    });
+    assert.equal(result.status, 200);
+    assert.equal(result.body, 'from h1');
+    assert.equal(result.trailers['x-h1-trailer'], 'yes');
+  }
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0]!.version, '1.1');
+  assert.equal(seen[0]!.body, 'up');
+  assert.equal(seen[0]!.trailers['x-req-trailer'], 'h2');
+});
