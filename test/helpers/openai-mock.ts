@@ -36,6 +36,8 @@ export interface StreamOptions {
   chunks: number;
   /** Delay before each chunk after the first, ms (default 0). */
   delayMs: number;
+  /** When set, the mock writes the first chunk and waits for this before the rest (proves no buffering). */
+  gate?: Promise<void> | undefined;
 }
 
 export interface OpenAiMockOptions {
@@ -111,6 +113,7 @@ async function streamCompletion(
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): string =>
     `data: ${JSON.stringify({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: CREATED, model, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
   for (let i = 0; i < stream.chunks; i++) {
+    if (i === 1 && stream.gate !== undefined) await stream.gate;
     if (i > 0 && stream.delayMs > 0) await new Promise((r) => setTimeout(r, stream.delayMs));
     if (res.destroyed) return;
     const delta = i === 0 ? { role: 'assistant', content: 'tok0 ' } : { content: `tok${i} ` };
