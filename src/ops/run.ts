@@ -1,20 +1,26 @@
 /**
- * The running process: gateway, ops servers, metrics, access log, hot reload, and the drain sequence.
- * main.ts parses the command line and loads the first config; everything after that lives here.
+ * The running process (single-process mode): gateway, ops servers, metrics, access log, hot reload, and the
+ * drain sequence. main.ts parses the command line and loads the first config; everything after that lives
+ * here. cluster.ts is the multi-process counterpart.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { GatewayModel } from '../config/model.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { createAccessLog } from '../observability/access-log.js';
-import { channels, type ConfigReloadEvent } from '../observability/diagnostics.js';
 import { logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import { startAdminServer } from './admin.js';
-import { configDump } from './config-dump.js';
-import { Readiness, startReadinessServer } from './readiness.js';
-import type { OpsServer } from './serve.js';
-import { startStatsServer } from './stats.js';
+import { startOpsServers, type OpsServers } from './ops-servers.js';
+import { Readiness } from './readiness.js';
+import { reportReloadFailure, reportReloadSuccess } from './reload.js';
 import { watchConfigFile, type FileWatch } from './watch.js';
+
+/** A watched config file and how to turn its text into a model. */
+export interface WatchSpec {
+  readonly path: string;
+  readonly initialText: string;
+  /** Parses and normalizes new file content; throws ConfigError on invalid config. */
+  readonly load: (text: string) => GatewayModel;
+  readonly debounceMs?: number;
+}
 
 /** How to run: the loaded model, and (for `-f FILE`) how to watch and re-load the file. */
 export interface RunOptions {
@@ -22,29 +28,33 @@ export interface RunOptions {
   /** Listen address for binds (TOLLGATE_BIND_HOST); undefined = the gateway's default. */
   readonly bindHost: string | undefined;
   /** Present for a watched config file; absent for `-c` and stdin. */
-  readonly watch?: {
-    readonly path: string;
-    readonly initialText: string;
-    /** Parses and normalizes new file content; throws ConfigError on invalid config. */
-    readonly load: (text: string) => GatewayModel;
-    readonly debounceMs?: number;
-  };
+  readonly watch?: WatchSpec;
 }
 
 /** A started gateway process. */
 export interface Running {
-  readonly gateway: Gateway;
   readonly readiness: Readiness;
   /** Not ready → stop accepting → drain in-flight (bounded) → close everything. Idempotent. */
   shutdown(drainTimeoutMs: number): Promise<void>;
 }
 
-function describeError(err: unknown): { message: string; issues?: unknown } {
-  if (err instanceof Error) {
-    const issues = (err as { issues?: unknown }).issues;
-    return issues === undefined ? { message: err.message } : { message: err.message, issues };
-  }
-  return { message: String(err) };
+/** Starts watching `spec.path`; `apply` throws to reject the new text. */
+export function watchSpec(spec: WatchSpec, apply: (text: string) => Promise<void>): FileWatch {
+  return watchConfigFile(
+    spec.path,
+    async (text) => {
+      try {
+        await apply(text);
+      } catch (err) {
+        reportReloadFailure(spec.path, err);
+      }
+    },
+    {
+      initialText: spec.initialText,
+      ...(spec.debounceMs === undefined ? {} : { debounceMs: spec.debounceMs }),
+      onWatchError: (err) => logger.warn({ source: spec.path, error: err.message }, 'config file watch failed; hot reload is off'),
+    },
+  );
 }
 
 /** Starts everything; rejects (after cleaning up) if a bind or ops address cannot be listened on. */
@@ -52,32 +62,20 @@ export async function run(opts: RunOptions): Promise<Running> {
   const metrics = createMetrics();
   const accessLog = createAccessLog({ enabled: opts.model.frontend.accessLog });
   const readiness = new Readiness();
-  const ops: OpsServer[] = [];
-  const cfg = opts.model.config;
-  const gateway = createGateway(opts.model, opts.bindHost === undefined ? {} : { bindHost: opts.bindHost });
+  const gateway: Gateway = createGateway(opts.model, opts.bindHost === undefined ? {} : { bindHost: opts.bindHost });
+  let ops: OpsServers | undefined;
   let watch: FileWatch | undefined;
   let shutdownPromise: Promise<void> | undefined;
 
   const closeAll = async (): Promise<void> => {
     watch?.close();
-    await Promise.allSettled(ops.map((s) => s.close()));
+    await ops?.close();
     accessLog.dispose();
     metrics.dispose();
   };
 
-  const addrs: Record<string, string> = {};
   try {
-    // Readiness first, so a probe sees 503 while binds are still opening rather than a refused connection.
-    if (cfg.readinessAddr !== null) ops.push(await startReadinessServer(cfg.readinessAddr, readiness));
-    if (cfg.readinessAddr !== null) addrs.readiness = ops[ops.length - 1]!.address;
-    if (cfg.adminAddr !== null) {
-      ops.push(await startAdminServer(cfg.adminAddr, () => gateway.model));
-      addrs.admin = ops[ops.length - 1]!.address;
-    }
-    if (cfg.statsAddr !== null) {
-      ops.push(await startStatsServer(cfg.statsAddr, metrics.registry));
-      addrs.stats = ops[ops.length - 1]!.address;
-    }
+    ops = await startOpsServers(opts.model.config, { readiness, model: () => gateway.model, metrics: metrics.registry });
     await gateway.start();
   } catch (err) {
     await gateway.close().catch(() => undefined);
@@ -85,39 +83,20 @@ export async function run(opts: RunOptions): Promise<Running> {
     throw err;
   }
   readiness.state = 'ready';
-  logger.info({ binds: gateway.addresses(), ...addrs }, 'tollgate ready');
+  logger.info({ binds: gateway.addresses(), ...ops.addresses }, 'tollgate ready');
 
-  const w = opts.watch;
-  if (w !== undefined) {
-    const reload = async (text: string): Promise<void> => {
-      const report = (e: ConfigReloadEvent): void => channels.configReload.publish(e);
-      let model: GatewayModel;
-      try {
-        model = w.load(text);
-        await gateway.reload(model);
-      } catch (err) {
-        const d = describeError(err);
-        logger.error({ source: w.path, error: d.message, issues: d.issues }, 'Failed to reload config; keeping the previous config');
-        report({ result: 'failure', source: w.path, error: d.message });
-        return;
-      }
+  const spec = opts.watch;
+  if (spec !== undefined) {
+    watch = watchSpec(spec, async (text) => {
+      const model = spec.load(text);
+      await gateway.reload(model);
       accessLog.setEnabled(model.frontend.accessLog);
-      if (!isDeepStrictEqual(configDump({ ...model, binds: [] }), configDump({ ...opts.model, binds: [] }))) {
-        // Like agentgateway, ops addresses and process settings are read once at startup.
-        logger.warn({ source: w.path }, 'changes to the `config:` block apply only after a restart');
-      }
-      logger.info({ source: w.path }, 'config reloaded');
-      report({ result: 'success', source: w.path });
-    };
-    watch = watchConfigFile(w.path, reload, {
-      initialText: w.initialText,
-      ...(w.debounceMs === undefined ? {} : { debounceMs: w.debounceMs }),
-      onWatchError: (err) => logger.warn({ source: w.path, error: err.message }, 'config file watch failed; hot reload is off'),
+      // Compared with the startup model: the `config:` block in effect is the one read at startup.
+      reportReloadSuccess(spec.path, opts.model, model);
     });
   }
 
   return {
-    gateway,
     readiness,
     shutdown(drainTimeoutMs) {
       shutdownPromise ??= (async () => {

@@ -2,12 +2,17 @@
  * The metrics server (`config.statsAddr`, default 0.0.0.0:15020): Prometheus text on `/metrics` and, like
  * agentgateway/Envoy, on `/stats/prometheus`.
  */
-import type { Registry } from 'prom-client';
 import type { ListenAddr } from '../config/model.js';
 import { pathOf, reply, startOpsServer, type OpsServer } from './serve.js';
 
+/** Where the exposition text comes from: a prom-client Registry, or the cluster aggregator. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 /** Starts the stats server over `registry`. */
-export function startStatsServer(addr: ListenAddr, registry: Registry): Promise<OpsServer> {
+export function startStatsServer(addr: ListenAddr, registry: MetricsSource): Promise<OpsServer> {
   return startOpsServer('stats', addr, async (req, res) => {
     const path = pathOf(req);
     if (req.method !== 'GET' || (path !== '/metrics' && path !== '/stats/prometheus')) return false;
