@@ -220,7 +220,12 @@ export async function startProcessor(handlers: Handlers = {}, opts: ProcessorOpt
         });
       });
       // The client half-closed: answer what is pending, then close OK (what real processors do).
-      call.on('end', () => { chain = chain.then(() => { if (!closed && !dead) { closed = true; call.end(); finish('ok'); } }); });
+      // grpc-js also ends the readable side when the client cancels; wait a turn so 'cancelled' wins that race.
+      call.on('end', () => {
+        chain = chain.then(() => new Promise<void>((r) => setImmediate(r))).then(() => {
+          if (!closed && !dead && !call.cancelled) { closed = true; call.end(); finish('ok'); }
+        });
+      });
       call.on('cancelled', () => { closed = true; finish('cancelled'); });
       call.on('error', () => { closed = true; finish('error'); });
       call.on('close', () => { finish(dead ? 'crashed' : 'cancelled'); });
