@@ -213,7 +213,7 @@ export class ProcessorChannel {
     const ms = Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6);
     if (!(ms >= 1 && ms <= 3_600_000)) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#dispatch({ e: 'timeout', ms }), ms);
+    this.#arm(ms);
   }
 
   #dispatch(ev: Event): void {
@@ -236,12 +236,10 @@ export class ProcessorChannel {
       case 'open':
         this.#open();
         return;
-      case 'armTimer': {
+      case 'armTimer':
         this.#awaitStart = performance.now();
-        const ms = this.#opts.messageTimeoutMs;
-        this.#timer = setTimeout(() => this.#dispatch({ e: 'timeout', ms }), ms);
+        this.#arm(this.#opts.messageTimeoutMs);
         return;
-      }
       case 'disarmTimer':
         if (this.#timer !== undefined) clearTimeout(this.#timer);
         this.#timer = undefined;
@@ -273,6 +271,14 @@ export class ProcessorChannel {
         if (ev.e !== 'end') this.#stream?.cancel();
         return;
     }
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      // While we stopped reading (our consumer is behind), a quiet processor is not the one to blame.
+      if (this.#paused) this.#arm(ms);
+      else this.#dispatch({ e: 'timeout', ms });
+    }, ms);
   }
 
   #stopClock(): void {

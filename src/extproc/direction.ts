@@ -10,11 +10,13 @@ import { bufferBody } from '../http/body.js';
 import { CONTINUE, type PolicyOutcome } from '../pipeline/policy.js';
 import type { BodySendMode } from '../config/model.js';
 import { concatBody, readPrefix, readWhole } from './body-buffered.js';
+import { duplexOutput, streamedOutput, trailersOnly, type StreamServices } from './body-output.js';
+import { InputPump } from './body-pump.js';
 import { ProcessorFailure, type Answer, type ProcessorChannel } from './channel.js';
 import type { HeaderMapOut } from './headers-out.js';
 import { trailerMap } from './headers-out.js';
 import { ResponseStatus, type CommonResponse, type HeaderMutation, type ProcessingResponse } from './messages.js';
-import { applyModeOverride, unsupportedBodyMode, type Direction, type EffectiveModes } from './modes.js';
+import { applyModeOverride, type Direction, type EffectiveModes } from './modes.js';
 import { bodyChange, mutateTrailers, type RejectedMutation } from './mutation.js';
 
 /** What the runner needs to read and change one direction's message. */
@@ -45,8 +47,19 @@ export interface ExchangeServices {
   overrideIgnored(reasons: readonly string[]): void;
   /** Builds the outcome for an immediate response. */
   immediate(msg: ProcessingResponse): PolicyOutcome;
-  /** Decides on a failure: returns CONTINUE after fail-open (the caller restores), or throws a GatewayError. */
-  failure(err: ProcessorFailure, dir: Direction): PolicyOutcome;
+  /**
+   * Decides on a failure before this direction's headers were forwarded: returns CONTINUE after fail-open
+   * (the caller restores), or throws a GatewayError. `heldEverything`: every byte sent is still held.
+   */
+  failure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): PolicyOutcome;
+  /** A failure after the headers were forwarded: always throws (it fails the body). */
+  lateFailure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): never;
+  /** The error for an immediate response that arrived after the headers were forwarded. */
+  lateImmediate(msg: ProcessingResponse, dir: Direction): Error;
+  /** Records that the direction's headers are being forwarded with a streaming body. */
+  headersForwarded(dir: Direction): void;
+  /** The original body failed while being streamed to the processor. */
+  inputFailed(dir: Direction, err: unknown): void;
   /** True when the other direction (after this one) will send something to the processor. */
   laterPhases(dir: Direction): boolean;
 }
@@ -74,16 +87,17 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
   const st = ch.state;
   if (st.t === 'failed') {
     // The stream broke between directions: decide as if it broke now.
-    const decided = x.failure(new ProcessorFailure(st.cause), io.dir);
-    return decided;
+    return x.failure(new ProcessorFailure(st.cause), io.dir, true);
   }
   if (st.t !== 'open') return CONTINUE;
   const restore = io.snapshot();
   const keys = PAYLOAD_KEYS[io.dir];
   let held: (() => void) | undefined; // puts the original body back after a failure
+  let pump: InputPump | undefined;
   const await_ = async (): Promise<Extract<Answer, { kind: 'reply' }>> => {
     const a = await ch.answer();
     if (a.kind === 'immediate') {
+      pump?.stop();
       io.discard(io.getBody());
       throw new Stop(x.immediate(a.msg));
     }
@@ -95,48 +109,96 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
   };
   try {
     let bodyMode: BodySendMode = x.modes[io.dir].body;
-    if (x.modes[io.dir].headers) {
-      ch.send(io.dir, 'headers', { [keys.headers]: { headers: io.headerMap(), endOfStream: io.getBody() === null } });
+    const original = io.getBody();
+    const sendHeaders = x.modes[io.dir].headers;
+    if (sendHeaders) ch.send(io.dir, 'headers', { [keys.headers]: { headers: io.headerMap(), endOfStream: original === null } });
+    if (original !== null && bodyMode === 'fullDuplexStreamed') {
+      // Full duplex: the body goes out as it arrives, before (and while) the headers reply is awaited.
+      const p = (pump = startPump(x, io, original, 'fullDuplexStreamed'));
+      held = () => {
+        if (p.holding) io.setBody(p.passThrough(p.held));
+      };
+    }
+    if (sendHeaders) {
       const a = await await_();
       const c = common(a);
-      if (a.msg.modeOverride != null) {
-        const r = applyModeOverride(x.modes, a.msg.modeOverride, {
-          allowModeOverride: x.allowModeOverride,
-          replyTo: io.dir,
-          onHeadersReply: true,
-          duplexBodyStarted: false,
-          responseHeadersSent: io.dir === 'response',
-        });
-        // An override into a body mode the session cannot run yet is refused whole, never half-applied.
-        const unsupported = unsupportedBodyMode(r.modes);
-        if (unsupported !== undefined) x.overrideIgnored([`mode_override ignored: ${unsupported.direction} body mode ${unsupported.mode} is not supported yet`]);
-        else x.modes = r.modes;
-        if (r.ignored.length > 0) x.overrideIgnored(r.ignored);
-        bodyMode = x.modes[io.dir].body;
-      }
+      if (a.msg.modeOverride != null) bodyMode = considerOverride(x, io.dir, a.msg.modeOverride, pump !== undefined);
       x.rejected(io.mutateHead(c?.headerMutation));
       if (c?.status === ResponseStatus.CONTINUE_AND_REPLACE) {
+        pump?.stop();
         continueAndReplace(io, c);
         return done(x, io.dir);
       }
     }
-    const original = io.getBody();
-    if (original === null || bodyMode === 'none') return done(x, io.dir);
+    if (original === null) return done(x, io.dir);
+    if (bodyMode === 'none') {
+      if (!x.modes[io.dir].trailers) return done(x, io.dir);
+      io.setBody(trailersOnly(streamServices(x, io), original));
+      return CONTINUE;
+    }
     if (bodyMode === 'buffered' || bodyMode === 'bufferedPartial') {
       await runBuffered(x, io, original, bodyMode, await_, (h) => (held = h));
       return done(x, io.dir);
     }
-    throw new GatewayError('ext_proc_failed', `ext_proc failed: body mode ${bodyMode} is not supported yet`, { status: 500 });
+    // Streaming: the headers go on now; the body is processed while it flows (content-length cannot hold).
+    pump ??= startPump(x, io, original, bodyMode);
+    const services = streamServices(x, io);
+    io.setBody(bodyMode === 'streamed' ? streamedOutput(services, pump) : duplexOutput(services, pump));
+    io.headers().delete('content-length');
+    x.headersForwarded(io.dir);
+    return CONTINUE;
   } catch (err) {
     if (err instanceof Stop) return err.outcome;
     if (err instanceof ProcessorFailure) {
-      const outcome = x.failure(err, io.dir);
+      let outcome: PolicyOutcome;
+      try {
+        outcome = x.failure(err, io.dir, pump === undefined || pump.holding);
+      } catch (decided) {
+        pump?.stop();
+        throw decided;
+      }
       restore();
       held?.();
+      if (held === undefined) pump?.stop();
       return outcome;
     }
+    pump?.stop();
     throw err;
   }
+}
+
+function startPump(x: ExchangeServices, io: DirectionIo, original: Body, mode: 'streamed' | 'fullDuplexStreamed'): InputPump {
+  const pump = new InputPump(x.channel, io.dir, original, mode, x.maxBufferSize, x.modes[io.dir].trailers);
+  pump.start((err) => x.inputFailed(io.dir, err));
+  return pump;
+}
+
+/** Applies a headers reply's mode_override (modes.ts rules) and returns this direction's body mode. */
+function considerOverride(x: ExchangeServices, dir: Direction, override: NonNullable<ProcessingResponse['modeOverride']>, duplexStarted: boolean): BodySendMode {
+  const r = applyModeOverride(x.modes, override, {
+    allowModeOverride: x.allowModeOverride,
+    replyTo: dir,
+    onHeadersReply: true,
+    duplexBodyStarted: duplexStarted,
+    responseHeadersSent: dir === 'response',
+  });
+  x.modes = r.modes;
+  if (r.ignored.length > 0) x.overrideIgnored(r.ignored);
+  return x.modes[dir].body;
+}
+
+/** The services the streaming bodies use after the headers were forwarded. */
+function streamServices(x: ExchangeServices, io: DirectionIo): StreamServices {
+  return {
+    ch: x.channel,
+    dir: io.dir,
+    failure: (err, held) => x.lateFailure(err, io.dir, held),
+    immediateError: (msg) => x.lateImmediate(msg, io.dir),
+    rejected: (list) => x.rejected(list),
+    finished: () => {
+      done(x, io.dir);
+    },
+  };
 }
 
 /** Ends the direction; half-closes when nothing more will be sent at all. */

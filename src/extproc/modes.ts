@@ -41,7 +41,7 @@ export function bodyModeNumber(mode: BodySendMode): number {
 }
 
 /** Body modes the session implements today; the others fail clearly at exchange start. */
-export const SUPPORTED_BODY_MODES: ReadonlySet<BodySendMode> = new Set<BodySendMode>(['none', 'buffered', 'bufferedPartial']);
+export const SUPPORTED_BODY_MODES: ReadonlySet<BodySendMode> = new Set<BodySendMode>(['none', 'buffered', 'bufferedPartial', 'streamed', 'fullDuplexStreamed']);
 
 function direction(headers: boolean, body: BodySendMode, trailers: boolean): DirectionModes {
   // Full-duplex needs trailers as its end marker when the message has them (Envoy rejects the config

@@ -338,12 +338,6 @@ describe('ext_proc session: failures', { timeout: 10_000 }, () => {
     s.finish();
   });
 
-  it('unsupported body modes fail clearly at exchange start', async () => {
-    const { s, req } = session(new FakeClient(script()), config({ requestBodyMode: 'fullDuplexStreamed' }));
-    assert.match((await rejects(s.onRequest(req))).message, /body mode fullDuplexStreamed is not supported yet \(processingOptions.requestBodyMode\)/);
-    s.finish();
-  });
-
   it('a client abort cancels the stream and releases the waiting phase', async () => {
     const ac = new AbortController();
     const client = new FakeClient(script({ request_headers: () => 'none' }));

@@ -148,14 +148,42 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     return { kind: 'respond', response };
   }
 
-  failure(err: ProcessorFailure, dir: Direction): PolicyOutcome {
+  failure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): PolicyOutcome {
+    return this.#decide(err, dir, false, heldEverything);
+  }
+
+  lateFailure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): never {
+    this.#decide(err, dir, true, heldEverything);
+    throw new Error('unreachable: a failure after the headers were forwarded always fails the body');
+  }
+
+  lateImmediate(msg: ProcessingResponse, dir: Direction): Error {
+    const r = immediateResponse(msg.immediateResponse ?? {}, this.#grpc);
+    this.rejected(r.rejected);
+    this.#responded = true;
+    this.#log.outcome = 'immediate_response';
+    const body = Object.assign(bufferBody(r.body), { bytes: r.body });
+    const response: GatewayResponse = { status: r.status, headers: r.headers, body };
+    return new ImmediateResponseError(response, dir);
+  }
+
+  headersForwarded(dir: Direction): void {
+    if (dir === 'response') this.channel.responseHeadersOut();
+  }
+
+  inputFailed(dir: Direction, err: unknown): void {
+    const why = err instanceof Error ? err.message : String(err);
+    this.channel.fail({ kind: 'reset', detail: `the ${dir} body failed while it was streaming to the processor: ${why}` });
+  }
+
+  #decide(err: ProcessorFailure, dir: Direction, headersForwarded: boolean, heldEverything: boolean): PolicyOutcome {
     const cfg = this.#config;
     const d = decideOnFailure({
       failureMode: cfg.failureMode,
       statusOnError: cfg.statusOnError,
       direction: dir,
-      headersForwarded: false,
-      heldEverything: true,
+      headersForwarded,
+      heldEverything,
       cause: err.cause,
     });
     const failOpen = d.action === 'continue-unmodified';
@@ -168,7 +196,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
       this.channel.failOpen();
       return CONTINUE;
     }
-    this.#log.outcome = 'failed';
+    this.#log.outcome = d.action === 'abort-stream' ? 'aborted' : 'failed';
     const code = err.cause.kind === 'timeout' ? 'ext_proc_timeout' : 'ext_proc_failed';
     throw new GatewayError(code, `ext_proc failed: ${d.reason}`, { status: d.status, cause: err });
   }
@@ -180,6 +208,26 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     Object.assign(this.#ctx.extprocMetadata, md);
     this.#ctx.log.dynamicMetadata = this.#ctx.extprocMetadata;
   }
+}
+
+/**
+ * An immediate response that arrived after the request headers went upstream (streaming request body): it
+ * fails the upstream request body at once, and carries the response the client must get instead. The
+ * pipeline answers with `response` when the upstream call rejects with this error; otherwise the client
+ * gets its status with a text body.
+ */
+export class ImmediateResponseError extends GatewayError {
+  readonly response: GatewayResponse;
+  constructor(response: GatewayResponse, dir: Direction) {
+    const text = response.body === null ? '' : immediateText(response);
+    super('ext_proc_failed', text.length > 0 ? text : `ext_proc immediate response (${response.status}) during the ${dir} body`, { status: response.status });
+    this.response = response;
+  }
+}
+
+function immediateText(r: GatewayResponse): string {
+  const b = (r.body as { bytes?: Buffer } | null)?.bytes;
+  return b === undefined ? '' : b.toString('utf8');
 }
 
 /** Keeps DirectionIo exported alongside the session for tests that drive a direction directly. */

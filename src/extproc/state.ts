@@ -322,10 +322,9 @@ export function transition(s: State, ev: Event): Step {
       }
       if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response') return fail(s, protocolError(s, ev.kind));
       const [dir, phase] = ev.kind.split('_') as [Direction, Phase];
-      // The request direction must be answered completely before any response-direction reply counts.
-      // (A full-duplex request body may still be flowing while the response begins: that does not block.)
-      const blocking = dir === 'response' && awaitedPhase(s.request) !== undefined && !(s.request.t === 'streaming' && s.request.headersAnswered);
-      const accepted = blocking ? undefined : acceptReply(s[dir], phase);
+      // Each direction keeps its own order (Envoy's per-direction callback state): a request body may still
+      // be streaming, or its trailers awaited, while the response has begun.
+      const accepted = acceptReply(s[dir], phase);
       if (accepted === undefined) return fail(s, protocolError(s, ev.kind));
       return timed(s, withDir(s, dir, accepted), [{ k: 'deliver', dir, phase }]);
     }
