@@ -38,11 +38,15 @@ export interface StreamOptions {
   delayMs: number;
   /** When set, the mock writes the first chunk and waits for this before the rest (proves no buffering). */
   gate?: Promise<void> | undefined;
+  /** The content deltas to send (default `tok0 `, `tok1 `, …); when set, `chunks` is ignored. */
+  tokens?: readonly string[] | undefined;
 }
 
 export interface OpenAiMockOptions {
   /** The `model` reported in responses; default: echo the request's model. */
   readonly responseModel?: string;
+  /** The assistant message of non-streaming completions (default `Hello from the mock.`). */
+  readonly content?: string;
   /** Usage reported for chat completions (completion tokens default to the chunk count). */
   readonly promptTokens?: number;
   readonly stream?: Partial<StreamOptions>;
@@ -94,7 +98,7 @@ function chatCompletion(req: RecordedRequest, opts: OpenAiMockOptions, completio
     object: 'chat.completion',
     created: CREATED,
     model: modelOf(req, opts),
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the mock.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content: opts.content ?? 'Hello from the mock.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
     usage: { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens },
   };
 }
@@ -112,18 +116,20 @@ async function streamCompletion(
   res.flushHeaders();
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): string =>
     `data: ${JSON.stringify({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: CREATED, model, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-  for (let i = 0; i < stream.chunks; i++) {
+  const count = stream.tokens?.length ?? stream.chunks;
+  for (let i = 0; i < count; i++) {
     if (i === 1 && stream.gate !== undefined) await stream.gate;
     if (i > 0 && stream.delayMs > 0) await new Promise((r) => setTimeout(r, stream.delayMs));
     if (res.destroyed) return;
-    const delta = i === 0 ? { role: 'assistant', content: 'tok0 ' } : { content: `tok${i} ` };
+    const content = stream.tokens?.[i] ?? `tok${i} `;
+    const delta = i === 0 ? { role: 'assistant', content } : { content };
     res.write(chunk([{ index: 0, delta, logprobs: null, finish_reason: null }]));
   }
   if (res.destroyed) return;
   res.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
   if (includeUsage) {
     const prompt = opts.promptTokens ?? 11;
-    res.write(chunk([], { usage: { prompt_tokens: prompt, completion_tokens: stream.chunks, total_tokens: prompt + stream.chunks } }));
+    res.write(chunk([], { usage: { prompt_tokens: prompt, completion_tokens: count, total_tokens: prompt + count } }));
   }
   res.end('data: [DONE]\n\n');
 }
