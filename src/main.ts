@@ -2,15 +2,19 @@
  * The `tollgate` command line: parse arguments, load the config, then hand over to ops/run.ts.
  * Exit codes: 0 ok, 1 invalid config or startup failure, 2 usage error.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseCommand, USAGE, UsageError, type ConfigSource } from './cli/args.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { loadConfigText } from './config/load.js';
 import type { GatewayModel } from './config/model.js';
 import { logger, setLogLevel } from './observability/logger.js';
-import { run } from './ops/run.js';
+import { runCluster } from './ops/cluster.js';
+import { run, type Running } from './ops/run.js';
 import { DEFAULT_DRAIN_MS, drainDeadlineMs, onShutdownSignals } from './ops/shutdown.js';
+import { runWorker } from './ops/worker.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -36,6 +40,16 @@ function readSource(source: ConfigSource): { text: string; label: string; baseDi
     const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
     return fail(`tollgate: cannot read config file ${file}: ${why}`, 1);
   }
+}
+
+/** Worker processes: TOLLGATE_WORKERS (a number, or `auto` = one per core) overrides `config.workers`. */
+function workerCount(model: GatewayModel): number {
+  const raw = process.env.TOLLGATE_WORKERS?.trim();
+  if (raw === undefined || raw === '') return model.config.workers;
+  if (raw === 'auto') return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256) fail(`tollgate: TOLLGATE_WORKERS must be 1..256 or "auto", got ${JSON.stringify(raw)}`, 2);
+  return n;
 }
 
 function load(text: string, label: string, baseDir: string): GatewayModel {
@@ -85,15 +99,17 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const src = cmd.source;
   const bindHost = process.env.TOLLGATE_BIND_HOST;
-  let running;
+  const common = {
+    model,
+    bindHost: bindHost === undefined || bindHost === '' ? undefined : bindHost,
+    ...(src.kind === 'file'
+      ? { watch: { path: src.path, initialText: text, load: (t: string) => load(t, label, baseDir) } }
+      : {}),
+  };
+  const workers = workerCount(model);
+  let running: Running;
   try {
-    running = await run({
-      model,
-      bindHost: bindHost === undefined || bindHost === '' ? undefined : bindHost,
-      ...(src.kind === 'file'
-        ? { watch: { path: src.path, initialText: text, load: (t: string) => load(t, label, baseDir) } }
-        : {}),
-    });
+    running = workers > 1 ? await runCluster({ ...common, workers, text, source: label, baseDir }) : await run(common);
   } catch (err) {
     logger.fatal({ error: err instanceof Error ? err.message : String(err) }, 'startup failed');
     process.exit(1);
@@ -107,4 +123,6 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-await main(process.argv.slice(2));
+// A cluster worker is started by the primary with the same argv; its config arrives over IPC instead.
+if (cluster.isWorker) runWorker();
+else await main(process.argv.slice(2));

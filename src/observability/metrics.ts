@@ -117,6 +117,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const synchronized = new Gauge({
     name: 'tollgate_config_synchronized',
     help: '1 when the running config matches the config file, 0 after a reload failed.',
+    // In cluster mode only the primary sees reloads; workers always report 1, so `min` keeps a failure visible.
+    aggregator: 'min',
     registers,
   });
   synchronized.set(1);

@@ -1,0 +1,158 @@
+/**
+ * Multi-process mode (`config.workers` > 1 or TOLLGATE_WORKERS): node:cluster workers each run a gateway on
+ * the shared bind sockets; the primary owns the ops servers, the file watch, and drain coordination.
+ * Metrics are aggregated across workers on every scrape; a worker that dies is replaced.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { GatewayModel } from '../config/model.js';
+import { createMetrics } from '../observability/metrics.js';
+import { logger } from '../observability/logger.js';
+import { isMessage, type FromWorker, type ToWorker } from './cluster-messages.js';
+import { startOpsServers, type OpsServers } from './ops-servers.js';
+import { Readiness } from './readiness.js';
+import { reportReloadSuccess } from './reload.js';
+import { watchSpec, type RunOptions, type Running } from './run.js';
+import type { FileWatch } from './watch.js';
+
+/** Cluster mode needs the raw text (workers load it themselves) and how to resolve relative paths. */
+export interface ClusterOptions extends RunOptions {
+  readonly workers: number;
+  readonly text: string;
+  readonly source: string;
+  readonly baseDir: string;
+}
+
+type MetricJson = MetricObjectWithValues<MetricValue<string>>[];
+const REPLY_TIMEOUT_MS = 10_000;
+const RESTART_DELAY_MS = 500;
+
+/** Starts the primary and `opts.workers` workers; rejects if any worker fails to start. */
+export async function runCluster(opts: ClusterOptions): Promise<Running> {
+  const metrics = createMetrics();
+  const readiness = new Readiness();
+  let model: GatewayModel = opts.model;
+  let text = opts.text;
+  let draining = false;
+  let nextId = 1;
+  const pending = new Map<number, (m: FromWorker | undefined) => void>();
+  const workers = new Set<Worker>();
+
+  const send = (w: Worker, m: ToWorker): void => {
+    if (w.isConnected()) w.send(m);
+  };
+  /** Sends a request and resolves with the worker's reply, or undefined on timeout / exit. */
+  const ask = (w: Worker, make: (id: number) => ToWorker): Promise<FromWorker | undefined> => {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(undefined), REPLY_TIMEOUT_MS);
+      const onExit = (): void => settle(undefined);
+      function settle(m: FromWorker | undefined): void {
+        clearTimeout(timer);
+        w.off('exit', onExit);
+        pending.delete(id);
+        resolve(m);
+      }
+      w.once('exit', onExit);
+      pending.set(id, settle);
+      send(w, make(id));
+    });
+  };
+
+  /** Forks one worker; resolves with its bind addresses once it is serving. */
+  const fork = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      workers.add(w);
+      logger.debug({ pid: w.process.pid }, 'worker forked');
+      let ready = false;
+      w.on('message', (m: unknown) => {
+        if (!isMessage<FromWorker>(m)) return;
+        if (m.t === 'hello') {
+          send(w, { t: 'start', text, source: opts.source, baseDir: opts.baseDir, ...(opts.bindHost === undefined ? {} : { bindHost: opts.bindHost }) });
+        } else if (m.t === 'ready') {
+          ready = true;
+          resolve(m.addresses);
+        } else if (m.t === 'failed') reject(new Error(m.error));
+        else if ('id' in m) pending.get(m.id)?.(m);
+      });
+      w.once('exit', (code, signal) => {
+        workers.delete(w);
+        if (!ready) reject(new Error(`worker ${w.process.pid ?? '?'} exited during startup (${signal ?? code})`));
+        else if (!draining) {
+          logger.error({ pid: w.process.pid, code, signal }, 'worker exited; starting a replacement');
+          setTimeout(() => {
+            if (!draining) fork().catch((err: unknown) => logger.error({ error: String(err) }, 'replacement worker failed to start'));
+          }, RESTART_DELAY_MS);
+        }
+      });
+    });
+
+  const aggregated = {
+    contentType: metrics.registry.contentType,
+    async metrics(): Promise<string> {
+      const replies = await Promise.all([...workers].map((w) => ask(w, (id) => ({ t: 'metrics', id }))));
+      const parts: MetricJson[] = [await metrics.registry.getMetricsAsJSON()];
+      for (const r of replies) if (r?.t === 'metrics') parts.push(r.data as MetricJson);
+      return AggregatorRegistry.aggregate(parts).metrics();
+    },
+  };
+
+  let ops: OpsServers | undefined;
+  let watch: FileWatch | undefined;
+  const stopWorkers = async (deadlineMs: number): Promise<void> => {
+    draining = true;
+    const exits = [...workers].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
+    for (const w of workers) send(w, { t: 'drain', deadlineMs });
+    // Workers enforce the deadline themselves; the margin only covers a worker that is stuck.
+    const hard = setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+    }, deadlineMs + 5_000);
+    await Promise.all(exits);
+    clearTimeout(hard);
+  };
+
+  try {
+    ops = await startOpsServers(opts.model.config, { readiness, model: () => model, metrics: aggregated });
+    const started = await Promise.all(Array.from({ length: opts.workers }, () => fork()));
+    readiness.state = 'ready';
+    const pids = [...workers].map((w) => w.process.pid);
+    logger.info({ binds: started[0], workers: pids, ...ops.addresses }, 'tollgate ready');
+  } catch (err) {
+    await stopWorkers(0);
+    await ops?.close();
+    metrics.dispose();
+    throw err;
+  }
+
+  const spec = opts.watch;
+  if (spec !== undefined) {
+    watch = watchSpec(spec, async (next) => {
+      const nextModel = spec.load(next); // validated here first, so an invalid edit never reaches a worker
+      const replies = await Promise.all([...workers].map((w) => ask(w, (id) => ({ t: 'reload', id, text: next }))));
+      const failures = replies.map((r) => (r === undefined ? 'no reply' : r.t === 'reloaded' ? r.error : undefined)).filter((e) => e !== undefined);
+      if (failures.length > 0) throw new Error(`${failures.length} worker(s) could not apply the config: ${failures[0]}`);
+      model = nextModel;
+      text = next; // replacement workers start from the latest good config
+      reportReloadSuccess(spec.path, opts.model, nextModel);
+    });
+  }
+
+  let shutdownPromise: Promise<void> | undefined;
+  return {
+    readiness,
+    shutdown(drainTimeoutMs) {
+      shutdownPromise ??= (async () => {
+        readiness.state = 'draining';
+        watch?.close();
+        logger.info({ workers: workers.size, deadlineMs: drainTimeoutMs }, 'draining');
+        const t0 = Date.now();
+        await stopWorkers(drainTimeoutMs);
+        await ops?.close();
+        metrics.dispose();
+        logger.info({ drainedMs: Date.now() - t0 }, 'stopped');
+      })();
+      return shutdownPromise;
+    },
+  };
+}

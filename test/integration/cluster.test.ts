@@ -1,0 +1,68 @@
+/**
+ * Multi-process mode (`config.workers`): workers share the bind port, the primary aggregates metrics,
+ * reloads reach every worker, a crashed worker is replaced, and SIGTERM drains every worker.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { startGateway } from '../helpers/start-gateway.js';
+
+const CONFIG = `
+config:
+  workers: 2
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - name: hello
+      policies:
+        directResponse:
+          body: one
+`;
+
+/** GET on a fresh connection each time, so requests spread over the workers. */
+function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      })
+      .on('error', reject);
+  });
+}
+
+test('two workers serve, metrics are summed, reloads reach all, a dead worker is replaced, SIGTERM exits 0', { timeout: 60_000 }, async (t) => {
+  const gw = await startGateway(CONFIG, { readyTimeoutMs: 30_000 });
+  t.after(() => gw.stop());
+  const ready = JSON.parse(await gw.waitForLine((l) => l.includes('"msg":"tollgate ready"'))) as { workers: number[] };
+  assert.equal(ready.workers.length, 2);
+  assert.ok(!ready.workers.includes(gw.child.pid!));
+
+  for (let i = 0; i < 10; i++) assert.equal(await get(`${gw.url()}/x`), '200 one');
+  // Metrics are fed after the response ends; wait until all ten are logged before scraping.
+  for (let seen = 0; seen < 10; ) {
+    await gw.waitForLine((l) => gw.stdout.filter((x) => x.includes('"kind":"access"')).length > seen && l.includes('"kind":"access"'));
+    seen = gw.stdout.filter((x) => x.includes('"kind":"access"')).length;
+  }
+  const metrics = await (await fetch(`${gw.statsUrl}/metrics`)).text();
+  assert.match(metrics, /tollgate_requests_total\{[^}]*status="200"\} 10/);
+
+  const before = gw.stdout.length;
+  writeFileSync(gw.configPath, readFileSync(gw.configPath, 'utf8').replace('body: one', 'body: two'));
+  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= before && l.includes('config reloaded'));
+  for (let i = 0; i < 6; i++) assert.equal(await get(`${gw.url()}/x`), '200 two');
+
+  process.kill(ready.workers[0]!, 'SIGKILL');
+  await gw.waitForLine((l) => l.includes('worker exited; starting a replacement'));
+  for (let i = 0; i < 6; i++) assert.equal(await get(`${gw.url()}/x`), '200 two');
+  assert.equal((await fetch(gw.readyUrl)).status, 200);
+
+  gw.kill('SIGTERM');
+  const { code } = await gw.exited;
+  assert.equal(code, 0);
+  for (const pid of ready.workers) assert.throws(() => process.kill(pid, 0));
+});
