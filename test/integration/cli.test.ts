@@ -1,14 +1,16 @@
 // The `tollgate` command line, run as a real process (the compiled dist/main.js, as users run it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startGateway } from '../helpers/start-gateway.js';
 
-const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 interface Result {
   code: number | null;
@@ -159,4 +161,23 @@ test('a bind port already in use fails startup with exit 1 and a clear log line'
   const fatal = r.stdout.split('\n').find((l) => l.includes('startup failed'));
   assert.ok(fatal !== undefined, r.stdout);
   assert.match(fatal, /EADDRINUSE/);
+});
+
+test('both seed example configs pass --validate-only', { timeout: 30_000 }, async () => {
+  for (const name of ['seed-route-extproc.yaml', 'seed-gateway-policies.yaml']) {
+    const file = fileURLToPath(new URL(`../fixtures/configs/valid/${name}`, import.meta.url));
+    const r = await tollgate(['--validate-only', '-f', file], { OPEN_AI_APIKEY: 'sk-test' });
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.equal(r.stdout, 'Configuration is valid!\n');
+  }
+});
+
+test('-f - reads the config from stdin', { timeout: 30_000 }, async () => {
+  const child = spawn(process.execPath, [MAIN, '--validate-only', '-f', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stdin.end(VALID);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0);
+  assert.equal(out, 'Configuration is valid!\n');
 });
