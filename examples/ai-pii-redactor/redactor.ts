@@ -38,6 +38,9 @@ export function piiRedactor(redact: (s: string) => string = redactPii): () => Ex
   return () => {
     const parts: Buffer[] = [];
     return {
+      // The body may shrink: a buffered body mutation must not disagree with the client's content-length, so
+      // drop it here (the gateway sets the right one before forwarding).
+      requestHeaders: () => ({ requestHeaders: { response: { headerMutation: { removeHeaders: ['content-length'] } } } }),
       requestBody(chunk, endOfStream, fullDuplex) {
         parts.push(chunk);
         if (!endOfStream) return fullDuplex ? null : replies.continueBody('request');

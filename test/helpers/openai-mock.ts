@@ -152,7 +152,12 @@ export async function startOpenAiMock(opts: OpenAiMockOptions = {}): Promise<Ope
   const requests: RecordedRequest[] = [];
   const errors: ScriptedError[] = [];
   const events = new EventEmitter();
-  const stream: StreamOptions = { chunks: opts.stream?.chunks ?? 3, delayMs: opts.stream?.delayMs ?? 0 };
+  const stream: StreamOptions = {
+    chunks: opts.stream?.chunks ?? 3,
+    delayMs: opts.stream?.delayMs ?? 0,
+    tokens: opts.stream?.tokens,
+    gate: opts.stream?.gate,
+  };
 
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];

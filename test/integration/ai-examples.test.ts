@@ -1,5 +1,5 @@
 // The example processors in examples/ai-*: their logic on its own, then end to end through the gateway
-// with the official OpenAI SDK (the e2e part needs the ext_proc policy wired into the pipeline).
+// with the official OpenAI SDK.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -12,9 +12,6 @@ import { redactOutput, streamRedactor } from '../../examples/ai-stream-redactor/
 import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
 import { startOpenAiMock } from '../helpers/openai-mock.js';
 import { startGateway } from '../helpers/start-gateway.js';
-
-// Until the ext_proc policy is wired into src/policies/ext-proc.ts (with full-duplex bodies), the e2e tests report as todo.
-const TODO: string | undefined = 'needs full-duplex ext_proc';
 
 const asArray = (r: ProcessingResponse | readonly ProcessingResponse[] | null): ProcessingResponse[] =>
   r === null ? [] : Array.isArray(r) ? [...r] : [r as ProcessingResponse];
@@ -112,7 +109,7 @@ ${processorOptions}
 `;
 
 describe('example processors end to end with the OpenAI SDK', { timeout: 60_000 }, () => {
-  test('prompt guard: an injection gets a 403 PermissionDeniedError and never reaches the model', { todo: TODO }, async (t) => {
+  test('prompt guard: an injection gets a 403 PermissionDeniedError and never reaches the model', async (t) => {
     const mock = await startOpenAiMock();
     t.after(() => mock.close());
     const proc = await serveProcessor(promptGuard());
@@ -135,7 +132,7 @@ describe('example processors end to end with the OpenAI SDK', { timeout: 60_000 
     assert.equal(mock.requests.length, 1);
   });
 
-  test('PII redactor: the model sees placeholders, not the e-mail', { todo: TODO }, async (t) => {
+  test('PII redactor: the model sees placeholders, not the e-mail', async (t) => {
     const mock = await startOpenAiMock();
     t.after(() => mock.close());
     const proc = await serveProcessor(piiRedactor());
@@ -151,7 +148,7 @@ describe('example processors end to end with the OpenAI SDK', { timeout: 60_000 
     assert.equal(seen.headers['content-length'], String(Buffer.byteLength(seen.rawBody)));
   });
 
-  test('stream redactor: streamed tokens are rewritten in flight, usage still arrives', { todo: TODO }, async (t) => {
+  test('stream redactor: streamed tokens are rewritten in flight, usage still arrives', async (t) => {
     const mock = await startOpenAiMock({ stream: { tokens: ['Mail ', 'bob@example.com', ' now'] } });
     t.after(() => mock.close());
     const proc = await serveProcessor(streamRedactor());
@@ -169,5 +166,9 @@ describe('example processors end to end with the OpenAI SDK', { timeout: 60_000 
     }
     assert.equal(text, 'Mail [EMAIL] now');
     assert.equal(usage?.completion_tokens, 3);
+    // Usage is read before the processor's response phases, so the rewrite does not hide it from telemetry.
+    const line = JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"'))) as { ai?: Record<string, unknown> };
+    assert.equal(line.ai?.outputTokens, 3);
+    assert.equal(line.ai?.streaming, true);
   });
 });

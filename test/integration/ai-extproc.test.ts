@@ -11,9 +11,6 @@ import { startOpenAiMock } from '../helpers/openai-mock.js';
 import { freePort } from '../helpers/ports.js';
 import { startGateway } from '../helpers/start-gateway.js';
 
-// Until the ext_proc policy is wired into src/policies/ext-proc.ts (with full-duplex bodies), these report as todo.
-const TODO: string | undefined = 'needs full-duplex ext_proc';
-
 const KEY = `sk-seed-${randomBytes(10).toString('hex')}`;
 
 /** The seed's first example, verbatim apart from the processor address and the added hostOverride. */
@@ -51,7 +48,7 @@ function bodyText(msgs: readonly ProcessingRequest[], dir: 'requestBody' | 'resp
 
 test(
   'seed config: with the processor down, failOpen still serves the request, model overridden, key injected',
-  { timeout: 30_000, todo: TODO },
+  { timeout: 30_000 },
   async (t) => {
     const mock = await startOpenAiMock();
     t.after(() => mock.close());
@@ -79,7 +76,7 @@ test(
 
 test(
   'seed config with a live processor: it sees the client-format request and the streamed response, never the key',
-  { timeout: 30_000, todo: TODO },
+  { timeout: 30_000 },
   async (t) => {
     const mock = await startOpenAiMock({ stream: { chunks: 4 } });
     t.after(() => mock.close());
