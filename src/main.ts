@@ -92,6 +92,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 
   if (process.env.TOLLGATE_LOG_LEVEL === undefined && process.env.LOG_LEVEL === undefined) setLogLevel(model.config.logLevel);
+  if (model.config.logFormat === 'text') logger.warn('config.logging.format "text" is not supported; logs stay JSON (pipe through pino-pretty to read them)');
   let deadline = drainDeadlineMs(process.env);
   if (deadline === undefined) {
     logger.warn({ value: process.env.CONNECTION_TERMINATION_DEADLINE }, 'CONNECTION_TERMINATION_DEADLINE is not a duration; using 30s');
