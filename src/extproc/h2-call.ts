@@ -223,7 +223,9 @@ export class H2Call implements ProcessorStream {
     } else {
       end = { kind: 'reset', message: `the ${who} closed the stream without a gRPC status${this.#error ? `: ${this.#error}` : ''}` };
     }
-    if (s && !s.closed && !s.destroyed) this.#rst(NGHTTP2_NO_ERROR);
+    // The processor is done: half-close instead of RST_STREAM. Servers count resets (HTTP/2 rapid-reset defence)
+    // and node's closes a connection with GOAWAY(INTERNAL_ERROR) after about a thousand of them.
+    if (s && !s.closed && !s.destroyed && !this.#problem && !s.writableEnded) s.end();
     this.#finish(end);
   }
 

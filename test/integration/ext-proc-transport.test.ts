@@ -48,6 +48,23 @@ test('200 concurrent streams share one connection with no mix-ups', { timeout: 2
   assert.equal(p.streams, 200);
 });
 
+test('thousands of streams on one connection do not trip the server\'s HTTP/2 reset-flood guard', { timeout: 30_000 }, async (t) => {
+  // Regression: ending every finished stream with RST_STREAM made node's server send GOAWAY(INTERNAL_ERROR) after ~1000.
+  const p = await startProcessor();
+  t.after(() => p.stop());
+  const c = clientFor(t, p.port);
+  let next = 0;
+  const worker = async () => {
+    while (next < 1500) {
+      next++;
+      const e = await record(c, [hdrs('/x')], { closeSend: true }).ended;
+      assert.deepEqual(e, { kind: 'ok' });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  assert.equal(p.connections, 1);
+});
+
 test('processor killed mid-stream ends the call as reset; a restarted processor is used by the next open', { timeout: 10_000 }, async (t) => {
   const p = await startProcessor({ onRequestHeaders: () => ({ crash: true }) });
   t.after(() => p.stop());
