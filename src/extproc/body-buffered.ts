@@ -11,14 +11,24 @@ export type WholeBody =
   | { readonly tooLarge: false; readonly data: Buffer; readonly trailers: HeaderList | undefined }
   | { readonly tooLarge: true };
 
-/** Reads the whole body, stopping (and abandoning the body) as soon as it passes `limit` bytes. */
-export async function readWhole(body: Body, limit: number): Promise<WholeBody> {
+/**
+ * Reads the whole body, stopping as soon as it passes `limit` bytes. The rest is left unread rather than
+ * cancelled: cancelling a request body can reset the HTTP/2 stream the 413 still has to go out on.
+ */
+export async function readWhole(body: Body, limit: number, cancelOnOverflow = false): Promise<WholeBody> {
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > limit) return { tooLarge: true };
-    parts.push(chunk);
+  const it = body[Symbol.asyncIterator]();
+  for (;;) {
+    const r = await it.next();
+    if (r.done === true) break;
+    total += r.value.length;
+    if (total > limit) {
+      // An upstream response that will never be relayed is released (its connection freed) instead.
+      if (cancelOnOverflow) void it.return?.().catch(() => undefined);
+      return { tooLarge: true };
+    }
+    parts.push(r.value);
   }
   return { tooLarge: false, data: parts.length === 1 ? parts[0]! : Buffer.concat(parts, total), trailers: body.trailers() };
 }

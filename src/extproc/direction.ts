@@ -243,7 +243,7 @@ async function runBuffered(
   let trailers: HeaderList | undefined;
   let rest: Body | undefined;
   if (mode === 'buffered') {
-    const whole = await readWhole(original, limit);
+    const whole = await readWhole(original, limit, io.dir === 'response');
     if (whole.tooLarge) throw io.tooLarge(limit);
     data = whole.data;
     trailers = whole.trailers;

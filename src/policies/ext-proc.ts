@@ -1,10 +1,11 @@
 /**
- * The ext_proc policy seam. Placeholder until the ext_proc client lands: a route that uses extProc must
- * not silently skip it, so every request through it fails with a clear 500 naming the policy.
+ * The ext_proc policy seam: one session per HTTP exchange over the processor's shared connection
+ * (src/extproc/client.ts). The session implements every SPEC §2 rule; see docs/ext-proc.md.
  */
-import { GatewayError } from '../errors.js';
+import { getProcessorClient } from '../extproc/client.js';
+import { ExtProcSession } from '../extproc/session.js';
 import type { ExtProcStarter } from '../pipeline/policy.js';
 
-export const startExtProc: ExtProcStarter = () => {
-  throw new GatewayError('policy_not_implemented', 'policy extProc is not implemented yet');
-};
+/** Starts the ext_proc exchange for one request. */
+export const startExtProc: ExtProcStarter = (config, ctx, req) =>
+  new ExtProcSession({ config, ctx, req, client: getProcessorClient(config.target) });
