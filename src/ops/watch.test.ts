@@ -54,7 +54,7 @@ test('write-to-temp then rename (editor save) is reported, and later edits still
   assert.equal(await p, 'v: after\n');
 });
 
-test('unchanged content and other files in the directory are ignored', { timeout: 5000 }, async (t) => {
+test('unchanged content, an empty (mid-write) file and other files in the directory are ignored', { timeout: 5000 }, async (t) => {
   const { dir, file } = setup(t);
   const c = nextChange();
   let settled: (() => void) | undefined;
@@ -66,6 +66,9 @@ test('unchanged content and other files in the directory are ignored', { timeout
   s = new Promise<void>((r) => (settled = r));
   writeFileSync(path.join(dir, 'other.yaml'), 'x');
   writeFileSync(file, 'v: 1\n');
+  await s;
+  s = new Promise<void>((r) => (settled = r));
+  writeFileSync(file, '');
   await s;
   assert.equal(c.count(), 0);
   const p = c.next();

@@ -66,7 +66,9 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
       } catch {
         return;
       }
-      if (text === last || closed) return;
+      // Editors and writeFile truncate before writing: an empty read is a write in progress, and the
+      // write that follows fires another event. (Applying it would close every bind.)
+      if (text === last || closed || text.trim() === '') return;
       last = text;
       await onChange(text);
     } finally {
