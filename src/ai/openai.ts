@@ -43,11 +43,11 @@ export async function prepareAiRequest(
   req: GatewayRequest,
   ctx: RequestContext,
 ): Promise<AiUpstreamPlan> {
-  const type = routeTypeFor(req.path);
+  const type = routeTypeFor(req.path, req.method);
   const log: AiLog = { provider: PROVIDER };
   ctx.log.ai = log;
   // Only POSTs to the JSON endpoints carry a request object; GET /v1/models and friends pass through.
-  if (type !== 'models' && req.method === 'POST') {
+  if (type !== 'models' && type !== 'passthrough') {
     const { bytes, decompressed } = await readRequestBody(
       req.body,
       req.headers.get('content-encoding'),

@@ -15,6 +15,15 @@ test('route type by path suffix; anything else is chat completions', () => {
   assert.equal(routeTypeFor('/v1/models/ft:gpt-4o:org:x'), 'models');
   assert.equal(routeTypeFor('/anything'), 'completions');
   assert.equal(routeTypeFor('/'), 'completions');
+  assert.equal(routeTypeFor('/v1/models', 'GET'), 'models');
+  assert.equal(routeTypeFor('/v1/responses/resp_1', 'GET'), 'passthrough');
+  assert.equal(routeTypeFor('/v1/chat/completions/c1', 'DELETE'), 'passthrough');
+});
+
+test('passthrough keeps the client path; pathPrefix replaces only a leading /v1', () => {
+  assert.equal(upstreamPath(none, 'passthrough', '/v1/responses/r1?x=1'), '/v1/responses/r1?x=1');
+  assert.equal(upstreamPath({ ...none, pathPrefix: '/openai/v1/' }, 'passthrough', '/v1/responses/r1?x=1'), '/openai/v1/responses/r1?x=1');
+  assert.equal(upstreamPath({ ...none, pathPrefix: '/p' }, 'passthrough', '/other/r1'), '/other/r1');
 });
 
 test('default target: /v1 + the type suffix, query kept', () => {
@@ -46,11 +55,14 @@ test('property: the computed path always keeps the client query string', () => {
     fc.property(
       fc.constantFrom('/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/responses', '/x'),
       fc.string({ maxLength: 20 }).map((s) => s.replace(/[#?]/g, '')),
-      (p, q) => {
+      fc.constantFrom('POST', 'GET', 'DELETE'),
+      (p, q, method) => {
         const client = `${p}?${q}`;
-        const out = upstreamPath(none, routeTypeFor(client), client);
+        const type = routeTypeFor(client, method);
+        const out = upstreamPath(none, type, client);
         assert.equal(splitPath(out)[1], `?${q}`);
-        assert.ok(out.startsWith('/v1/'));
+        if (type === 'passthrough') assert.equal(out, client);
+        else assert.ok(out.startsWith('/v1/'));
       },
     ),
   );

@@ -3,8 +3,11 @@
  * Pure functions: the request path in, the type and the upstream path out.
  */
 
-/** What kind of OpenAI call a request is; decides body handling and the upstream path. */
-export type AiRouteType = 'completions' | 'embeddings' | 'models' | 'responses';
+/**
+ * What kind of OpenAI call a request is; decides body handling and the upstream path. `passthrough` is a
+ * non-POST call other than models (e.g. `GET /v1/responses/{id}`): forwarded without body handling, path kept.
+ */
+export type AiRouteType = 'completions' | 'embeddings' | 'models' | 'responses' | 'passthrough';
 
 /** The part of a backend's config that decides the upstream path. */
 export interface PathConfig {
@@ -22,16 +25,18 @@ export function splitPath(pathAndQuery: string): [string, string] {
 const MODELS_RE = /\/models(\/[^/]+)?\/?$/;
 
 /**
- * The route type by path suffix, longest suffix first. Unknown paths are chat completions, as in
- * agentgateway's route-based form where every request is `completions` unless told otherwise.
+ * The route type by path suffix, longest suffix first. Unknown POST paths are chat completions, as in
+ * agentgateway's route-based form where every request is `completions` unless told otherwise; other
+ * methods (retrieve/delete calls) are passthrough, since rewriting them to a POST endpoint cannot work.
  */
-export function routeTypeFor(pathAndQuery: string): AiRouteType {
+export function routeTypeFor(pathAndQuery: string, method = 'POST'): AiRouteType {
   const [path] = splitPath(pathAndQuery);
   const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (MODELS_RE.test(p)) return 'models';
+  if (method !== 'POST') return 'passthrough';
   if (p.endsWith('/chat/completions')) return 'completions';
   if (p.endsWith('/embeddings')) return 'embeddings';
   if (p.endsWith('/responses')) return 'responses';
-  if (MODELS_RE.test(p)) return 'models';
   return 'completions';
 }
 
@@ -55,6 +60,8 @@ function suffixFor(type: AiRouteType, clientPath: string): string {
     }
     case 'completions':
       return '/chat/completions';
+    case 'passthrough':
+      return clientPath;
     default: {
       const never: never = type;
       return never;
@@ -66,11 +73,16 @@ function suffixFor(type: AiRouteType, clientPath: string): string {
  * The upstream path (with query) for a client request:
  * - `pathOverride`: replaces path and query verbatim (agentgateway's rule);
  * - `hostOverride` without `pathPrefix`: the client's path and query are forwarded unchanged;
+ * - passthrough: the client's path, with only a leading `/v1` replaced by `pathPrefix`;
  * - otherwise `/v1` (or `pathPrefix`) + the type's suffix, keeping the client's query string.
  */
 export function upstreamPath(cfg: PathConfig, type: AiRouteType, clientPathAndQuery: string): string {
   if (cfg.pathOverride !== undefined) return cfg.pathOverride;
   if (cfg.hostOverride !== undefined && cfg.pathPrefix === undefined) return clientPathAndQuery;
   const [path, query] = splitPath(clientPathAndQuery);
+  if (type === 'passthrough') {
+    if (cfg.pathPrefix === undefined) return clientPathAndQuery;
+    return path === '/v1' || path.startsWith('/v1/') ? `${basePath(cfg)}${path.slice(3)}${query}` : clientPathAndQuery;
+  }
   return `${basePath(cfg)}${suffixFor(type, path)}${query}`;
 }
