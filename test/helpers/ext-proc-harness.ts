@@ -18,7 +18,9 @@ export interface CallOptions {
   readonly method?: string;
   readonly path?: string;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string | Buffer;
+  readonly body?: string | Buffer | readonly (string | Buffer)[];
+  /** Request trailers (HTTP/1.1: sent chunked). */
+  readonly trailers?: Readonly<Record<string, string>>;
 }
 
 /** What came back. */
@@ -27,6 +29,7 @@ export interface CallResult {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Buffer;
   readonly text: string;
+  readonly trailers: Record<string, string | string[] | undefined>;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -47,33 +50,48 @@ export function call(proto: Proto, origin: string, o: CallOptions = {}): Promise
   const method = o.method ?? (o.body === undefined ? 'GET' : 'POST');
   const path = o.path ?? '/';
   return new Promise((resolve, reject) => {
-    const collect = (status: number, headers: CallResult['headers'], stream: NodeJS.ReadableStream): void => {
-      const parts: Buffer[] = [];
-      stream.on('data', (c: Buffer) => parts.push(c));
+    const parts = o.body === undefined ? [] : typeof o.body === 'string' || Buffer.isBuffer(o.body) ? [o.body] : [...o.body];
+    const collect = (status: number, headers: CallResult['headers'], stream: NodeJS.ReadableStream, trailers: () => CallResult['trailers']): void => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        const body = Buffer.concat(parts);
-        resolve({ status, headers, body, text: body.toString('utf8') });
+        const body = Buffer.concat(chunks);
+        // HTTP/2 trailers arrive just before 'end'; HTTP/1.1 trailers are parsed by then.
+        setImmediate(() => resolve({ status, headers, body, text: body.toString('utf8'), trailers: trailers() }));
       });
       stream.on('error', reject);
     };
     if (proto === '1.1') {
-      const r = http.request(origin + path, { method, headers: { ...o.headers }, agent });
-      r.on('response', (res) => collect(res.statusCode ?? 0, res.headers, res));
+      const headers: Record<string, string> = { ...o.headers };
+      if (o.trailers !== undefined) headers['transfer-encoding'] = 'chunked';
+      const r = http.request(origin + path, { method, headers, agent });
+      r.on('response', (res) => collect(res.statusCode ?? 0, res.headers, res, () => ({ ...res.trailers })));
       r.on('error', reject);
-      r.end(o.body);
+      for (const p of parts) r.write(p);
+      if (o.trailers !== undefined) r.addTrailers(o.trailers);
+      r.end();
       return;
     }
     const s = h2session(origin);
-    const st = s.request({ ':method': method, ':path': path, ...o.headers }, { endStream: o.body === undefined });
+    const hasBody = o.body !== undefined || o.trailers !== undefined;
+    const st = s.request({ ':method': method, ':path': path, ...o.headers }, { endStream: !hasBody, waitForTrailers: o.trailers !== undefined });
+    let trailers: CallResult['trailers'] = {};
+    st.on('trailers', (t) => {
+      trailers = { ...t };
+    });
+    st.on('wantTrailers', () => st.sendTrailers({ ...o.trailers }));
     st.on('response', (h) => {
       const headers: CallResult['headers'] = {};
       for (const [k, v] of Object.entries(h)) if (!k.startsWith(':')) headers[k] = v as string | string[];
-      collect(Number(h[':status']), headers, st);
+      collect(Number(h[':status']), headers, st, () => trailers);
     });
     st.on('error', reject);
     // A reset without an error code (NO_ERROR / CANCEL) only closes the stream: never hang on it.
-    st.on('close', () => reject(new Error(`HTTP/2 stream closed before a full response (rst code ${st.rstCode})`)));
-    if (o.body !== undefined) st.end(o.body);
+    st.on('close', () => setImmediate(() => reject(new Error(`HTTP/2 stream closed before a full response (rst code ${st.rstCode})`))));
+    if (hasBody) {
+      for (const p of parts) st.write(p);
+      st.end();
+    }
   });
 }
 
