@@ -92,7 +92,7 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   const backend = wb.backend;
   const target: UpstreamTarget =
     backend.kind === 'ai'
-      ? await prepareAiRequest(backend, req, ctx)
+      ? { ...(await prepareAiRequest(backend, req, ctx)), tls: wb.policies.backendTLS ?? route.policies.backendTLS }
       : { scheme: backend.scheme, host: backend.host, port: backend.port, tls: wb.policies.backendTLS ?? route.policies.backendTLS };
   const grpc = isGrpc(req.headers);
   const res = await forward(deps.upstreams, req, {

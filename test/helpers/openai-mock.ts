@@ -6,6 +6,7 @@
  */
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** One request as the mock received it. */
@@ -50,6 +51,8 @@ export interface OpenAiMockOptions {
   /** Usage reported for chat completions (completion tokens default to the chunk count). */
   readonly promptTokens?: number;
   readonly stream?: Partial<StreamOptions>;
+  /** Serve HTTPS with this key and certificate (PEM) instead of plaintext. */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
 /** A running mock. */
@@ -159,7 +162,7 @@ export async function startOpenAiMock(opts: OpenAiMockOptions = {}): Promise<Ope
     gate: opts.stream?.gate,
   };
 
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
@@ -187,7 +190,8 @@ export async function startOpenAiMock(opts: OpenAiMockOptions = {}): Promise<Ope
         else res.destroy();
       });
     });
-  });
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
 
   async function route(rec: RecordedRequest, res: http.ServerResponse): Promise<void> {
     const scripted = errors.shift();
@@ -213,7 +217,7 @@ export async function startOpenAiMock(opts: OpenAiMockOptions = {}): Promise<Ope
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     stream,
