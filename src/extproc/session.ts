@@ -20,6 +20,7 @@ import { effectiveModes, sendsNothing, unsupportedBodyMode, type Direction, type
 import { immediateResponse, type RejectedMutation } from './mutation.js';
 import { requestIo, responseIo } from './phase-io.js';
 import { structToJson } from './struct.js';
+import { celHooks } from './cel-fields.js';
 import type { ProcessorClient } from './transport.js';
 
 /** Hooks for the CEL-driven fields (issue 4: metadataContext and request/response attributes). */
@@ -44,6 +45,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   readonly allowModeOverride: boolean;
   readonly maxBufferSize: number;
   #routingChanged = false;
+  #response: GatewayResponse | undefined;
   #finished = false;
   #responded = false;
   readonly #config: ExtProcConfig;
@@ -60,6 +62,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.allowModeOverride = config.processingOptions.allowModeOverride;
     this.maxBufferSize = ctx.maxBufferSize;
     this.#grpc = isGrpc(req.headers);
+    const cel = opts.hooks === undefined ? celHooks(config, ctx, req, () => this.#response) : undefined;
     const metadata: Record<string, string> = {};
     if (ctx.traceparent !== undefined) metadata['traceparent'] = ctx.traceparent;
     this.channel = new ProcessorChannel({
@@ -68,8 +71,8 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
       messageTimeoutMs: config.messageTimeoutMs,
       metadata,
       modes: () => this.modes,
-      metadataContext: opts.hooks?.metadataContext ?? (() => undefined),
-      attributes: opts.hooks?.attributes ?? (() => undefined),
+      metadataContext: opts.hooks?.metadataContext ?? cel?.metadataContext ?? (() => undefined),
+      attributes: opts.hooks?.attributes ?? cel?.attributes ?? (() => undefined),
       onDynamicMetadata: (msg) => this.#dynamicMetadata(msg),
     });
     this.#log = { target: config.target.display, phases: this.channel.phases, timeMs: 0, outcome: 'skipped' };
@@ -94,6 +97,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
 
   async onResponse(res: GatewayResponse): Promise<PolicyOutcome> {
     if (this.#responded || this.#finished || sendsNothing(this.modes)) return CONTINUE;
+    this.#response = res;
     return runDirection(this, responseIo(res));
   }
 

@@ -1,0 +1,52 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileCel } from '../cel/cel.js';
+import type { ExtProcConfig } from '../config/model.js';
+import { bufferBody } from '../http/body.js';
+import type { RequestContext } from '../http/context.js';
+import { HeaderList } from '../http/headers.js';
+import type { GatewayRequest } from '../http/message.js';
+import { FakeClient, passThrough } from './fake-stream.test-helper.js';
+import { structToJson } from './struct.js';
+import { ExtProcSession } from './session.js';
+
+const config: ExtProcConfig = {
+  target: { scheme: 'http', host: '127.0.0.1', port: 1, display: 'p', tls: undefined },
+  failureMode: 'failClosed',
+  processingOptions: {
+    requestHeaderMode: 'send', responseHeaderMode: 'send', requestBodyMode: 'buffered', responseBodyMode: 'none',
+    requestTrailerMode: 'skip', responseTrailerMode: 'skip', allowModeOverride: false,
+  },
+  messageTimeoutMs: 2000,
+  statusOnError: 500,
+  metadataContext: { 'tollgate.dev': { tenant: compileCel('request.headers["x-tenant"]'), path: compileCel('request.path'), missing: compileCel('request.headers["nope"]') } },
+  requestAttributes: { 'request.method': compileCel('request.method'), 'seen.model': compileCel('extproc.model') },
+  responseAttributes: { 'response.code': compileCel('response.code') },
+};
+const ctx = (): RequestContext => ({
+  id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal,
+  maxBufferSize: 1024, traceparent: undefined, extprocMetadata: { model: 'm1' },
+  log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
+});
+
+describe('ext_proc CEL attributes and metadata_context', { timeout: 5_000 }, () => {
+  it('attributes go on the first message of each direction; metadata_context on every message; failing values are left out', async () => {
+    const client = new FakeClient((m, s) => s.reply(passThrough(m)));
+    const req: GatewayRequest = {
+      method: 'POST', scheme: 'http', authority: 'a', path: '/v1/x', headers: new HeaderList([['x-tenant', 'acme']]),
+      body: bufferBody('b'), httpVersion: '1.1', remoteAddress: '127.0.0.1', remotePort: 1,
+    };
+    const s = new ExtProcSession({ config, ctx: ctx(), req, client });
+    await s.onRequest(req);
+    await s.onResponse({ status: 201, headers: new HeaderList(), body: null });
+    s.finish();
+    const [h, b, r] = client.streams[0]!.sent;
+    const attrs = (m: typeof h) => structToJson(m!.attributes?.['envoy.filters.http.ext_proc']);
+    assert.deepEqual(attrs(h), { 'request.method': 'POST', 'seen.model': 'm1' });
+    assert.deepEqual(Object.keys(b!.attributes ?? {}), [], 'only on the first message of the direction');
+    assert.deepEqual(attrs(r), { 'response.code': 201 });
+    for (const m of [h, b, r]) {
+      assert.deepEqual(structToJson(m!.metadataContext!.filterMetadata!['tollgate.dev']), { tenant: 'acme', path: '/v1/x' });
+    }
+  });
+});
