@@ -224,3 +224,43 @@ describe('ext_proc ordering properties', { timeout: 30_000 }, () => {
     );
   });
 });
+
+describe('ext_proc full-duplex ordering properties', { timeout: 30_000 }, () => {
+  it('chunks and replies interleave freely once the headers reply came; the idle timer runs only after the input ended', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.nat(), fc.array(fc.nat(), { maxLength: 12 }), (chunks, headersAt, bodyReplies) => {
+        // A timeline of gateway sends and processor replies, in one order the network could produce.
+        type Step = { kind: 'send'; last: boolean } | { kind: 'headersReply' } | { kind: 'bodyReply' };
+        const timeline: Step[] = Array.from({ length: chunks }, (_, i) => ({ kind: 'send', last: i === chunks - 1 }) as Step);
+        const hAt = headersAt % (chunks + 1);
+        timeline.splice(hAt, 0, { kind: 'headersReply' });
+        for (const r of bodyReplies) timeline.splice(hAt + 1 + (r % (timeline.length - hAt)), 0, { kind: 'bodyReply' });
+        let s: State = transition(initialState(), sent('request', 'headers')).state;
+        let inputEnded = false;
+        for (const step of timeline) {
+          const ev: Event =
+            step.kind === 'send' ? { e: 'sent', dir: 'request', phase: 'body', mode: 'fullDuplexStreamed', last: step.last }
+            : step.kind === 'headersReply' ? reply('request_headers') : reply('request_body');
+          s = transition(s, ev).state;
+          if (step.kind === 'send' && step.last) inputEnded = true;
+          assert.equal(s.t, 'open');
+          assert.equal(isAwaiting(s), inputEnded, 'the idle timer runs exactly once the processor has the whole input');
+        }
+        const ended = transition(s, { e: 'outputEnded', dir: 'request' });
+        assert.equal(isAwaiting(ended.state), false);
+        assert.equal(transition(ended.state, reply('request_body')).state.t, 'failed', 'nothing is accepted after the body ended');
+      }),
+    );
+  });
+
+  it('a body reply before the headers reply is always a protocol error', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), (chunks) => {
+        let s: State = transition(initialState(), sent('request', 'headers')).state;
+        for (let i = 0; i < chunks; i++) s = transition(s, sent('request', 'body', 'fullDuplexStreamed')).state;
+        assert.equal(transition(s, reply('request_body')).state.t, 'failed');
+        assert.equal(transition(s, reply('request_trailers')).state.t, 'failed');
+      }),
+    );
+  });
+});
