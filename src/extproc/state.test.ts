@@ -234,7 +234,10 @@ describe('ext_proc full-duplex ordering properties', { timeout: 30_000 }, () => 
         const timeline: Step[] = Array.from({ length: chunks }, (_, i) => ({ kind: 'send', last: i === chunks - 1 }) as Step);
         const hAt = headersAt % (chunks + 1);
         timeline.splice(hAt, 0, { kind: 'headersReply' });
-        for (const r of bodyReplies) timeline.splice(hAt + 1 + (r % (timeline.length - hAt)), 0, { kind: 'bodyReply' });
+        // Body replies come after the headers reply and after at least one chunk went out.
+        const firstSend = timeline.findIndex((x) => x.kind === 'send');
+        const min = Math.max(hAt, firstSend) + 1;
+        for (const r of bodyReplies) timeline.splice(min + (r % (timeline.length - min + 1)), 0, { kind: 'bodyReply' });
         let s: State = transition(initialState(), sent('request', 'headers')).state;
         let inputEnded = false;
         for (const step of timeline) {
