@@ -11,6 +11,7 @@ import { logger } from '../observability/logger.js';
 import { isMessage, type FromWorker, type ToWorker } from './cluster-messages.js';
 import { startOpsServers, type OpsServers } from './ops-servers.js';
 import { Readiness } from './readiness.js';
+import { referencedFiles } from './referenced-files.js';
 import { reportReloadSuccess } from './reload.js';
 import { watchSpec, type RunOptions, type Running } from './run.js';
 import type { FileWatch } from './watch.js';
@@ -127,15 +128,18 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
 
   const spec = opts.watch;
   if (spec !== undefined) {
-    watch = watchSpec(spec, async (next) => {
+    const w = watchSpec(spec, async (next) => {
       const nextModel = spec.load(next); // validated here first, so an invalid edit never reaches a worker
       const replies = await Promise.all([...workers].map((w) => ask(w, (id) => ({ t: 'reload', id, text: next }))));
       const failures = replies.map((r) => (r === undefined ? 'no reply' : r.t === 'reloaded' ? r.error : undefined)).filter((e) => e !== undefined);
       if (failures.length > 0) throw new Error(`${failures.length} worker(s) could not apply the config: ${failures[0]}`);
       model = nextModel;
       text = next; // replacement workers start from the latest good config
+      w.setExtraFiles(referencedFiles(nextModel));
       reportReloadSuccess(spec.path, opts.model, nextModel);
     });
+    w.setExtraFiles(referencedFiles(opts.model));
+    watch = w;
   }
 
   let shutdownPromise: Promise<void> | undefined;

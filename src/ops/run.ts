@@ -10,6 +10,7 @@ import { logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startOpsServers, type OpsServers } from './ops-servers.js';
 import { Readiness } from './readiness.js';
+import { referencedFiles } from './referenced-files.js';
 import { reportReloadFailure, reportReloadSuccess } from './reload.js';
 import { watchConfigFile, type FileWatch } from './watch.js';
 
@@ -87,13 +88,16 @@ export async function run(opts: RunOptions): Promise<Running> {
 
   const spec = opts.watch;
   if (spec !== undefined) {
-    watch = watchSpec(spec, async (text) => {
+    const w = watchSpec(spec, async (text) => {
       const model = spec.load(text);
       await gateway.reload(model);
+      w.setExtraFiles(referencedFiles(model));
       accessLog.setEnabled(model.frontend.accessLog);
       // Compared with the startup model: the `config:` block in effect is the one read at startup.
       reportReloadSuccess(spec.path, opts.model, model);
     });
+    w.setExtraFiles(referencedFiles(opts.model));
+    watch = w;
   }
 
   return {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { watchConfigFile } from './watch.js';
@@ -74,5 +74,21 @@ test('unchanged content, an empty (mid-write) file and other files in the direct
   const p = c.next();
   writeFileSync(file, 'v: 9\n');
   assert.equal(await p, 'v: 9\n');
+  assert.equal(c.count(), 1);
+});
+
+test('a change to a referenced file re-applies the unchanged config text', { timeout: 5000 }, async (t) => {
+  const { dir, file } = setup(t);
+  const secrets = path.join(dir, 'secrets');
+  mkdirSync(secrets);
+  const key = path.join(secrets, 'key.txt');
+  writeFileSync(key, 'old');
+  const c = nextChange();
+  const w = watchConfigFile(file, c.onChange, { debounceMs: 30, initialText: 'v: 1\n' });
+  t.after(() => w.close());
+  w.setExtraFiles([key]);
+  const p = c.next();
+  writeFileSync(key, 'new');
+  assert.equal(await p, 'v: 1\n');
   assert.equal(c.count(), 1);
 });

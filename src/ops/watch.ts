@@ -9,6 +9,11 @@ import path from 'node:path';
 
 /** A running watch. */
 export interface FileWatch {
+  /**
+   * Also watches these files (secrets, certificates the config references); a change to one re-applies the
+   * config even though its own text is unchanged. Replaces the previous set.
+   */
+  setExtraFiles(paths: readonly string[]): void;
   close(): void;
 }
 
@@ -24,7 +29,8 @@ export interface WatchOptions {
 
 /**
  * Calls `onChange(text)` with the new content after the file changed and stayed quiet for the debounce.
- * Bursts collapse into one call; identical content is ignored; calls never overlap.
+ * Bursts collapse into one call; identical content is ignored (unless a referenced file changed); calls
+ * never overlap.
  */
 export function watchConfigFile(file: string, onChange: (text: string) => Promise<void>, opts: WatchOptions = {}): FileWatch {
   const abs = path.resolve(file);
@@ -37,6 +43,9 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
   let again = false;
   let closed = false;
   let fileWatcher: fs.FSWatcher | undefined;
+  let extraWatchers: fs.FSWatcher[] = [];
+  /** Set when a referenced file changed: apply even if the config text is the same. */
+  let forced = false;
 
   const onError = (err: Error): void => opts.onWatchError?.(err);
 
@@ -44,7 +53,7 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
     fileWatcher?.close();
     fileWatcher = undefined;
     try {
-      fileWatcher = fs.watch(abs, schedule);
+      fileWatcher = fs.watch(abs, () => schedule());
       fileWatcher.on('error', onError);
     } catch {
       // Mid-replace the file may not exist; the directory watch fires again once it does.
@@ -58,6 +67,8 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
       return;
     }
     running = true;
+    const force = forced;
+    forced = false;
     try {
       armFileWatch();
       let text: string;
@@ -68,7 +79,7 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
       }
       // Editors and writeFile truncate before writing: an empty read is a write in progress, and the
       // write that follows fires another event. (Applying it would close every bind.)
-      if (text === last || closed || text.trim() === '') return;
+      if ((text === last && !force) || closed || text.trim() === '') return;
       last = text;
       await onChange(text);
     } finally {
@@ -81,8 +92,9 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
     }
   };
 
-  function schedule(): void {
+  function schedule(force = false): void {
     if (closed) return;
+    if (force) forced = true;
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(() => void check(), debounceMs);
   }
@@ -94,12 +106,41 @@ export function watchConfigFile(file: string, onChange: (text: string) => Promis
   dirWatcher.on('error', onError);
   armFileWatch();
 
+  const closeExtra = (): void => {
+    for (const w of extraWatchers) w.close();
+    extraWatchers = [];
+  };
+
   return {
+    setExtraFiles(paths) {
+      closeExtra();
+      if (closed) return;
+      const byDir = new Map<string, Set<string>>();
+      for (const p of paths) {
+        const a = path.resolve(p);
+        const names = byDir.get(path.dirname(a)) ?? new Set<string>();
+        names.add(path.basename(a));
+        byDir.set(path.dirname(a), names);
+      }
+      for (const [d, names] of byDir) {
+        try {
+          // Directory watches, for the same reason as the config file: rotations replace files.
+          const w = fs.watch(d, (_event, name) => {
+            if (name === null || names.has(name) || name.startsWith('..')) schedule(true);
+          });
+          w.on('error', onError);
+          extraWatchers.push(w);
+        } catch (err) {
+          onError(err as Error);
+        }
+      }
+    },
     close() {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
       dirWatcher.close();
       fileWatcher?.close();
+      closeExtra();
     },
   };
 }

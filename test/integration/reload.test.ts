@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -113,4 +114,39 @@ test('a request in flight during a reload completes; new requests see the new co
   release();
   assert.equal(await inflight, '200 slow upstream done');
   assert.equal(up.requests.length, 1);
+});
+
+test('rotating a {file:} secret the config references takes effect without editing the config', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-reload-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = path.join(dir, 'api-key');
+  writeFileSync(keyFile, 'sk-old-1111\n');
+  const up = await startUpstream();
+  t.after(() => up.close());
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - policies:
+        backendAuth:
+          key:
+            file: ${keyFile}
+      backends:
+      - host: 127.0.0.1:{{UP}}
+`,
+    { vars: { UP: up.port } },
+  );
+  t.after(() => gw.stop());
+  const auth = async (): Promise<unknown> => {
+    const r = await fetch(`${gw.url()}/x`, { headers: { authorization: 'Bearer client' } });
+    return ((await r.json()) as { headers: Record<string, unknown> }).headers.authorization;
+  };
+  assert.equal(await auth(), 'Bearer sk-old-1111');
+  const seen = gw.stdout.length;
+  writeFileSync(keyFile, 'sk-new-2222\n');
+  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && l.includes('config reloaded'));
+  assert.equal(await auth(), 'Bearer sk-new-2222');
+  assert.ok(!gw.stdout.join('\n').includes('sk-new-2222'), 'the secret reached the log');
 });
