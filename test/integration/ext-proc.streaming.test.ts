@@ -25,6 +25,8 @@ const handlers: Handlers = {
     switch (caseOf(ctx)) {
       case 'upper':
         return reply.streamed('request', bytesOf(b.body).toString('latin1').toUpperCase(), !!b.endOfStream);
+      case 'late-immediate':
+        return reply.immediate({ status: 403, body: 'denied mid-body' });
       case 'hold': {
         if (!b.endOfStream) return null;
         const whole = Buffer.concat(ctx.received.filter((m) => m.requestBody != null).map((m) => bytesOf(m.requestBody!.body)));
@@ -108,6 +110,12 @@ describe('ext_proc streaming bodies', { timeout: 180_000 }, () => {
       assert.equal(r.trailers['x-resp-trailer'], 'mutated');
       assert.equal(r.trailers['x-up-trailer'], 'orig');
       assert.equal(r.trailers['grpc-status'], '0');
+    });
+
+    it(`HTTP/${proto}: an immediate response during the request body aborts the upstream request and answers the client`, async () => {
+      const r = await call(proto, duplex.url, { path: '/late', body: ['first', 'second'], headers: { 'x-case': 'late-immediate' } });
+      assert.equal(r.status, 403);
+      assert.match(r.text, /denied mid-body/);
     });
 
     it(`HTTP/${proto}: streamed mode answers every chunk in order`, async () => {
