@@ -103,7 +103,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const common = {
     model,
     bindHost: bindHost === undefined || bindHost === '' ? undefined : bindHost,
-    ...(src.kind === 'file'
+    ...(src.kind === 'file' && src.watch
       ? { watch: { path: src.path, initialText: text, load: (t: string) => load(t, label, baseDir) } }
       : {}),
   };

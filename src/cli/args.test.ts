@@ -3,15 +3,17 @@ import assert from 'node:assert/strict';
 import { parseCommand, UsageError } from './args.js';
 
 test('file, inline and validate-only forms', () => {
-  assert.deepEqual(parseCommand(['-f', 'c.yaml']), { kind: 'run', source: { kind: 'file', path: 'c.yaml' }, validateOnly: false });
+  assert.deepEqual(parseCommand(['-f', 'c.yaml']), { kind: 'run', source: { kind: 'file', path: 'c.yaml', watch: true }, validateOnly: false });
   assert.deepEqual(parseCommand(['--file=c.yaml', '--validate-only']), {
     kind: 'run',
-    source: { kind: 'file', path: 'c.yaml' },
+    source: { kind: 'file', path: 'c.yaml', watch: true },
     validateOnly: true,
   });
   assert.deepEqual(parseCommand(['-c', 'binds: []']), { kind: 'run', source: { kind: 'inline', text: 'binds: []' }, validateOnly: false });
   assert.deepEqual(parseCommand(['--validate-only', '--config', 'x: 1']), { kind: 'run', source: { kind: 'inline', text: 'x: 1' }, validateOnly: true });
   assert.deepEqual(parseCommand(['-f', '-']), { kind: 'run', source: { kind: 'stdin' }, validateOnly: false });
+  assert.deepEqual(parseCommand(['-f', '/dev/stdin']), { kind: 'run', source: { kind: 'stdin' }, validateOnly: false });
+  assert.deepEqual(parseCommand(['-f', '/dev/fd/63']), { kind: 'run', source: { kind: 'file', path: '/dev/fd/63', watch: false }, validateOnly: false });
 });
 
 test('schema, help and version', () => {

@@ -11,9 +11,9 @@ export type Command =
   | { readonly kind: 'schema' }
   | { readonly kind: 'run'; readonly source: ConfigSource; readonly validateOnly: boolean };
 
-/** A config file (watched unless it is stdin) or inline text (never watched). */
+/** A config file (watched unless it is a pipe-like path), stdin, or inline text (never watched). */
 export type ConfigSource =
-  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'file'; readonly path: string; readonly watch: boolean }
   | { readonly kind: 'stdin' }
   | { readonly kind: 'inline'; readonly text: string };
 
@@ -82,7 +82,9 @@ export function parseCommand(argv: readonly string[]): Command {
   let source: ConfigSource;
   if (values.file !== undefined) {
     if (values.file === '') throw new UsageError('-f/--file needs a path');
-    source = values.file === '-' ? { kind: 'stdin' } : { kind: 'file', path: values.file };
+    // As agentgateway: descriptors and process substitution (`-f <(…)`) are read once, never watched.
+    const once = /^\/(dev\/fd|proc\/self\/fd)\//.test(values.file);
+    source = values.file === '-' || values.file === '/dev/stdin' ? { kind: 'stdin' } : { kind: 'file', path: values.file, watch: !once };
   } else if (values.config !== undefined) {
     source = { kind: 'inline', text: values.config };
   } else {
