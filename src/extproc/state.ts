@@ -5,11 +5,11 @@
  * the direction is data (Envoy's Decoding/Encoding split, agentgateway's RequestPhase).
  *
  * ```
- *  open ─┬─ request ─┐        per direction (request first, then response):
- *        └─ response ┘
+ *  open ─┬─ request ─┐        per direction (each keeps its own order; a streaming request body may
+ *        └─ response ┘         still flow while the response direction begins):
  *   pending ──sent headers──▶ awaitingHeaders ──reply──▶ idle
  *   pending|idle ──sent body (buffered/bufferedPartial)──▶ awaitingBody ──reply──▶ idle
- *   pending|idle ──sent body (streamed/fullDuplex)──▶ streaming{headersAnswered, unanswered, inputEnded}
+ *   pending|idle|awaitingHeaders ──sent body (streamed/fullDuplex)──▶ streaming{headersAnswered, unanswered, inputEnded}
  *   streaming ──sent trailers──▶ streaming{trailersSent} ──trailers reply──▶ idle
  *   streaming(fullDuplex) ──outputEnded (streamed_response end_of_stream)──▶ idle
  *   idle ──sent trailers──▶ awaitingTrailers ──reply──▶ idle
@@ -25,7 +25,9 @@
  *  any ──finish──▶ done   (cancel the stream if it is still open)
  * ```
  * Replies must answer messages in the order they were sent: a reply is accepted only when its kind matches
- * what the awaiting direction expects. Everything else is a protocol error with a sentence saying why.
+ * what its direction expects (`expected`). Everything else is a protocol error with a sentence saying why.
+ * The message timer runs while the gateway is blocked on the processor; in full duplex it is an idle timer
+ * that runs only once the processor has the whole input, re-armed by every reply.
  */
 import type { BodySendMode } from '../config/model.js';
 import type { FailureCause } from './failure.js';
