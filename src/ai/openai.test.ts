@@ -156,3 +156,21 @@ test('non-streaming JSON: usage read at the end; errors and compressed bodies le
   observeAiResponse(backend(), gz, ctx());
   assert.equal(gz.body, gzBody);
 });
+
+test('a streamed request answered with JSON stays JSON; one answered without a content type becomes SSE', async () => {
+  const c = ctx();
+  await prepareAiRequest(backend(), request('/v1/chat/completions', { model: 'm', stream: true }), c);
+  const json: GatewayResponse = {
+    status: 200,
+    headers: new HeaderList([['content-type', 'application/json'], ['content-length', '2']]),
+    body: bufferBody('{}'),
+  };
+  observeAiResponse(backend(), json, c);
+  assert.equal(json.headers.get('content-type'), 'application/json');
+  assert.equal(json.headers.get('content-length'), '2');
+
+  const bare: GatewayResponse = { status: 200, headers: new HeaderList([['content-length', '14']]), body: bufferBody('data: {}\n\n') };
+  observeAiResponse(backend(), bare, c);
+  assert.equal(bare.headers.get('content-type'), 'text/event-stream');
+  assert.equal(bare.headers.has('content-length'), false);
+});

@@ -79,9 +79,10 @@ export function observeAiResponse(_backend: AiBackend, res: GatewayResponse, ctx
   const contentType = (res.headers.get('content-type') ?? '').toLowerCase();
   const sse = contentType.startsWith('text/event-stream');
   const opts = { log, start: ctx.start, maxBuffer: ctx.maxBufferSize };
-  if (sse || log.streaming === true) {
+  // A streamed request answered without a content type is SSE (agentgateway forces it); one answered with
+  // JSON (a server that ignores `stream`) is left as JSON rather than mislabelled.
+  if (sse || (log.streaming === true && contentType === '')) {
     log.streaming = true;
-    // A stream has no length; agentgateway also forces the SSE content type on a 2xx streamed reply.
     res.headers.delete('content-length');
     if (!sse) res.headers.set('content-type', 'text/event-stream');
     res.body = observeSseBody(res.body, opts);
