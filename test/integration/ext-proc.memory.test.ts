@@ -1,0 +1,34 @@
+/**
+ * 100 MiB up and 100 MiB down through a full-duplex ext_proc route (default options, pass-through processor):
+ * byte for byte, with the gateway's peak RSS bounded well below the body size (it never buffers a body).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { digest, generated, generatedSha256, memoryOf } from '../helpers/streams.js';
+import { setupExtProc } from '../helpers/ext-proc-harness.js';
+
+const MiB = 1024 * 1024;
+
+test('100 MiB each way through full duplex with bounded gateway memory', { timeout: 300_000 }, async (t) => {
+  const s = await setupExtProc(t, { upstream: (req) => (req.path === '/down' ? { status: 200, body: { size: 100 * MiB } } : { status: 200, body: JSON.stringify({ bytes: req.bodyBytes, sha: req.bodySha256 }) }) });
+  const pid = s.gw.child.pid!;
+  await (await request(s.url + '/warm', { method: 'POST', body: 'x' })).body.text();
+  const before = memoryOf(pid);
+  const size = 100 * MiB;
+
+  const up = await request(s.url + '/up', { method: 'POST', body: Readable.from(generated(size)) });
+  const seen = (await up.body.json()) as { bytes: number; sha: string };
+  assert.equal(up.statusCode, 200);
+  assert.equal(seen.bytes, size);
+  assert.equal(seen.sha, generatedSha256(size));
+
+  const down = await request(s.url + '/down');
+  const got = await digest(down.body);
+  assert.equal(got.bytes, size);
+  assert.equal(got.sha256, generatedSha256(size));
+
+  const grew = memoryOf(pid).peak - before.peak;
+  assert.ok(grew < 80 * MiB, `gateway peak RSS grew by ${(grew / MiB).toFixed(1)} MiB while streaming 2 × 100 MiB through ext_proc`);
+});
