@@ -145,3 +145,46 @@ test('the registry shares one client per target key', () => {
   assert.notEqual(getProcessorClient(loopbackTarget(2)), a);
   assert.notEqual(targetKey(loopbackTarget(1, 'https', { insecure: true, caCert: undefined })), targetKey(loopbackTarget(1, 'https', { insecure: false, caCert: undefined })));
 });
+
+test('a half-open connection is detected with a PING after idleness and replaced', { timeout: 10_000 }, async (t) => {
+  const port = await rawServer(t, (s) => { s.respond({ ...GRPC, 'grpc-status': '0' }, { endStream: true }); });
+  // A TCP relay that can go silent (drops bytes both ways, keeps sockets open): a processor host that vanished.
+  let frozen = false;
+  let dials = 0;
+  const relay = net.createServer((down) => {
+    dials++;
+    const up = net.connect(port, '127.0.0.1');
+    down.on('data', (b) => { if (!frozen) up.write(b); });
+    up.on('data', (b) => { if (!frozen) down.write(b); });
+    for (const [a, b] of [[down, up], [up, down]] as const) { a.on('error', () => {}); a.on('close', () => b.destroy()); }
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  t.after(() => relay.close());
+  const c = client(t, (relay.address() as net.AddressInfo).port, { idlePingAfterMs: 0, pingTimeoutMs: 150 });
+  assert.deepEqual(await record(c, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
+  frozen = true;
+  const stuck = await record(c, [headersMsg], { closeSend: true }).ended;
+  assert.equal(stuck.kind, 'reset', JSON.stringify(stuck));
+  assert.match((stuck as { message: string }).message, /did not answer an HTTP\/2 PING within 150 ms/);
+  frozen = false;
+  assert.deepEqual(await record(c, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
+  assert.equal(dials, 2);
+});
+
+test('on an established connection, a mid-stream loss is reset and a GOAWAY-refused stream is connect', { timeout: 10_000 }, async (t) => {
+  let n = 0;
+  const port = await rawServer(t, (s) => {
+    n++;
+    if (n === 1) s.respond({ ...GRPC, 'grpc-status': '0' }, { endStream: true });
+    else if (n === 2) { s.respond(GRPC); s.write(reply(), () => s.session?.destroy()); }
+    else if (n === 3) s.respond({ ...GRPC, 'grpc-status': '0' }, { endStream: true });
+    else s.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
+  });
+  const c = client(t, port);
+  assert.deepEqual(await record(c, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
+  const lost = await record(c, [headersMsg]).ended;
+  assert.equal(lost.kind, 'reset', JSON.stringify(lost));
+  assert.deepEqual(await record(c, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
+  const refused = await record(c, [headersMsg]).ended;
+  assert.equal(refused.kind, 'connect', JSON.stringify(refused));
+});

@@ -79,6 +79,8 @@ export class H2Call implements ProcessorStream {
     }
     conn.streamStarted();
     this.#counted = true;
+    // On a connected session node assigns the stream id inside request() and emits 'ready' before we can listen.
+    this.#ready = !this.#stream.pending;
     this.#wire(this.#stream);
   }
 
@@ -128,8 +130,14 @@ export class H2Call implements ProcessorStream {
 
   #wire(s: http2.ClientHttp2Stream): void {
     s.on('ready', () => { this.#ready = true; });
-    s.on('response', (h) => this.#onResponse(h));
-    s.on('data', (chunk: Buffer) => this.#onData(chunk));
+    s.on('response', (h) => {
+      this.#conn.sawTraffic();
+      this.#onResponse(h);
+    });
+    s.on('data', (chunk: Buffer) => {
+      this.#conn.sawTraffic();
+      this.#onData(chunk);
+    });
     s.on('trailers', (h) => {
       this.#status ??= readGrpcStatus(h);
     });

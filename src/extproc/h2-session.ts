@@ -15,6 +15,10 @@ export interface ConnectionOptions {
   readonly backoffMaxMs?: number;
   /** A dial that has not connected by then fails (ms). */
   readonly connectTimeoutMs?: number;
+  /** Before using a connection that has been quiet this long, check it with a PING (ms). */
+  readonly idlePingAfterMs?: number;
+  /** A PING not answered within this is a dead connection: it is destroyed and the next open redials (ms). */
+  readonly pingTimeoutMs?: number;
 }
 
 /** The result of asking for a session: a usable one, or why not (fail fast). */
@@ -22,7 +26,7 @@ export type Acquired =
   | { readonly ok: true; readonly session: http2.ClientHttp2Session }
   | { readonly ok: false; readonly message: string };
 
-const DEFAULTS = { backoffBaseMs: 50, backoffMaxMs: 1000, connectTimeoutMs: 5000 };
+const DEFAULTS = { backoffBaseMs: 50, backoffMaxMs: 1000, connectTimeoutMs: 5000, idlePingAfterMs: 30_000, pingTimeoutMs: 5000 };
 
 /** Builds the URL authority for node's http2.connect (brackets IPv6 literals). */
 function authorityOf(t: ProcessorTarget): string {
@@ -40,6 +44,8 @@ export class H2Connection {
   #nextDialAt = 0;
   #lastError = '';
   #active = 0;
+  #lastTraffic = 0;
+  #pinging = false;
   #closed = false;
 
   constructor(target: ProcessorTarget, opts: ConnectionOptions = {}) {
@@ -51,7 +57,10 @@ export class H2Connection {
   acquire(): Acquired {
     if (this.#closed) return { ok: false, message: `the client for processor ${this.#target.display} is closed` };
     const s = this.#session;
-    if (s && !s.closed && !s.destroyed) return { ok: true, session: s };
+    if (s && !s.closed && !s.destroyed) {
+      if (this.#connected && Date.now() - this.#lastTraffic >= this.#opts.idlePingAfterMs) this.#checkAlive(s);
+      return { ok: true, session: s };
+    }
     const now = Date.now();
     if (now < this.#nextDialAt) {
       return {
@@ -60,6 +69,11 @@ export class H2Connection {
       };
     }
     return { ok: true, session: this.#dial() };
+  }
+
+  /** Records that the processor sent something (the connection is alive). */
+  sawTraffic(): void {
+    this.#lastTraffic = Date.now();
   }
 
   /** Counts streams so an idle connection does not keep the process alive. */
@@ -110,6 +124,7 @@ export class H2Connection {
       clearTimeout(timer);
       if (this.#session !== s) return;
       this.#connected = true;
+      this.#lastTraffic = Date.now();
       this.#failures = 0;
       this.#nextDialAt = 0;
       // A larger connection window lets big bodies on many streams flow without waiting on WINDOW_UPDATEs.
@@ -137,6 +152,32 @@ export class H2Connection {
     // Streams report their own frame errors; a listener keeps node from treating them as unhandled.
     s.on('frameError', () => {});
     return s;
+  }
+
+  /**
+   * A connection that has been quiet may be half-open (processor host gone without a FIN): PING it before relying
+   * on it. Only after idleness, so gRPC servers' ping-abuse limits (too_many_pings) are not hit.
+   */
+  #checkAlive(s: http2.ClientHttp2Session): void {
+    if (this.#pinging) return;
+    this.#pinging = true;
+    this.#lastTraffic = Date.now();
+    const timer = setTimeout(() => {
+      this.#pinging = false;
+      if (this.#session === s) this.#session = undefined;
+      s.destroy(new Error(`the processor did not answer an HTTP/2 PING within ${this.#opts.pingTimeoutMs} ms`));
+    }, this.#opts.pingTimeoutMs);
+    timer.unref();
+    try {
+      s.ping((err) => {
+        clearTimeout(timer);
+        this.#pinging = false;
+        if (!err) this.#lastTraffic = Date.now();
+      });
+    } catch {
+      clearTimeout(timer);
+      this.#pinging = false;
+    }
   }
 
   #dialFailed(): void {
