@@ -86,3 +86,16 @@ test('dispose stops counting', async () => {
   channels.requestEnd.publish({ record: record() });
   assert.doesNotMatch(await m.registry.metrics(), /tollgate_requests_total\{/);
 });
+
+test('client-chosen label values are bounded: odd methods and excess model names become _OTHER', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  channels.requestEnd.publish({ record: record({ method: 'BREW' }) });
+  for (let i = 0; i < 250; i++) channels.requestEnd.publish({ record: record({ ai: { provider: 'openai', requestModel: `m${i}`, inputTokens: 1 } }) });
+  const text = await m.registry.metrics();
+  assert.match(text, /tollgate_requests_total\{[^}]*method="_OTHER"[^}]*\} 1/);
+  assert.doesNotMatch(text, /BREW/);
+  assert.match(text, /request_model="m199"/);
+  assert.doesNotMatch(text, /request_model="m200"/);
+  assert.match(text, /tollgate_gen_ai_client_token_usage_count\{gen_ai_token_type="input",request_model="_OTHER",response_model="",route="r"\} 50/);
+});

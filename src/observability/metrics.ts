@@ -44,6 +44,20 @@ class ChildCache<C> {
   }
 }
 
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** Client-chosen label values (HTTP method, model names) are bounded so a client cannot explode series. */
+class BoundedValues {
+  readonly #seen = new Set<string>();
+  constructor(readonly limit: number) {}
+  get(v: string): string {
+    if (v === '' || this.#seen.has(v)) return v;
+    if (this.#seen.size >= this.limit) return '_OTHER';
+    this.#seen.add(v);
+    return v;
+  }
+}
+
 /** Creates a registry with every tollgate metric and subscribes it to the diagnostics channels. */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -133,19 +147,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const tokenChildren = new ChildCache((v) => tokens.labels(...v));
   const ttftChildren = new ChildCache((v) => ttft.labels(...v));
 
+  // OpenTelemetry's rule for http.request.method: anything outside the standard set is `_OTHER`.
+  const method = (m: string): string => (METHODS.has(m) ? m : '_OTHER');
+  const models = new BoundedValues(200);
+
   const onRequestEnd = (message: unknown): void => {
     const r: AccessLogRecord = (message as RequestEndEvent).record;
     const route = r.route ?? '';
     const backend = r.backend ?? '';
     const status = String(r.status ?? 0);
-    reqChildren.get([r.gateway, r.listener, route, backend, r.method, status]).inc();
+    reqChildren.get([r.gateway, r.listener, route, backend, method(r.method), status]).inc();
     if (r.durationMs !== undefined) {
       durChildren.get([r.gateway, r.listener, route, backend, status]).observe(r.durationMs / 1000);
     }
     const ai = r.ai;
     if (ai !== undefined) {
-      const req = ai.requestModel ?? '';
-      const res = ai.responseModel ?? '';
+      const req = models.get(ai.requestModel ?? '');
+      const res = models.get(ai.responseModel ?? '');
       if (ai.inputTokens !== undefined) tokenChildren.get(['input', req, res, route]).observe(ai.inputTokens);
       if (ai.outputTokens !== undefined) tokenChildren.get(['output', req, res, route]).observe(ai.outputTokens);
       if (ai.timeToFirstTokenMs !== undefined) ttftChildren.get([req, res, route]).observe(ai.timeToFirstTokenMs / 1000);
