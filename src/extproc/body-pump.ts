@@ -116,8 +116,10 @@ export class InputPump {
   /** Sends one message; on a processor failure waits for the session's decision instead. */
   async #send(kind: 'body' | 'trailers', payload: object, last: boolean): Promise<void> {
     const key = KEYS[this.dir][kind];
-    if (this.ch.state.t !== 'open') {
-      // The processor is gone (failed or closed): wait for the reader side to decide what happens.
+    const t = this.ch.state.t;
+    if (t !== 'open') {
+      // Failed or closed: the reader side decides (pass through, or stop). Over or answered: stop.
+      if (t === 'done' || t === 'responded') this.stop();
       await this.#decided;
       return;
     }

@@ -182,6 +182,10 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
 
   #decide(err: ProcessorFailure, dir: Direction, headersForwarded: boolean, heldEverything: boolean): PolicyOutcome {
     const cfg = this.#config;
+    if (this.#finished) {
+      // The exchange is already over (client gone, or the pipeline finished): nothing to decide or report.
+      throw new GatewayError('ext_proc_failed', 'ext_proc failed: the exchange already finished', { status: cfg.statusOnError, cause: err });
+    }
     const d = decideOnFailure({
       failureMode: cfg.failureMode,
       statusOnError: cfg.statusOnError,
