@@ -2,7 +2,8 @@
  * Prometheus metrics, fed only by the diagnostics channels (the pipeline never touches prom-client).
  * Names follow agentgateway's with a `tollgate_` prefix; see docs/operations.md for the list.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 import type { AccessLogRecord } from '../http/context.js';
 import {
   channels,
@@ -26,24 +27,6 @@ const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 // OpenTelemetry's advisory buckets for gen_ai.client.token.usage (powers of four).
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
-/**
- * Caches label children: prom-client hashes label values on every `labels()` call, which is the costly
- * part of an increment; a Map lookup on a joined key is much cheaper on the request path.
- */
-class ChildCache<C> {
-  readonly #children = new Map<string, C>();
-  constructor(readonly make: (values: string[]) => C) {}
-  get(values: string[]): C {
-    const key = values.join('\u0000');
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = this.make(values);
-      this.#children.set(key, child);
-    }
-    return child;
-  }
-}
-
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 /** Client-chosen label values (HTTP method, model names) are bounded so a client cannot explode series. */
@@ -64,64 +47,60 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registers = [registry];
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  const requests = new Counter({
-    name: 'tollgate_requests_total',
-    help: 'HTTP requests handled, by gateway, listener, route, backend, method and response status.',
-    labelNames: ['gateway', 'listener', 'route', 'backend', 'method', 'status'],
-    registers,
-  });
-  const duration = new Histogram({
-    name: 'tollgate_request_duration_seconds',
-    help: 'Time from request arrival to the end of the response, in seconds.',
-    labelNames: ['gateway', 'listener', 'route', 'backend', 'status'],
-    buckets: SECONDS_BUCKETS,
-    registers,
-  });
-  const extProcStreams = new Counter({
-    name: 'tollgate_ext_proc_streams_total',
-    help: 'ext_proc Process streams opened, by processor.',
-    labelNames: ['target'],
-    registers,
-  });
-  const extProcPhase = new Histogram({
-    name: 'tollgate_ext_proc_phase_duration_seconds',
-    help: 'Round trip of one ext_proc phase (message sent to matching reply), in seconds.',
-    labelNames: ['target', 'phase'],
-    buckets: SECONDS_BUCKETS,
-    registers,
-  });
-  const extProcFailures = new Counter({
-    name: 'tollgate_ext_proc_failures_total',
-    help: 'ext_proc exchanges that failed, by processor and reason.',
-    labelNames: ['target', 'reason'],
-    registers,
-  });
-  const extProcFailOpen = new Counter({
-    name: 'tollgate_ext_proc_fail_open_total',
-    help: 'ext_proc failures where failOpen let the request continue unmodified.',
-    labelNames: ['target'],
-    registers,
-  });
-  const extProcRejected = new Counter({
-    name: 'tollgate_ext_proc_mutations_rejected_total',
-    help: 'Header mutations from a processor that were dropped (CR/LF/NUL, forbidden header).',
-    labelNames: ['target'],
-    registers,
-  });
-  const tokens = new Histogram({
-    name: 'tollgate_gen_ai_client_token_usage',
-    help: 'Gen-AI tokens used per request, by token type (input/output), model and route.',
-    labelNames: ['gen_ai_token_type', 'request_model', 'response_model', 'route'],
-    buckets: TOKEN_BUCKETS,
-    registers,
-  });
-  const ttft = new Histogram({
-    name: 'tollgate_gen_ai_server_time_to_first_token_seconds',
-    help: 'Time from sending a gen-AI request to the first response token (streaming), in seconds.',
-    labelNames: ['request_model', 'response_model', 'route'],
-    buckets: SECONDS_BUCKETS,
-    registers,
-  });
+  const requests = new FastCounter(
+    'tollgate_requests_total',
+    'HTTP requests handled, by gateway, listener, route, backend, method and response status.',
+    ['gateway', 'listener', 'route', 'backend', 'method', 'status'],
+    registry,
+  );
+  const duration = new FastHistogram(
+    'tollgate_request_duration_seconds',
+    'Time from request arrival to the end of the response, in seconds.',
+    ['gateway', 'listener', 'route', 'backend', 'status'],
+    SECONDS_BUCKETS,
+    registry,
+  );
+  const extProcStreams = new FastCounter('tollgate_ext_proc_streams_total', 'ext_proc Process streams opened, by processor.', ['target'], registry);
+  const extProcPhase = new FastHistogram(
+    'tollgate_ext_proc_phase_duration_seconds',
+    'Round trip of one ext_proc phase (message sent to matching reply), in seconds.',
+    ['target', 'phase'],
+    SECONDS_BUCKETS,
+    registry,
+  );
+  const extProcFailures = new FastCounter(
+    'tollgate_ext_proc_failures_total',
+    'ext_proc exchanges that failed, by processor and reason.',
+    ['target', 'reason'],
+    registry,
+  );
+  const extProcFailOpen = new FastCounter(
+    'tollgate_ext_proc_fail_open_total',
+    'ext_proc failures where failOpen let the request continue unmodified.',
+    ['target'],
+    registry,
+  );
+  const extProcRejected = new FastCounter(
+    'tollgate_ext_proc_mutations_rejected_total',
+    'Header mutations from a processor that were dropped (CR/LF/NUL, forbidden header).',
+    ['target'],
+    registry,
+  );
+  const tokens = new FastHistogram(
+    'tollgate_gen_ai_client_token_usage',
+    'Gen-AI tokens used per request, by token type (input/output), model and route.',
+    ['gen_ai_token_type', 'request_model', 'response_model', 'route'],
+    TOKEN_BUCKETS,
+    registry,
+  );
+  const ttft = new FastHistogram(
+    'tollgate_gen_ai_server_time_to_first_token_seconds',
+    'Time from sending a gen-AI request to the first response token (streaming), in seconds.',
+    ['request_model', 'response_model', 'route'],
+    SECONDS_BUCKETS,
+    registry,
+  );
+  // Reloads are rare: plain prom-client metrics are fine here.
   const reloads = new Counter({
     name: 'tollgate_config_reloads_total',
     help: 'Config file reload attempts, by result (success/failure).',
@@ -137,16 +116,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   synchronized.set(1);
 
-  const reqChildren = new ChildCache((v) => requests.labels(...v));
-  const durChildren = new ChildCache((v) => duration.labels(...v));
-  const streamChildren = new ChildCache((v) => extProcStreams.labels(...v));
-  const phaseChildren = new ChildCache((v) => extProcPhase.labels(...v));
-  const failChildren = new ChildCache((v) => extProcFailures.labels(...v));
-  const failOpenChildren = new ChildCache((v) => extProcFailOpen.labels(...v));
-  const rejectedChildren = new ChildCache((v) => extProcRejected.labels(...v));
-  const tokenChildren = new ChildCache((v) => tokens.labels(...v));
-  const ttftChildren = new ChildCache((v) => ttft.labels(...v));
-
   // OpenTelemetry's rule for http.request.method: anything outside the standard set is `_OTHER`.
   const method = (m: string): string => (METHODS.has(m) ? m : '_OTHER');
   const models = new BoundedValues(200);
@@ -156,31 +125,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     const route = r.route ?? '';
     const backend = r.backend ?? '';
     const status = String(r.status ?? 0);
-    reqChildren.get([r.gateway, r.listener, route, backend, method(r.method), status]).inc();
+    requests.series([r.gateway, r.listener, route, backend, method(r.method), status]).inc();
     if (r.durationMs !== undefined) {
-      durChildren.get([r.gateway, r.listener, route, backend, status]).observe(r.durationMs / 1000);
+      duration.series([r.gateway, r.listener, route, backend, status]).observe(r.durationMs / 1000);
     }
     const ai = r.ai;
     if (ai !== undefined) {
       const req = models.get(ai.requestModel ?? '');
       const res = models.get(ai.responseModel ?? '');
-      if (ai.inputTokens !== undefined) tokenChildren.get(['input', req, res, route]).observe(ai.inputTokens);
-      if (ai.outputTokens !== undefined) tokenChildren.get(['output', req, res, route]).observe(ai.outputTokens);
-      if (ai.timeToFirstTokenMs !== undefined) ttftChildren.get([req, res, route]).observe(ai.timeToFirstTokenMs / 1000);
+      if (ai.inputTokens !== undefined) tokens.series(['input', req, res, route]).observe(ai.inputTokens);
+      if (ai.outputTokens !== undefined) tokens.series(['output', req, res, route]).observe(ai.outputTokens);
+      if (ai.timeToFirstTokenMs !== undefined) ttft.series([req, res, route]).observe(ai.timeToFirstTokenMs / 1000);
     }
   };
-  const onOpen = (m: unknown): void => streamChildren.get([(m as ExtProcStreamOpenEvent).target]).inc();
+  const onOpen = (m: unknown): void => extProcStreams.series([(m as ExtProcStreamOpenEvent).target]).inc();
   const onPhase = (m: unknown): void => {
     const e = m as ExtProcPhaseEvent;
-    phaseChildren.get([e.target, e.phase]).observe(e.seconds);
+    extProcPhase.series([e.target, e.phase]).observe(e.seconds);
   };
   const onFailure = (m: unknown): void => {
     const e = m as ExtProcFailureEvent;
-    failChildren.get([e.target, e.reason]).inc();
-    if (e.failOpen) failOpenChildren.get([e.target]).inc();
+    extProcFailures.series([e.target, e.reason]).inc();
+    if (e.failOpen) extProcFailOpen.series([e.target]).inc();
   };
   const onRejected = (m: unknown): void =>
-    rejectedChildren.get([(m as ExtProcMutationRejectedEvent).target]).inc();
+    extProcRejected.series([(m as ExtProcMutationRejectedEvent).target]).inc();
   const onReload = (m: unknown): void => {
     const e = m as ConfigReloadEvent;
     reloads.labels(e.result).inc();
