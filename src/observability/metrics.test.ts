@@ -99,3 +99,18 @@ test('client-chosen label values are bounded: odd methods and excess model names
   assert.doesNotMatch(text, /request_model="m200"/);
   assert.match(text, /tollgate_gen_ai_client_token_usage_count\{gen_ai_token_type="input",request_model="_OTHER",response_model="",route="r"\} 50/);
 });
+
+test('a malformed event is contained: no exception escapes to the publisher, later events still count', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  const bad = Object.defineProperty(record(), 'gateway', { get: () => { throw new Error('boom'); } });
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => void uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  t.after(() => process.off('uncaughtException', onUncaught));
+  channels.requestEnd.publish({ record: bad });
+  channels.requestEnd.publish({ record: record() });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(uncaught, []);
+  assert.match(await m.registry.metrics(), /tollgate_requests_total\{[^}]*status="200"\} 1/);
+});

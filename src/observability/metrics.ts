@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
+import { logger } from './logger.js';
 import type { AccessLogRecord } from '../http/context.js';
 import {
   channels,
@@ -164,11 +165,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     [channels.extProcMutationRejected, onRejected],
     [channels.configReload, onReload],
   ];
-  for (const [ch, fn] of subscriptions) ch.subscribe(fn);
+  // diagnostics_channel rethrows a subscriber's exception as an uncaught exception: a metrics bug must
+  // never take the gateway down, so each subscriber is guarded and the first failure logged.
+  let warned = false;
+  const guarded = subscriptions.map(([ch, fn]) => {
+    const g = (m: unknown): void => {
+      try {
+        fn(m);
+      } catch (err) {
+        if (!warned) logger.error({ error: err instanceof Error ? err.message : String(err) }, 'metrics subscriber failed');
+        warned = true;
+      }
+    };
+    ch.subscribe(g);
+    return [ch, g] as const;
+  });
   return {
     registry,
     dispose() {
-      for (const [ch, fn] of subscriptions) ch.unsubscribe(fn);
+      for (const [ch, g] of guarded) ch.unsubscribe(g);
     },
   };
 }
