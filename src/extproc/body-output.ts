@@ -47,9 +47,9 @@ function protocol(s: StreamServices, detail: string): never {
 }
 
 async function next(s: StreamServices, heldEverything: () => boolean): Promise<Answer> {
-  s.ch.setPaused(s.ch.backlog > MAX_BACKLOG);
+  s.ch.setPaused(s.ch.backlog(s.dir) > MAX_BACKLOG);
   try {
-    return await s.ch.answer();
+    return await s.ch.answer(s.dir);
   } catch (err) {
     if (err instanceof ProcessorFailure) return s.failure(err, heldEverything());
     throw err;

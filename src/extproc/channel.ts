@@ -54,9 +54,13 @@ export class ProcessorChannel {
   #queue: Event[] = [];
   #dispatching = false;
   #timer: NodeJS.Timeout | undefined;
-  #waiter: Waiter | undefined;
-  /** Answers nobody awaited yet, in arrival order (full duplex can deliver several before they are read). */
-  #ready: Array<Answer | ProcessorFailure> = [];
+  /** One reader per direction: a streaming request body may still be read while the response is processed. */
+  readonly #waiters = new Map<Direction, Waiter>();
+  /** Answers nobody awaited yet, per direction, in arrival order (full duplex delivers several at once). */
+  readonly #ready = new Map<Direction, Array<Answer | ProcessorFailure>>([
+    ['request', []],
+    ['response', []],
+  ]);
   #paused = false;
   #current: ProcessingResponse | undefined;
   #firstSent = false;
@@ -125,9 +129,9 @@ export class ProcessorChannel {
     this.#dispatch({ e: 'outputEnded', dir });
   }
 
-  /** Number of answers delivered but not read yet. */
-  get backlog(): number {
-    return this.#ready.length;
+  /** Number of answers for `dir` delivered but not read yet. */
+  backlog(dir: Direction): number {
+    return this.#ready.get(dir)!.length;
   }
 
   /**
@@ -141,16 +145,16 @@ export class ProcessorChannel {
     else this.#stream?.resume?.();
   }
 
-  /** Waits for the reply to the message just sent (or an immediate response / clean close). */
-  answer(): Promise<Answer> {
-    const ready = this.#ready.shift();
+  /** Waits for the next answer for `dir` (a reply, or an immediate response / clean close / failure). */
+  answer(dir: Direction): Promise<Answer> {
+    const ready = this.#ready.get(dir)!.shift();
     if (ready !== undefined) {
       return ready instanceof ProcessorFailure ? Promise.reject(ready) : Promise.resolve(ready);
     }
     if (this.#state.t === 'failed') return Promise.reject(new ProcessorFailure(this.#state.cause));
     if (this.#state.t === 'passThrough') return Promise.resolve({ kind: 'passThrough' });
     return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
+      this.#waiters.set(dir, { resolve, reject });
     });
   }
 
@@ -183,7 +187,7 @@ export class ProcessorChannel {
   finish(): void {
     this.#dispatch({ e: 'finish' });
     this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
-    this.#ready = [];
+    for (const q of this.#ready.values()) q.length = 0;
   }
 
   #open(): void {
@@ -248,7 +252,7 @@ export class ProcessorChannel {
       case 'deliver': {
         const msg = this.#current!;
         this.#opts.onDynamicMetadata(msg);
-        this.#settle({ kind: 'reply', dir: eff.dir, phase: eff.phase, msg });
+        this.#settle({ kind: 'reply', dir: eff.dir, phase: eff.phase, msg }, eff.dir);
         return;
       }
       case 'immediate': {
@@ -290,15 +294,19 @@ export class ProcessorChannel {
     if (last !== undefined) publish(channels.extProcPhase, { target: this.#opts.target, phase: last, seconds: ms / 1000 });
   }
 
-  #settle(a: Answer | ProcessorFailure): void {
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    if (w === undefined) {
-      // Nobody is waiting yet (the runner is between steps, or a duplex consumer is behind): queue it.
-      this.#ready.push(a);
-      return;
+  /** Hands an answer to `dir`'s reader; without a direction (failures, immediates, clean close) to both. */
+  #settle(a: Answer | ProcessorFailure, dir?: Direction): void {
+    for (const d of dir === undefined ? (['request', 'response'] as const) : [dir]) {
+      const w = this.#waiters.get(d);
+      this.#waiters.delete(d);
+      if (w === undefined) {
+        // Nobody is reading this direction yet (between steps, or a duplex consumer is behind): queue it.
+        this.#ready.get(d)!.push(a);
+      } else if (a instanceof ProcessorFailure) {
+        w.reject(a);
+      } else {
+        w.resolve(a);
+      }
     }
-    if (a instanceof ProcessorFailure) w.reject(a);
-    else w.resolve(a);
   }
 }

@@ -95,7 +95,7 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
   let held: (() => void) | undefined; // puts the original body back after a failure
   let pump: InputPump | undefined;
   const await_ = async (): Promise<Extract<Answer, { kind: 'reply' }>> => {
-    const a = await ch.answer();
+    const a = await ch.answer(io.dir);
     if (a.kind === 'immediate') {
       pump?.stop();
       io.discard(io.getBody());
@@ -201,12 +201,17 @@ function streamServices(x: ExchangeServices, io: DirectionIo): StreamServices {
   };
 }
 
-/** Ends the direction; half-closes when nothing more will be sent at all. */
+/**
+ * Ends the direction; half-closes once nothing more will be sent at all: the request direction is over and
+ * the response direction is over too, or will send nothing. (A full-duplex request body can outlive the
+ * response phase, so the response finishing first is not enough.)
+ */
 function done(x: ExchangeServices, dir: Direction): PolicyOutcome {
   const ch = x.channel;
   if (ch.state.t !== 'open') return CONTINUE;
   ch.directionDone(dir);
-  if (!x.laterPhases(dir)) ch.closeSend();
+  const st = ch.state;
+  if (st.t === 'open' && st.request.t === 'complete' && (st.response.t === 'complete' || !x.laterPhases('request'))) ch.closeSend();
   return CONTINUE;
 }
 

@@ -164,6 +164,31 @@ describe('ext_proc session: full duplex', { timeout: 10_000 }, () => {
   });
 });
 
+describe('ext_proc session: both directions at once', { timeout: 10_000 }, () => {
+  it('the response is processed while a full-duplex request body is still streaming', async () => {
+    const client = new FakeClient((msg, st) => {
+      if (msg.requestHeaders != null) st.reply({ requestHeaders: {} });
+      if (msg.responseHeaders != null) st.reply({ responseHeaders: { response: { headerMutation: { setHeaders: [setH('x-r', '1')] } } } });
+      if (msg.requestBody != null) {
+        st.reply({ requestBody: { response: { bodyMutation: { streamedResponse: { body: msg.requestBody.body ?? Buffer.alloc(0), endOfStream: !!msg.requestBody.endOfStream } } } } });
+      }
+    });
+    const body = new BodyChannel();
+    body.pushNoWait(Buffer.from('early-'));
+    const req: GatewayRequest = { method: 'POST', scheme: 'http', authority: 'a', path: '/', headers: new HeaderList(), body, httpVersion: '2', remoteAddress: '', remotePort: 0 };
+    const s = new ExtProcSession({ config: config({ responseHeaderMode: 'send' }), ctx: context(), req, client });
+    await s.onRequest(req);
+    const reading = drain(req.body);
+    const res = { status: 200, headers: new HeaderList(), body: null };
+    assert.deepEqual(await s.onResponse(res), { kind: 'continue' });
+    assert.equal(res.headers.get('x-r'), '1');
+    body.pushNoWait(Buffer.from('late'));
+    body.end();
+    assert.deepEqual(await reading, { text: 'early-late', trailers: undefined });
+    s.finish();
+  });
+});
+
 describe('ext_proc session: streamed and trailers', { timeout: 10_000 }, () => {
   it('streamed: one reply per chunk, in order; replace, clear, keep', async () => {
     let n = 0;
