@@ -13,6 +13,9 @@ import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js'
 import { initialState, replyKind, transition, type Effect, type Event, type Phase, type State } from './state.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
 
+/** How long a processor may take to close a stream we half-closed before we reset it. */
+const CLOSE_GRACE_MS = 5_000;
+
 /** Thrown (as a rejection) when the processor failed; the runner decides what it means. */
 export class ProcessorFailure extends Error {
   override readonly cause: FailureCause;
@@ -62,6 +65,8 @@ export class ProcessorChannel {
     ['response', []],
   ]);
   #paused = false;
+  #ended = false;
+  #graceTimer: NodeJS.Timeout | undefined;
   #current: ProcessingResponse | undefined;
   #firstSent = false;
   readonly #attributesSent = new Set<Direction>();
@@ -195,7 +200,11 @@ export class ProcessorChannel {
     this.#stream = this.#opts.client.open(
       {
         onMessage: (msg) => this.#onMessage(msg),
-        onEnd: (end: StreamEnd) => this.#dispatch({ e: 'end', end }),
+        onEnd: (end: StreamEnd) => {
+          this.#ended = true;
+          if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+          this.#dispatch({ e: 'end', end });
+        },
       },
       { metadata: this.#opts.metadata },
     );
@@ -272,8 +281,17 @@ export class ProcessorChannel {
         return;
       case 'cancel':
         // A stream that already ended needs no cancel; the transport ignores a late one anyway.
-        if (ev.e !== 'end') this.#stream?.cancel();
+        if (ev.e !== 'end' && !this.#ended) this.#stream?.cancel();
         return;
+      case 'cancelLater': {
+        if (this.#ended || this.#stream === undefined) return;
+        const stream = this.#stream;
+        this.#graceTimer = setTimeout(() => {
+          if (!this.#ended) stream.cancel();
+        }, CLOSE_GRACE_MS);
+        this.#graceTimer.unref();
+        return;
+      }
     }
   }
 

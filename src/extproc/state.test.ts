@@ -62,10 +62,16 @@ describe('ext_proc state machine', { timeout: 10_000 }, () => {
     assert.equal(r.state.t, 'failed');
   });
 
-  it('immediate_response is accepted while a reply is awaited and cancels the stream', () => {
+  it('immediate_response is accepted while a reply is awaited and half-closes the stream', () => {
     const r = run([sent('request', 'headers'), reply('immediate_response')]);
     assert.equal(r.state.t, 'responded');
-    assert.deepEqual(r.effects.map((e) => e.k), ['immediate', 'disarmTimer', 'cancel']);
+    assert.deepEqual(r.effects.map((e) => e.k), ['immediate', 'disarmTimer', 'closeSend']);
+    assert.deepEqual(transition(r.state, { e: 'finish' }).effects.map((e) => e.k), ['cancelLater']);
+  });
+
+  it('finish after a half-close with nothing awaited leaves the processor a grace period to close', () => {
+    const r = run([sent('request', 'headers'), reply('request_headers'), { e: 'closeSend' }, { e: 'finish' }]);
+    assert.deepEqual(r.effects.map((e) => e.k), ['cancelLater']);
   });
 
   it('immediate_response after response headers went out is a failure', () => {

@@ -18,11 +18,12 @@
  *  open ──closeSend──▶ open{sendClosed}      (no further phase will be sent; the stream half-closes)
  *  open{sendClosed, nothing awaited} ──stream ends OK──▶ done
  *
- *  any awaited reply ── immediate_response ──▶ responded   (send it; cancel the stream)
+ *  any awaited reply ── immediate_response ──▶ responded   (send it; half-close the stream)
  *  open ── stream ends OK with work left ──▶ passThrough(closed_ok)   (continue unmodified: Envoy's rule)
  *  open ── reply to the wrong phase | empty reply | stream error | messageTimeout ──▶ failed(cause)
  *  failed ──failOpen (failure.ts said continue-unmodified)──▶ passThrough(fail_open)
- *  any ──finish──▶ done   (cancel the stream if it is still open)
+ *  any ──finish──▶ done   (cancel a stream still in use; one we half-closed with nothing awaited gets a
+ *                          grace period to be closed by the processor first)
  * ```
  * Replies must answer messages in the order they were sent: a reply is accepted only when its kind matches
  * what its direction expects (`expected`). Everything else is a protocol error with a sentence saying why.
@@ -107,7 +108,9 @@ export type Effect =
   | { readonly k: 'armTimer' }
   | { readonly k: 'disarmTimer' }
   | { readonly k: 'closeSend' }
-  | { readonly k: 'cancel' };
+  | { readonly k: 'cancel' }
+  /** Cancel only if the processor has not closed the stream within a grace period (avoids RST storms). */
+  | { readonly k: 'cancelLater' };
 
 /** A transition's result. */
 export interface Step {
@@ -289,8 +292,12 @@ export function transition(s: State, ev: Event): Step {
   if (ev.e === 'finish') {
     const effects: Effect[] = [];
     if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
-    const live = s.t === 'open' ? s.opened : s.t !== 'done';
-    if (live) effects.push({ k: 'cancel' });
+    // A stream we half-closed with nothing awaited is the processor's to close: resetting every such stream
+    // would look like an HTTP/2 rapid-reset attack to the processor (node GOAWAYs after ~1000 resets).
+    const settled = s.t === 'responded' || (s.t === 'open' && s.opened && s.sendClosed && !isAwaiting(s));
+    const live = s.t === 'open' ? s.opened : s.t === 'failed';
+    if (settled) effects.push({ k: 'cancelLater' });
+    else if (live) effects.push({ k: 'cancel' });
     return { state: { t: 'done' }, effects };
   }
   switch (s.t) {
@@ -317,9 +324,10 @@ export function transition(s: State, ev: Event): Step {
         if (s.responseHeadersOut) {
           return fail(s, { kind: 'protocol', detail: `the processor sent an immediate_response after response headers reached the client; it can no longer be honoured` });
         }
+        // The exchange is answered: nothing more will be sent, so half-close (Envoy closes the stream here).
         const effects: Effect[] = [{ k: 'immediate' }];
         if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
-        effects.push({ k: 'cancel' });
+        if (!s.sendClosed) effects.push({ k: 'closeSend' });
         return { state: { t: 'responded' }, effects };
       }
       if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response') return fail(s, protocolError(s, ev.kind));
