@@ -96,6 +96,24 @@ describe('ext_proc failures', { timeout: 120_000 }, () => {
     });
   }
 
+  it('a failure shows in the access log (phases, outcome, reason, failOpen) and in the metrics', async () => {
+    const r = await call('1.1', open.url, { path: '/observed', body: 'd', headers: { 'x-case': 'grpc-error' } });
+    assert.equal(r.status, 200);
+    const line = await open.gw.waitForLine((l) => l.includes('"path":"/observed"'));
+    const rec = JSON.parse(line) as { extProc: Array<{ phases: string[]; outcome: string; failureReason: string; failOpen: boolean; timeMs: number }> };
+    const ep = rec.extProc[0]!;
+    assert.deepEqual(ep.phases, ['request_headers']);
+    assert.equal(ep.outcome, 'fail_open');
+    assert.equal(ep.failOpen, true);
+    assert.match(ep.failureReason, /gRPC status 13/);
+    assert.equal(typeof ep.timeMs, 'number');
+    const metrics = await (await fetch(`${open.gw.statsUrl}/metrics`)).text();
+    assert.match(metrics, /tollgate_ext_proc_failures_total\{[^}]*reason="grpc_status"[^}]*\} [1-9]/);
+    assert.match(metrics, /tollgate_ext_proc_fail_open_total\{[^}]*\} [1-9]/);
+    assert.match(metrics, /tollgate_ext_proc_streams_total\{[^}]*\} [1-9]/);
+    assert.match(metrics, /tollgate_ext_proc_phase_duration_seconds_count\{[^}]*phase="request_body"[^}]*\} [1-9]/);
+  });
+
   it('the gateway keeps serving after every failure above', async () => {
     const r = await call('1.1', closed.url, { path: '/fine', body: 'still' });
     assert.equal(r.status, 200);

@@ -70,6 +70,15 @@ describe('ext_proc immediate responses', { timeout: 60_000 }, () => {
     });
   }
 
+  it('1200 immediate responses keep using one processor connection (streams are closed, not reset)', { timeout: 120_000 }, async () => {
+    const before = s.proc.connections;
+    for (let batch = 0; batch < 12; batch++) {
+      const rs = await Promise.all(Array.from({ length: 100 }, () => call('2', s.url, { path: '/many', headers: { 'x-case': 'request_headers:deny' } })));
+      for (const r of rs) assert.equal(r.status, 403);
+    }
+    assert.equal(s.proc.connections, before, 'no GOAWAY / reconnect from the processor');
+  });
+
   it('a gRPC client gets grpc-status from grpc_status and the body in grpc-message', async () => {
     const r = await call('2', s.url, { method: 'POST', path: '/pkg.Svc/Method', body: Buffer.alloc(5), headers: { 'content-type': 'application/grpc', te: 'trailers', 'x-case': 'request_headers:grpc' } });
     assert.equal(r.status, 200);
