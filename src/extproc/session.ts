@@ -148,7 +148,8 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.rejected(r.rejected);
     this.#responded = true;
     this.#log.outcome = 'immediate_response';
-    const response: GatewayResponse = { status: r.status, headers: r.headers, body: bufferBody(r.body) };
+    // A gRPC reply is trailers-only: no body at all, so grpc-status goes out in the one HEADERS frame.
+    const response: GatewayResponse = { status: r.status, headers: r.headers, body: this.#grpc ? null : bufferBody(r.body) };
     return { kind: 'respond', response };
   }
 
