@@ -77,17 +77,26 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request\n');
     return;
   }
-  void sink.handle(greq, abort).then(async ({ response, done }) => {
-    if (draining()) res.shouldKeepAlive = false;
-    let bytes = 0;
-    try {
-      bytes = await writeHttp1(res, greq.method, response);
+  void sink
+    .handle(greq, abort)
+    .then(async ({ response, done }) => {
+      if (draining()) res.shouldKeepAlive = false;
+      let bytes = 0;
+      try {
+        bytes = await writeHttp1(res, greq.method, response);
+      } catch (err) {
+        // Release whatever still produces the body (the upstream request, an ext_proc stream).
+        abort.abort(err);
+        if (!res.headersSent && !res.destroyed) {
+          // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
+          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
+        } else res.destroy();
+        done(err, bytes);
+        return;
+      }
       done(undefined, bytes);
-    } catch (err) {
-      res.destroy();
-      done(err, bytes);
-    }
-  });
+    })
+    .catch(() => res.destroy());
 }
 
 export { HeaderList };

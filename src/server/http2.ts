@@ -92,16 +92,26 @@ export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeade
     stream.close(NGHTTP2_PROTOCOL_ERROR);
     return;
   }
-  void sink.handle(greq, abort).then(async ({ response, done }) => {
-    let bytes = 0;
-    try {
-      bytes = await writeHttp2(stream, greq.method, response);
+  void sink
+    .handle(greq, abort)
+    .then(async ({ response, done }) => {
+      let bytes = 0;
+      try {
+        bytes = await writeHttp2(stream, greq.method, response);
+      } catch (err) {
+        finished = true;
+        // Release whatever still produces the body (the upstream request, an ext_proc stream).
+        abort.abort(err);
+        if (!stream.headersSent && !stream.destroyed) {
+          // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
+          stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
+          stream.end('invalid response from upstream\n');
+        } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+        done(err, bytes);
+        return;
+      }
       finished = true;
       done(undefined, bytes);
-    } catch (err) {
-      finished = true;
-      if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-      done(err, bytes);
-    }
-  });
+    })
+    .catch(() => stream.destroy());
 }
