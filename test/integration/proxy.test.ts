@@ -142,3 +142,25 @@ test('an upstream failing mid-body breaks the client response instead of ending 
   up.setHandler(() => ({ status: 200, body: 'fine' }));
   assert.equal(await (await request(gw.url() + '/ok')).body.text(), 'fine');
 });
+
+test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps serving', { timeout: 30_000 }, async (t) => {
+  const { gw, up } = await setup(t);
+  const net = await import('node:net');
+  const raw = (text: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(gw.ports.PORT!, '127.0.0.1', () => s.write(text));
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString()));
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+    });
+  const bad = await raw('GET / HTTP/1.1\r\nHost: a\r\nthis is not a header\r\n\r\n');
+  assert.match(bad, /^HTTP\/1\.1 400 /);
+  assert.match(bad, /content-type: text\/plain/i);
+  const noHost = await raw('GET / HTTP/1.1\r\n\r\n');
+  assert.match(noHost, /^HTTP\/1\.1 400 /);
+  assert.equal(up.requests.length, 0);
+  const ok = await request(gw.url() + '/after');
+  assert.equal(ok.statusCode, 200);
+  await ok.body.text();
+});
