@@ -177,3 +177,31 @@ binds:
   assert.equal(seen[0]!.body, 'up');
   assert.equal(seen[0]!.trailers['x-req-trailer'], 'h2');
 });
+
+test('an HTTP/2 client resetting its stream aborts the upstream request', { timeout: 30_000 }, async (t) => {
+  const up = await startUpstream({ handler: () => ({ hang: true }) });
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const client = http2.connect(gw.url());
+  t.after(() => client.close());
+  const s = client.request({ ':path': '/hang' });
+  s.on('error', () => undefined);
+  const seen = await up.nextRequest();
+  s.close(http2.constants.NGHTTP2_CANCEL);
+  await seen.closed;
+  assert.equal(seen.aborted, true);
+  // The connection is still usable for other streams.
+  up.setHandler(() => ({ body: 'alive' }));
+  assert.equal((await h2request(client, { ':path': '/next' })).body, 'alive');
+});
