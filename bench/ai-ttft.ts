@@ -2,7 +2,7 @@
 // OpenAI mock vs through tollgate, without and with a pass-through ext_proc processor (full-duplex response).
 // Sequential requests only (latency, not load). Usage: npm run -s build && node --import tsx bench/ai-ttft.ts [--quick]
 import http from 'node:http';
-import { serveProcessor } from '../examples/ai-kit/processor.js';
+import { createProcessor } from '../src/processor/index.js';
 import { startOpenAiMock } from '../test/helpers/openai-mock.js';
 import { startGateway } from '../test/helpers/start-gateway.js';
 
@@ -56,7 +56,8 @@ async function measure(name: string, base: string): Promise<Record<string, strin
 }
 
 const mock = await startOpenAiMock({ stream: { chunks: TOKENS, delayMs: 0 } });
-const proc = await serveProcessor(() => ({}));
+const processor = createProcessor({}); // pass-through
+const proc = { ...(await processor.listen()), close: () => processor.close({ graceMs: 0 }) };
 const yaml = `
 binds:
 - port: {{PORT}}

@@ -1,11 +1,13 @@
 /**
- * PII redactor: an ext_proc processor that rewrites the buffered request body so that e-mail addresses,
- * phone numbers and payment-card numbers in prompts never reach the model. The gateway recomputes
- * content-length. Configure the route with `requestBodyMode: buffered` (see config.yaml).
+ * PII redactor: an ext_proc processor that rewrites the request body so that e-mail addresses, phone numbers
+ * and payment-card numbers in prompts never reach the model. Configure the route with
+ * `requestBodyMode: buffered` (see config.yaml); the SDK's `bufferBody` sets the new content-length.
+ *
+ * Run: node --import tsx examples/ai-pii-redactor/redactor.ts --port 9000
  */
-import { fileURLToPath } from 'node:url';
-import { portFromArgv, replies, serveProcessor, type ExchangeHandlers } from '../ai-kit/processor.js';
-import { mapPromptTexts, parseObject } from '../ai-kit/openai-json.js';
+import { bufferBody, type ProcessorHandlers } from '../../src/processor/index.js';
+import { mapPromptTexts, parseObject } from '../shared/openai-json.js';
+import { isMain, serveFromCli } from '../shared/serve.js';
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 // 13–19 digits, optionally grouped by spaces or dashes, then checked with Luhn so order numbers survive.
@@ -33,37 +35,22 @@ export function redactPii(text: string): string {
     .replace(PHONE, '[PHONE]');
 }
 
-/** Handlers for one exchange: the buffered request body is rewritten when it contains PII. */
-export function piiRedactor(redact: (s: string) => string = redactPii): () => ExchangeHandlers {
-  return () => {
-    const parts: Buffer[] = [];
-    return {
-      // The body may shrink: a buffered body mutation must not disagree with the client's content-length, so
-      // drop it here (the gateway sets the right one before forwarding).
-      requestHeaders: () => ({ requestHeaders: { response: { headerMutation: { removeHeaders: ['content-length'] } } } }),
-      requestBody(chunk, endOfStream, fullDuplex) {
-        parts.push(chunk);
-        if (!endOfStream) return fullDuplex ? null : replies.continueBody('request');
-        const whole = Buffer.concat(parts);
-        const body = parseObject(whole);
-        let out = whole;
-        if (body !== undefined) {
-          let changed = false;
-          mapPromptTexts(body, (s) => {
-            const r = redact(s);
-            if (r !== s) changed = true;
-            return r;
-          });
-          if (changed) out = Buffer.from(JSON.stringify(body));
-        }
-        if (fullDuplex) return replies.streamed('request', out, true);
-        return out === whole ? replies.continueBody('request') : replies.replaceBody('request', out);
-      },
-    };
-  };
+/** Redacts the prompts of a request body; undefined when nothing changed (or it is not a JSON object). */
+export function redactRequestBody(whole: Buffer, redact: (s: string) => string = redactPii): string | undefined {
+  const body = parseObject(whole);
+  if (body === undefined) return undefined;
+  let changed = false;
+  mapPromptTexts(body, (s) => {
+    const r = redact(s);
+    if (r !== s) changed = true;
+    return r;
+  });
+  return changed ? JSON.stringify(body) : undefined;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const p = await serveProcessor(piiRedactor(), { port: portFromArgv() });
-  console.log(`PII redactor listening on ${p.target}`);
+/** The redactor's handlers: the request body is rewritten when it contains PII (any body mode). */
+export function piiRedactor(redact: (s: string) => string = redactPii): ProcessorHandlers {
+  return { onRequestBody: bufferBody((whole) => redactRequestBody(whole, redact)) };
 }
+
+if (isMain(import.meta.url)) await serveFromCli('PII redactor', piiRedactor(), 9000);

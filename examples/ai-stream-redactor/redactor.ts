@@ -7,12 +7,15 @@
  *
  * Limitation, kept for clarity: a secret split across two deltas (`"sk-"` then `"abc"`) is not caught; a
  * production redactor would hold back a short tail of text between events.
+ *
+ * Run: node --import tsx examples/ai-stream-redactor/redactor.ts --port 9000
  */
 import { StringDecoder } from 'node:string_decoder';
-import { fileURLToPath } from 'node:url';
-import { portFromArgv, replies, serveProcessor, type ExchangeHandlers } from '../ai-kit/processor.js';
-import { mapCompletionTexts, parseObject } from '../ai-kit/openai-json.js';
-import type { ProcessingRequest } from '../../src/extproc/messages.js';
+import {
+  bufferBody, GrpcCode, headersReply, ProcessorError, streamedChunk, type ProcessorHandlers,
+} from '../../src/processor/index.js';
+import { mapCompletionTexts, parseObject } from '../shared/openai-json.js';
+import { isMain, serveFromCli } from '../shared/serve.js';
 
 /** What the default redactor hides in model output: e-mail addresses and API-key-like tokens. */
 export function redactOutput(text: string): string {
@@ -29,52 +32,44 @@ function rewriteEvent(block: string, redact: (s: string) => string): string {
   return [...others, `data: ${JSON.stringify(mapCompletionTexts(obj, redact))}`].join('\n');
 }
 
-function contentType(msg: ProcessingRequest): string {
-  const h = msg.responseHeaders?.headers?.headers?.find((x) => x.key === 'content-type');
-  return h?.rawValue ? Buffer.from(h.rawValue).toString('latin1') : (h?.value ?? '');
-}
-
-/** Handlers for one exchange. Configure `responseBodyMode: fullDuplexStreamed` (see config.yaml). */
-export function streamRedactor(redact: (s: string) => string = redactOutput): () => ExchangeHandlers {
+/**
+ * The redactor's handlers, made once per exchange (each response has its own SSE parser state).
+ * Configure `responseBodyMode: fullDuplexStreamed` (see config.yaml).
+ */
+export function streamRedactor(redact: (s: string) => string = redactOutput): () => ProcessorHandlers {
   return () => {
     let json = false;
     const decoder = new StringDecoder('utf8');
     let pending = '';
-    const held: Buffer[] = [];
+    const whole = bufferBody((body) => {
+      const obj = parseObject(body);
+      return obj ? JSON.stringify(mapCompletionTexts(obj, redact)) : undefined;
+    });
     return {
-      responseHeaders(msg) {
-        json = contentType(msg).toLowerCase().includes('application/json');
+      onResponseHeaders: (headers) => {
+        json = (headers.get('content-type') ?? '').toLowerCase().includes('application/json');
         // The body may change length: drop content-length so the gateway streams it.
-        return { responseHeaders: { response: { headerMutation: { removeHeaders: ['content-length'] } } } };
+        return headersReply('response', { remove: ['content-length'] });
       },
-      responseBody(chunk, endOfStream, fullDuplex) {
-        if (!fullDuplex) throw new Error('the stream redactor needs responseBodyMode: fullDuplexStreamed');
-        if (json) {
-          held.push(chunk);
-          if (!endOfStream) return null;
-          const whole = Buffer.concat(held);
-          const obj = parseObject(whole);
-          return replies.streamed('response', obj ? Buffer.from(JSON.stringify(mapCompletionTexts(obj, redact))) : whole, true);
-        }
-        pending += decoder.write(chunk);
+      onResponseBody: (chunk, ctx) => {
+        if (!ctx.fullDuplex('response')) throw new ProcessorError(GrpcCode.FAILED_PRECONDITION, 'the stream redactor needs responseBodyMode: fullDuplexStreamed');
+        if (json) return whole(chunk, ctx);
+        pending += decoder.write(chunk.data);
         let out = '';
         for (let end = pending.search(/\r?\n\r?\n/); end >= 0; end = pending.search(/\r?\n\r?\n/)) {
           const sep = /\r?\n\r?\n/.exec(pending.slice(end))![0];
           out += `${rewriteEvent(pending.slice(0, end), redact)}\n\n`;
           pending = pending.slice(end + sep.length);
         }
-        if (endOfStream) {
+        if (chunk.end) {
           out += pending + decoder.end();
           pending = '';
         }
-        if (out === '' && !endOfStream) return null;
-        return replies.streamed('response', Buffer.from(out), endOfStream);
+        if (out === '' && !chunk.endOfStream) return null;
+        return streamedChunk('response', out, chunk.endOfStream);
       },
     };
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const p = await serveProcessor(streamRedactor(), { port: portFromArgv() });
-  console.log(`stream redactor listening on ${p.target}`);
-}
+if (isMain(import.meta.url)) await serveFromCli('stream redactor', streamRedactor(), 9000);

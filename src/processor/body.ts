@@ -27,7 +27,8 @@ function parts(ctx: ProcessorContext, dir: Direction): Buffer[] {
 /**
  * A body handler that collects the whole body, calls `fn(body, ctx, direction)` once, and sends the result:
  * - full duplex: nothing per chunk, then one `streamed_response` chunk with the result (before trailers, if any);
- * - buffered / bufferedPartial: one body reply (a replacement when the result differs);
+ * - buffered / bufferedPartial: one body reply (a replacement when the result differs; in buffered mode a
+ *   `content-length` the headers carried is set to the new length, since the gateway still holds the headers);
  * - streamed: each chunk is cleared, and the last chunk's reply carries the whole result. In streamed mode the
  *   body must end with `end_of_stream` (a request with trailers would lose the held bytes), so prefer full duplex.
  */
@@ -47,7 +48,11 @@ export function bufferBody(fn: (body: Buffer, ctx: ProcessorContext, direction: 
     if (mode === 'streamed') return bodyReply(dir, { body: bytes });
     const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // An unchanged body goes back as a plain continue, so the gateway keeps its original bytes and headers.
-    return buf.equals(whole) ? bodyReply(dir) : bodyReply(dir, { body: buf });
+    if (buf.equals(whole)) return bodyReply(dir);
+    // Buffered mode still holds the headers: a content-length the gateway saw must match the new body.
+    const headers = dir === 'request' ? ctx.requestHeaders : ctx.responseHeaders;
+    const fix = mode === 'buffered' && headers?.has('content-length') ? { set: { 'content-length': String(buf.length) } } : {};
+    return bodyReply(dir, { body: buf, ...fix });
   };
 }
 

@@ -111,7 +111,10 @@ describe('body helpers', { timeout: 10_000 }, () => {
 
   test('bufferBody in buffered mode replaces only when changed; in streamed mode clears then replaces', async () => {
     const h = testProcessor({ onRequestBody: upper, onResponseBody: bufferBody(() => undefined) }, { requestBodyMode: 'buffered', responseBodyMode: 'buffered' });
-    assert.equal(bodyOf((await h.send(requestBody('ab')))[0])?.toString(), 'AB');
+    await h.send(requestHeaders({ 'content-length': '2' }));
+    const [rb] = await h.send(requestBody('abc'));
+    assert.equal(bodyOf(rb)?.toString(), 'ABC');
+    assert.deepEqual(headerEditsOf(rb).set, { 'content-length': '3' });
     assert.deepEqual(await h.send(responseBody('same')), [{ responseBody: { response: {} } }]);
     const s = testProcessor({ onRequestBody: upper }, { requestBodyMode: 'streamed' });
     assert.equal(bodyOf((await s.send(requestBody('ab', false)))[0])?.length, 0);
