@@ -38,7 +38,6 @@ export class InputPump {
   #heldBytes = 0;
   #passTo: BodyChannel | undefined;
   #stopped = false;
-  #release: (() => void) | undefined;
   #decided: Promise<void>;
   #decide!: () => void;
   #windowWaiter: (() => void) | undefined;

@@ -1,80 +1,21 @@
 /**
  * One direction's processor phases (headers, then body per mode, then trailers), written once for both
- * directions: what differs between the request and the response is in `DirectionIo`. Issue-3 body modes
- * (none, buffered, bufferedPartial) live here; the streaming modes plug in beside `runBuffered`.
+ * directions: what differs between the request and the response is in `DirectionIo`. The buffered modes
+ * run to completion here (buffered-phase.ts); the streaming modes hand the direction over to a pump and an
+ * output body (body-pump.ts, body-output.ts) once the headers can go on.
  */
-import { GatewayError } from '../errors.js';
-import type { HeaderList } from '../http/headers.js';
 import type { Body } from '../http/message.js';
-import { bufferBody } from '../http/body.js';
 import { CONTINUE, type PolicyOutcome } from '../pipeline/policy.js';
 import type { BodySendMode } from '../config/model.js';
-import { concatBody, readPrefix, readWhole } from './body-buffered.js';
 import { duplexOutput, streamedOutput, trailersOnly, type StreamServices } from './body-output.js';
 import { InputPump } from './body-pump.js';
-import { ProcessorFailure, type Answer, type ProcessorChannel } from './channel.js';
-import type { HeaderMapOut } from './headers-out.js';
-import { trailerMap } from './headers-out.js';
-import { ResponseStatus, type CommonResponse, type HeaderMutation, type ProcessingResponse } from './messages.js';
-import { applyModeOverride, type Direction, type EffectiveModes } from './modes.js';
-import { bodyChange, mutateTrailers, type RejectedMutation } from './mutation.js';
+import { continueAndReplace, runBuffered } from './buffered-phase.js';
+import { ProcessorFailure, type Answer } from './channel.js';
+import { ResponseStatus, type ProcessingResponse } from './messages.js';
+import { applyModeOverride, type Direction } from './modes.js';
+import { common, PAYLOAD_KEYS, type DirectionIo, type ExchangeServices } from './phase-common.js';
 
-/** What the runner needs to read and change one direction's message. */
-export interface DirectionIo {
-  readonly dir: Direction;
-  readonly headers: () => HeaderList;
-  headerMap(): HeaderMapOut;
-  mutateHead(m: HeaderMutation | null | undefined): RejectedMutation[];
-  getBody(): Body | null;
-  setBody(b: Body | null): void;
-  /** Captures the head and body as they are now; the returned function puts them back. */
-  snapshot(): () => void;
-  /** The error for a body over maxBufferSize in buffered mode (413 request, 500 response). */
-  tooLarge(limit: number): GatewayError;
-  /** Abandons a body that will never be forwarded. */
-  discard(b: Body | null): void;
-}
-
-/** The exchange-wide services the runner uses. */
-export interface ExchangeServices {
-  readonly channel: ProcessorChannel;
-  modes: EffectiveModes;
-  readonly allowModeOverride: boolean;
-  readonly maxBufferSize: number;
-  /** Reports header mutations that were not applied. */
-  rejected(list: readonly RejectedMutation[]): void;
-  /** Note that a `mode_override` was considered, for logs. */
-  overrideIgnored(reasons: readonly string[]): void;
-  /** Builds the outcome for an immediate response. */
-  immediate(msg: ProcessingResponse): PolicyOutcome;
-  /**
-   * Decides on a failure before this direction's headers were forwarded: returns CONTINUE after fail-open
-   * (the caller restores), or throws a GatewayError. `heldEverything`: every byte sent is still held.
-   */
-  failure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): PolicyOutcome;
-  /** A failure after the headers were forwarded: always throws (it fails the body). */
-  lateFailure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): never;
-  /** The error for an immediate response that arrived after the headers were forwarded. */
-  lateImmediate(msg: ProcessingResponse, dir: Direction): Error;
-  /** Records that the direction's headers are being forwarded with a streaming body. */
-  headersForwarded(dir: Direction): void;
-  /** The original body failed while being streamed to the processor. */
-  inputFailed(dir: Direction, err: unknown): void;
-  /** True when the other direction (after this one) will send something to the processor. */
-  laterPhases(dir: Direction): boolean;
-}
-
-const PAYLOAD_KEYS = {
-  request: { headers: 'requestHeaders', body: 'requestBody', trailers: 'requestTrailers' },
-  response: { headers: 'responseHeaders', body: 'responseBody', trailers: 'responseTrailers' },
-} as const;
-
-/** The CommonResponse of an accepted headers/body reply (absent = plain continue). */
-function common(a: Extract<Answer, { kind: 'reply' }>): CommonResponse | undefined {
-  const k = PAYLOAD_KEYS[a.dir][a.phase];
-  const r = (a.msg as Record<string, unknown>)[k] as { response?: CommonResponse | null } | null | undefined;
-  return r?.response ?? undefined;
-}
+export type { DirectionIo, ExchangeServices } from './phase-common.js';
 
 /** Signals that the direction ended early with an outcome (immediate response, clean close). */
 class Stop {
@@ -213,95 +154,4 @@ function done(x: ExchangeServices, dir: Direction): PolicyOutcome {
   const st = ch.state;
   if (st.t === 'open' && st.request.t === 'complete' && (st.response.t === 'complete' || !x.laterPhases('request'))) ch.closeSend();
   return CONTINUE;
-}
-
-/**
- * CONTINUE_AND_REPLACE (Envoy): the headers reply's body mutation replaces the whole body (even where there
- * was none), and nothing more is sent for this direction; the original body is dropped.
- */
-function continueAndReplace(io: DirectionIo, c: CommonResponse): void {
-  const change = bodyChange(c.bodyMutation);
-  if (change.kind === 'unchanged') return; // no mutation: the original body passes through untouched
-  io.discard(io.getBody());
-  io.setBody(bufferBody(change.body));
-  io.headers().delete('content-length');
-}
-
-type Await = () => Promise<Extract<Answer, { kind: 'reply' }>>;
-
-/**
- * buffered: the whole body in one message (over the limit: 413 / 500). bufferedPartial: a prefix up to
- * the limit; the rest streams through untouched. Headers are still held, so the body reply's header
- * mutation applies. Trailers follow as their own message when the trailer mode sends them.
- */
-async function runBuffered(
-  x: ExchangeServices,
-  io: DirectionIo,
-  original: Body,
-  mode: 'buffered' | 'bufferedPartial',
-  await_: Await,
-  setHeld: (restore: () => void) => void,
-): Promise<void> {
-  const ch = x.channel;
-  const limit = x.maxBufferSize;
-  let data: Buffer;
-  let trailers: HeaderList | undefined;
-  let rest: Body | undefined;
-  if (mode === 'buffered') {
-    const whole = await readWhole(original, limit, io.dir === 'response');
-    if (whole.tooLarge) throw io.tooLarge(limit);
-    data = whole.data;
-    trailers = whole.trailers;
-  } else {
-    const p = await readPrefix(original, limit);
-    data = p.prefix;
-    trailers = p.trailers;
-    if (!p.complete) rest = p.rest;
-  }
-  const originalData = data;
-  const originalTrailers = trailers;
-  const rebuild = (body: Buffer, t: HeaderList | undefined): Body =>
-    rest !== undefined ? concatBody(body, rest) : bufferBody(body, t);
-  setHeld(() => io.setBody(rebuild(originalData, originalTrailers)));
-  io.setBody(rebuild(originalData, originalTrailers));
-
-  const keys = PAYLOAD_KEYS[io.dir];
-  // end_of_stream: the last body message, and no trailers follow (reference §1.5).
-  ch.send(io.dir, 'body', { [keys.body]: { body: data, endOfStream: rest === undefined && trailers === undefined } }, mode);
-  const a = await await_();
-  const c = common(a);
-  const headersSent = x.modes[io.dir].headers;
-  if (headersSent) x.rejected(io.mutateHead(c?.headerMutation));
-  const change = bodyChange(c?.bodyMutation);
-  let body = originalData;
-  if (change.kind !== 'unchanged') body = change.body;
-  const cl = io.headers();
-  if (mode === 'bufferedPartial') {
-    cl.delete('content-length');
-  } else if (change.kind !== 'unchanged') {
-    if (!headersSent) cl.delete('content-length');
-    else checkContentLength(ch, io.dir, cl, body.length);
-  }
-
-  let outTrailers = trailers;
-  if (trailers !== undefined && x.modes[io.dir].trailers) {
-    ch.send(io.dir, 'trailers', { [keys.trailers]: { trailers: trailerMap(trailers) } });
-    const t = await await_();
-    const tr = (t.msg as Record<string, unknown>)[keys.trailers] as { headerMutation?: HeaderMutation | null } | null;
-    outTrailers = trailers.clone();
-    x.rejected(mutateTrailers(outTrailers, tr?.headerMutation));
-  }
-  io.setBody(rebuild(body, outTrailers));
-}
-
-/** Buffered mode with headers sent: a content-length the processor left must match the new body (Envoy, agentgateway). */
-function checkContentLength(ch: ProcessorChannel, dir: Direction, headers: HeaderList, length: number): void {
-  const v = headers.get('content-length');
-  if (v === undefined || Number(v) === length) return;
-  const cause = {
-    kind: 'mutation' as const,
-    detail: `invalid body mutation: the ${dir} body was replaced with ${length} bytes but content-length says ${v}; the processor must set content-length to the new length or remove it`,
-  };
-  ch.fail(cause);
-  throw new ProcessorFailure(cause);
 }

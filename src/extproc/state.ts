@@ -34,6 +34,7 @@ import type { BodySendMode } from '../config/model.js';
 import type { FailureCause } from './failure.js';
 import type { Direction } from './modes.js';
 import type { StreamEnd } from './transport.js';
+import { endReason, protocolReason } from './state-reasons.js';
 
 /** A message kind on the wire, without its direction. */
 export type Phase = 'headers' | 'body' | 'trailers';
@@ -176,33 +177,9 @@ export function awaitedKind(s: State): `${Direction}_${Phase}` | undefined {
   return p === undefined ? undefined : `response_${p}`;
 }
 
-const EXPECTED_REPLY: Readonly<Record<Phase, string>> = {
-  headers: 'a HeadersResponse',
-  body: 'a BodyResponse',
-  trailers: 'a TrailersResponse',
-};
-
-function modeHint(d: DirState): string {
-  if (d.t === 'streaming' && d.mode === 'fullDuplexStreamed' && d.headersAnswered) return ' in fullDuplexStreamed mode';
-  if (d.t === 'awaitingBody' || d.t === 'streaming') return ` in ${d.mode} mode`;
-  return '';
-}
-
 function protocolError(s: Extract<State, { t: 'open' }>, kind: ReplyKind): FailureCause {
   const awaited = awaitedKind(s);
-  if (awaited === undefined) {
-    const got = kind === 'empty' ? 'an empty response (no oneof set)' : kind;
-    return { kind: 'protocol', detail: `the processor sent ${got} while no reply was awaited; every reply must answer one message the gateway sent` };
-  }
-  const [dir, phase] = awaited.split('_') as [Direction, Phase];
-  const hint = `${modeHint(s[dir])} it must send ${EXPECTED_REPLY[phase]} (${awaited}) or an immediate_response`;
-  if (kind === 'empty') {
-    return { kind: 'protocol', detail: `the processor answered ${awaited} with an empty response (no oneof set);${hint}` };
-  }
-  if (kind === 'streamed_immediate_response') {
-    return { kind: 'protocol', detail: `the processor answered ${awaited} with a streamed_immediate_response, which tollgate does not support yet; send an immediate_response instead` };
-  }
-  return { kind: 'protocol', detail: `the processor sent ${kind} while ${awaited} was awaited; replies must answer messages in the order they were sent, and${hint}` };
+  return protocolReason(kind, awaited, awaited === undefined ? undefined : s[awaited.split('_')[0] as Direction]);
 }
 
 function withDir(s: Extract<State, { t: 'open' }>, dir: Direction, d: DirState): Extract<State, { t: 'open' }> {
@@ -265,20 +242,7 @@ function timed(before: State, after: State, effects: Effect[]): Step {
 }
 
 function endCause(end: StreamEnd, s: State): FailureCause {
-  const awaited = awaitedKind(s);
-  const where = awaited === undefined ? 'between phases' : `while ${awaited} was awaited`;
-  switch (end.kind) {
-    case 'connect':
-      return { kind: 'connect', detail: `cannot reach the processor: ${end.message}; check the extProc host and that the processor is running` };
-    case 'grpc_status':
-      return { kind: 'grpc_status', detail: `the processor ended the stream with gRPC status ${end.code} ${where}: ${end.message}` };
-    case 'reset':
-      return { kind: 'reset', detail: `the processor stream was reset ${where}: ${end.message}` };
-    case 'cancelled':
-      return { kind: 'reset', detail: `the processor stream was cancelled ${where}` };
-    case 'ok':
-      return { kind: 'closed', detail: `the processor closed the stream ${where}` };
-  }
+  return endReason(end, awaitedKind(s));
 }
 
 function fail(before: State, cause: FailureCause): Step {
