@@ -1,0 +1,179 @@
+/**
+ * Every example processor in examples/ end to end through the real gateway, using the example's own
+ * config.yaml (ports substituted): header injector (also started with its documented one-line command), auth
+ * gate, JSON transformer, body router, and the chat-completions PII redactor (against the OpenAI mock).
+ */
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { createProcessor, type HandlersInput } from '../../src/processor/index.js';
+import { authGate, parseTokens } from '../../examples/auth-gate/index.js';
+import { bodyRouter } from '../../examples/body-router/index.js';
+import { INJECTED, PROCESSED_BY, headerInjector } from '../../examples/header-injector/index.js';
+import { jsonTransformer } from '../../examples/json-transformer/index.js';
+import { chatPiiRedactor } from '../../examples/pii-redactor/index.js';
+import { freePort } from '../helpers/ports.js';
+import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
+import { startOpenAiMock } from '../helpers/openai-mock.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** An example's config.yaml with its documented addresses replaced (`from` → `to`, every occurrence). */
+function exampleConfig(name: string, replace: Record<string, string>): string {
+  let text = readFileSync(`${ROOT}/examples/${name}/config.yaml`, 'utf8').replace(/port: 3000\b/, 'port: {{PORT}}');
+  for (const [from, to] of Object.entries(replace)) {
+    assert.ok(text.includes(from), `examples/${name}/config.yaml mentions ${from}`);
+    text = text.split(from).join(to);
+  }
+  return text;
+}
+
+async function processor(t: TestContext, handlers: HandlersInput): Promise<string> {
+  const p = createProcessor(handlers);
+  const { target } = await p.listen();
+  t.after(() => p.close({ graceMs: 0 }));
+  return target;
+}
+
+async function upstream(t: TestContext): Promise<Upstream> {
+  const up = await startUpstream();
+  t.after(() => up.close());
+  return up;
+}
+
+async function gateway(t: TestContext, yaml: string, env: Record<string, string> = {}): Promise<StartedGateway> {
+  const gw = await startGateway(yaml, { env });
+  t.after(() => gw.stop());
+  return gw;
+}
+
+/** Starts an example with its README command and resolves with its `listening on host:port` target. */
+async function runExample(t: TestContext, file: string, port: number): Promise<{ target: string; stop(): Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c; });
+  const target = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`${file} exited (${code}) before listening: ${err}`)));
+  });
+  return { target, stop: () => { child.kill('SIGTERM'); return exited; } };
+}
+
+describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
+  test('header injector (started with its one-line command): the backend gets the header, the client gets one back', async (t) => {
+    const up = await upstream(t);
+    const ex = await runExample(t, 'examples/header-injector/index.ts', await freePort());
+    const gw = await gateway(t, exampleConfig('header-injector', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9001': ex.target }));
+    const res = await fetch(`${gw.url()}/anything?x=1`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get(PROCESSED_BY.name), PROCESSED_BY.value);
+    const seen = (await res.json()) as { path: string; headers: Record<string, string> };
+    assert.equal(seen.headers[INJECTED.name], INJECTED.value);
+    assert.equal(seen.headers['x-ext-proc-saw-path'], '/anything?x=1');
+    assert.equal(seen.path, '/anything?x=1');
+    assert.equal(await ex.stop(), 0);
+  });
+
+  test('auth gate: 401 without a token, 403 with a bad one, 200 with x-user and no credential upstream', async (t) => {
+    const up = await upstream(t);
+    const target = await processor(t, authGate(parseTokens('good-token=alice')));
+    const gw = await gateway(t, exampleConfig('auth-gate', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9002': target }));
+    const none = await fetch(`${gw.url()}/x`);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="tollgate"');
+    assert.deepEqual(await none.json(), { error: 'missing bearer token' });
+    const bad = await fetch(`${gw.url()}/x`, { headers: { authorization: 'Bearer nope' } });
+    assert.equal(bad.status, 403);
+    assert.deepEqual(await bad.json(), { error: 'invalid token' });
+    assert.equal(up.requests.length, 0);
+    const ok = await fetch(`${gw.url()}/x`, { headers: { authorization: 'Bearer good-token' } });
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+    assert.equal(up.requests.length, 1);
+    assert.equal(up.requests[0]!.headers['x-user'], 'alice');
+    assert.equal(up.requests[0]!.headers['authorization'], undefined);
+  });
+
+  test('JSON transformer (buffered): secrets stripped upstream, response wrapped, bad JSON answered 400', async (t) => {
+    const up = await upstream(t);
+    const target = await processor(t, jsonTransformer);
+    const gw = await gateway(t, exampleConfig('json-transformer', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9003': target }));
+    const res = await fetch(`${gw.url()}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'ann', password: 'hunter2', profile: { ssn: '1', city: 'Oslo' } }),
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const wrapped = JSON.parse(text) as { data: { body: string; headers: Record<string, string> }; meta: unknown };
+    // The response grew: whatever length the client is told must be the new one.
+    const length = res.headers.get('content-length');
+    if (length !== null) assert.equal(length, String(Buffer.byteLength(text)));
+    assert.deepEqual(wrapped.meta, { transformedBy: 'json-transformer' });
+    assert.deepEqual(JSON.parse(wrapped.data.body), { user: 'ann', profile: { city: 'Oslo' }, transformedBy: 'json-transformer' });
+    const seen = up.requests[0]!;
+    assert.equal(seen.headers['content-length'], String(seen.bodyBytes));
+    const bad = await fetch(`${gw.url()}/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { error: 'request body is not valid JSON' });
+    assert.equal(up.requests.length, 1);
+  });
+
+  test('body router: the JSON body picks the backend; body and path reach it intact apart from the pool prefix', async (t) => {
+    const [a, b] = [await upstream(t), await upstream(t)];
+    const target = await processor(t, bodyRouter);
+    const gw = await gateway(t, exampleConfig('body-router', {
+      '127.0.0.1:18081': `127.0.0.1:${a.port}`,
+      '127.0.0.1:18082': `127.0.0.1:${b.port}`,
+      '127.0.0.1:9004': target,
+    }));
+    const big = JSON.stringify({ model: 'large-model', messages: [] });
+    const r1 = await fetch(`${gw.url()}/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    assert.equal(r1.status, 200);
+    assert.equal(r1.headers.get('x-routed-to'), 'b');
+    await r1.arrayBuffer();
+    assert.equal(b.requests.length, 1);
+    assert.equal(a.requests.length, 0);
+    assert.equal(b.requests[0]!.path, '/b/v1/chat');
+    assert.equal(b.requests[0]!.headers['x-route-to'], 'b');
+    assert.equal(b.requests[0]!.body.toString(), big);
+    const r2 = await fetch(`${gw.url()}/v1/chat`, { method: 'POST', body: JSON.stringify({ model: 'small-model' }) });
+    assert.equal(r2.headers.get('x-routed-to'), 'a');
+    await r2.arrayBuffer();
+    const r3 = await fetch(`${gw.url()}/health`);
+    assert.equal(r3.headers.get('x-routed-to'), 'a');
+    await r3.arrayBuffer();
+    assert.deepEqual(a.requests.map((r) => r.path), ['/a/v1/chat', '/a/health']);
+    assert.equal(b.requests.length, 1);
+  });
+
+  test('PII redactor: the model sees placeholders; streamed and JSON answers are redacted on the way back', async (t) => {
+    const mock = await startOpenAiMock({ content: 'Write to bob@example.com', stream: { tokens: ['Call ', '+1 415-555-0100', ' or mail ', 'bob@example.com'] } });
+    t.after(() => mock.close());
+    const target = await processor(t, chatPiiRedactor());
+    const yaml = exampleConfig('pii-redactor', {
+      '                  name: openai\n': `                  name: openai\n                  hostOverride: "127.0.0.1:${mock.port}"\n`,
+      '127.0.0.1:9005': target,
+    });
+    const gw = await gateway(t, yaml, { OPEN_AI_APIKEY: 'sk-test-key' });
+    const client = new OpenAI({ baseURL: `${gw.url()}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 10_000 });
+    const plain = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'I am jane@corp.example, card 4111-1111-1111-1111' }] });
+    assert.deepEqual(mock.requests.at(-1)!.body?.['messages'], [{ role: 'user', content: 'I am [EMAIL], card [CARD]' }]);
+    assert.equal(plain.choices[0]?.message.content, 'Write to [EMAIL]');
+    const stream = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    assert.equal(text, 'Call [PHONE] or mail [EMAIL]');
+  });
+});
