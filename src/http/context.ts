@@ -11,7 +11,7 @@ export interface ExtProcLog {
   phases: string[];
   /** Total time spent waiting on the processor, ms. */
   timeMs: number;
-  /** 'ok' | 'immediate_response' | 'failed' | 'fail_open' | 'closed_by_processor' | 'skipped' */
+  /** 'ok' | 'immediate_response' | 'failed' | 'fail_open' | 'closed_by_processor' | 'skipped' | 'aborted' (client gone, or the client stream was aborted after a late failure) */
   outcome: string;
   /** Why it failed, if it did. */
   failureReason?: string;
