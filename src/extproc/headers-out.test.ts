@@ -12,6 +12,9 @@ describe('headers sent to the processor', { timeout: 10_000 }, () => {
     const headers = new HeaderList([['accept', 'a'], ['x-r', '1'], ['connection', 'close'], ['x-r', '2'], ['te', 'trailers'], ['host', 'h'], ['upgrade', 'h2c']]);
     const m = requestHeaderMap({ method: 'POST', scheme: 'http', authority: 'a.test:8080', path: '/p?q=1', headers });
     assert.deepEqual(flat(m), [':method=POST', ':scheme=http', ':authority=a.test:8080', ':path=/p?q=1', 'accept=a', 'x-r=1', 'x-r=2', 'te=trailers']);
+    // Pseudo-headers also in `value` (agentgateway-style processors read it); regular headers only in raw_value.
+    assert.equal(m.headers[3]!.value, '/p?q=1');
+    assert.equal(m.headers[4]!.value, undefined);
   });
   it('response: :status first; trailers carry no pseudo-headers', () => {
     assert.deepEqual(flat(responseHeaderMap({ status: 404, headers: new HeaderList([['x', 'y']]) })), [':status=404', 'x=y']);

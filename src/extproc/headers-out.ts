@@ -1,7 +1,8 @@
 /**
  * Builds the HeaderMaps the processor receives (SPEC §2 Headers): lower-case names, pseudo-headers first
  * (`:method :scheme :authority :path` on requests, `:status` on responses), every value in `raw_value` as its
- * exact bytes (latin1 binary strings round-trip), repeated headers as repeated entries, hop-by-hop never sent.
+ * exact bytes (latin1 binary strings round-trip; pseudo-headers in `value` too), repeated headers as repeated
+ * entries, hop-by-hop never sent.
  * Pure; no I/O.
  */
 import type { HeaderList } from '../http/headers.js';
@@ -15,6 +16,15 @@ export interface HeaderMapOut {
 
 function entry(key: string, value: string): HeaderValue {
   return { key, rawValue: Buffer.from(value, 'latin1') };
+}
+
+/**
+ * Pseudo-headers also carry `value`: agentgateway sends them only there, so processors written for it read
+ * `value` for `:path` & co., while Envoy-style processors read `raw_value`. Both then work unchanged.
+ */
+function pseudo(key: string, value: string): HeaderValue {
+  const raw = Buffer.from(value, 'latin1');
+  return { key, rawValue: raw, value: raw.toString('utf8') };
 }
 
 /** `te: trailers` survives the gateway end to end (gRPC needs it), so the processor sees it too. */
@@ -40,10 +50,10 @@ export function requestHeaderMap(req: {
   readonly headers: HeaderList;
 }): HeaderMapOut {
   const out: HeaderValue[] = [
-    entry(':method', req.method),
-    entry(':scheme', req.scheme),
-    entry(':authority', req.authority),
-    entry(':path', req.path),
+    pseudo(':method', req.method),
+    pseudo(':scheme', req.scheme),
+    pseudo(':authority', req.authority),
+    pseudo(':path', req.path),
   ];
   regular(out, req.headers);
   return { headers: out };
@@ -51,7 +61,7 @@ export function requestHeaderMap(req: {
 
 /** The response's headers, `:status` first. */
 export function responseHeaderMap(res: { readonly status: number; readonly headers: HeaderList }): HeaderMapOut {
-  const out: HeaderValue[] = [entry(':status', String(res.status))];
+  const out: HeaderValue[] = [pseudo(':status', String(res.status))];
   regular(out, res.headers);
   return { headers: out };
 }
