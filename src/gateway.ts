@@ -3,14 +3,14 @@
  * lifecycle (start, reload, drain, close). Requests capture the compiled model current at their arrival,
  * so a reload never changes a request in flight.
  */
-import type { GatewayModel, ServerTls } from './config/model.js';
+import type { GatewayModel } from './config/model.js';
 import type { GatewayRequest } from './http/message.js';
 import { logger } from './observability/logger.js';
 import { compileModel, type CompiledBind, type CompiledModel } from './pipeline/compiled.js';
 import { handleRequest, type PipelineDeps } from './pipeline/pipeline.js';
 import type { ExtProcStarter } from './pipeline/policy.js';
 import { startExtProc } from './policies/ext-proc.js';
-import { BindServer } from './server/listener.js';
+import { BindServer, type HostCert } from './server/listener.js';
 import type { HandledResponse, RequestSink } from './server/respond.js';
 import { Upstreams } from './upstream/dispatchers.js';
 
@@ -107,16 +107,18 @@ export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): G
     };
   }
 
-  function tlsOf(cb: CompiledBind): ServerTls | undefined {
-    return cb.bind.listeners.find((l) => l.tls !== undefined)?.tls;
+  function certsOf(cb: CompiledBind): HostCert[] {
+    const out: HostCert[] = [];
+    for (const l of cb.bind.listeners) if (l.tls !== undefined) out.push({ hostname: l.hostname, tls: l.tls });
+    return out;
   }
 
   async function open(cb: CompiledBind): Promise<LiveBind> {
-    const tls = tlsOf(cb);
+    const certs = certsOf(cb);
     const holder = { current: cb };
-    const server = new BindServer({ host: bindHost, port: cb.bind.port, tls, sink: sinkFor(holder) });
+    const server = new BindServer({ host: bindHost, port: cb.bind.port, certs, sink: sinkFor(holder) });
     const port = await server.listen();
-    return { server, holder, port, tls: tls !== undefined };
+    return { server, holder, port, tls: certs.length > 0 };
   }
 
   function retire(lb: LiveBind): void {
@@ -152,9 +154,9 @@ export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): G
       try {
         for (const [port, cb] of nextCompiled.binds) {
           const lb = live.get(port);
-          const tls = tlsOf(cb);
-          if (lb !== undefined && lb.tls === (tls !== undefined)) {
-            if (tls !== undefined && lb.server.tlsChanged(tls)) lb.server.updateTls(tls);
+          const certs = certsOf(cb);
+          if (lb !== undefined && lb.tls === certs.length > 0) {
+            if (certs.length > 0 && lb.server.certsChanged(certs)) lb.server.updateCerts(certs);
             continue;
           }
           if (lb !== undefined) {

@@ -9,18 +9,35 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ServerTls } from '../config/model.js';
 import { logger } from '../observability/logger.js';
+import { hostnameMatches } from '../routing/match.js';
 import { serveHttp1 } from './http1.js';
 import { serveHttp2 } from './http2.js';
 import type { RequestSink } from './respond.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
-/** How the bind serves: plaintext or TLS (the TLS of the bind's first listener that has one). */
+function tlsOptions(t: ServerTls): tls.SecureContextOptions & { ALPNProtocols: string[] } {
+  return { cert: t.cert, key: t.key.reveal(), ALPNProtocols: ['h2', 'http/1.1'] };
+}
+
+/** A certificate and the listener hostname it serves (undefined = any name). */
+export interface HostCert {
+  readonly hostname: string | undefined;
+  readonly tls: ServerTls;
+}
+
+/** How the bind serves: plaintext (no certs) or TLS, choosing the certificate by SNI. */
 export interface BindServerOptions {
   readonly host: string;
   readonly port: number;
-  readonly tls: ServerTls | undefined;
+  /** Empty for plaintext; otherwise the first entry is the default certificate. */
+  readonly certs: readonly HostCert[];
   readonly sink: RequestSink;
+}
+
+/** A stable fingerprint of the certificate set, to detect changes on reload. */
+function certsKey(certs: readonly HostCert[]): string {
+  return certs.map((c) => `${c.hostname ?? '*'}\n${c.tls.cert}`).join('\n--\n');
 }
 
 /** A listening socket for one bind port, with both protocols behind it. */
@@ -36,12 +53,14 @@ export class BindServer {
   readonly #active = new Map<net.Socket, number>();
   readonly #h2Sockets = new WeakSet<net.Socket>();
   #draining = false;
-  #tlsText: string | undefined;
+  #certsKey: string;
+  #contexts: { hostname: string | undefined; ctx: tls.SecureContext }[] = [];
 
   constructor(opts: BindServerOptions) {
     this.port = opts.port;
     this.host = opts.host;
-    const scheme = opts.tls === undefined ? 'http' : 'https';
+    const scheme = opts.certs.length === 0 ? 'http' : 'https';
+    this.#certsKey = certsKey(opts.certs);
     const sink = opts.sink;
     // requestTimeout 0: uploads and downloads may stream for a long time; idle limits are the policies' job.
     this.#h1 = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -69,11 +88,14 @@ export class BindServer {
       if (this.#draining) s.close();
     });
     this.#h2.on('sessionError', () => undefined);
-    if (opts.tls === undefined) {
+    if (opts.certs.length === 0) {
       this.#outer = net.createServer((socket) => this.#track(socket) && this.#sniff(socket));
     } else {
-      this.#tlsText = opts.tls.cert;
-      this.#outer = tls.createServer(this.#tlsOptions(opts.tls));
+      this.#setContexts(opts.certs);
+      this.#outer = tls.createServer({
+        ...tlsOptions(opts.certs[0]!.tls),
+        SNICallback: (servername, cb) => cb(null, this.#contextFor(servername)),
+      });
       this.#outer.on('secureConnection', (socket: tls.TLSSocket) => {
         this.#track(socket);
         if (socket.alpnProtocol === 'h2') this.#h2Sockets.add(socket);
@@ -84,20 +106,36 @@ export class BindServer {
     this.#outer.on('error', (err) => logger.error({ err, port: this.port }, 'bind server error'));
   }
 
-  #tlsOptions(t: ServerTls): tls.TlsOptions {
-    return { cert: t.cert, key: t.key.reveal(), ALPNProtocols: ['h2', 'http/1.1'] };
+  #setContexts(certs: readonly HostCert[]): void {
+    this.#contexts = certs.map((c) => ({ hostname: c.hostname?.toLowerCase(), ctx: tls.createSecureContext(tlsOptions(c.tls)) }));
   }
 
-  /** True when the TLS material differs from what this server was started with. */
-  tlsChanged(t: ServerTls | undefined): boolean {
-    return (t === undefined) !== (this.#tlsText === undefined) || (t !== undefined && t.cert !== this.#tlsText);
+  /** SNI: exact listener hostname, then the longest matching wildcard, then the default (first) cert. */
+  #contextFor(servername: string): tls.SecureContext | undefined {
+    const name = servername.toLowerCase();
+    let best: tls.SecureContext | undefined;
+    let bestLen = -1;
+    for (const c of this.#contexts) {
+      if (c.hostname === name) return c.ctx;
+      if (c.hostname?.startsWith('*.') === true && hostnameMatches(c.hostname, name) && c.hostname.length > bestLen) {
+        best = c.ctx;
+        bestLen = c.hostname.length;
+      }
+    }
+    return best ?? this.#contexts[0]?.ctx;
   }
 
-  /** Swaps the certificate on a TLS bind (new connections use it). */
-  updateTls(t: ServerTls): void {
-    if (this.#outer instanceof tls.Server) {
-      this.#outer.setSecureContext(this.#tlsOptions(t));
-      this.#tlsText = t.cert;
+  /** True when the certificates differ from the ones this server uses. */
+  certsChanged(certs: readonly HostCert[]): boolean {
+    return certsKey(certs) !== this.#certsKey;
+  }
+
+  /** Swaps the certificates on a TLS bind (new connections use them). */
+  updateCerts(certs: readonly HostCert[]): void {
+    if (this.#outer instanceof tls.Server && certs.length > 0) {
+      this.#setContexts(certs);
+      this.#outer.setSecureContext(tlsOptions(certs[0]!.tls));
+      this.#certsKey = certsKey(certs);
     }
   }
 

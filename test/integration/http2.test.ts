@@ -205,3 +205,49 @@ binds:
   up.setHandler(() => ({ body: 'alive' }));
   assert.equal((await h2request(client, { ':path': '/next' })).body, 'alive');
 });
+
+test('a TLS bind with several listeners picks the certificate by SNI and the listener by host', { timeout: 30_000 }, async (t) => {
+  const a = await startUpstream({ handler: () => ({ body: 'default' }) });
+  const b = await startUpstream({ handler: () => ({ body: 'other' }) });
+  const tlsPath = new URL('.', TLS_DIR).pathname;
+  const sniPath = new URL('../fixtures/tls-sni/', import.meta.url).pathname;
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - name: main
+    hostname: localhost
+    protocol: HTTPS
+    tls: {cert: ${tlsPath}server.crt, key: ${tlsPath}server.key}
+    routes:
+    - backends: [{host: "127.0.0.1:${a.port}"}]
+  - name: other
+    hostname: "*.wild.test"
+    protocol: HTTPS
+    tls: {cert: ${sniPath}other.crt, key: ${sniPath}other.key}
+    routes:
+    - backends: [{host: "127.0.0.1:${b.port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    await a.close();
+    await b.close();
+  });
+  const otherCa = readFileSync(new URL('../fixtures/tls-sni/other.crt', import.meta.url), 'utf8');
+  const port = gw.ports.PORT!;
+  const get = (servername: string, ca: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = https.get({ host: '127.0.0.1', port, path: '/', servername, ca, headers: { host: servername } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+    });
+  // Each name verifies against its own certificate, so the right one was served.
+  assert.equal(await get('localhost', CA), 'default');
+  assert.equal(await get('api.wild.test', otherCa), 'other');
+  await assert.rejects(get('api.wild.test', CA), /certificate|self.signed|altnames/i);
+});
