@@ -35,6 +35,8 @@ export function forwardNodeHttp1(
     });
     out.once('response', (inc) => {
       responded = true;
+      // Errors surface through the body iteration; an unread body must not crash the process.
+      inc.on('error', () => undefined);
       const status = inc.statusCode ?? 502;
       const cl = inc.headers['content-length'];
       const res: GatewayResponse = { status, headers: headersFromRaw(inc.rawHeaders), body: null };
