@@ -42,5 +42,6 @@ export { bufferBody, mapChunks } from './body.js';
 export type { BodyResult } from './body.js';
 export { GrpcCode, ProcessorError } from './errors.js';
 export type { GrpcCodeNumber } from './errors.js';
-export { ServingStatus } from './services.js';
+export { ServingStatus, PROCESS_PATH, EXT_PROC_SERVICE } from './services.js';
+export type { WireTap } from './services.js';
 export type { ProcessingRequest, ProcessingResponse } from '../extproc/messages.js';

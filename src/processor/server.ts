@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ProcessingRequest, ProcessingResponse } from '../extproc/messages.js';
 import { GrpcCode, type ProcessorError } from './errors.js';
-import { EXT_PROC_SERVICE, extProcService, healthService, ServingStatus } from './services.js';
+import { EXT_PROC_SERVICE, extProcServiceDef, healthService, ServingStatus, type WireTap } from './services.js';
 import { ProcessStream } from './stream.js';
 import type { HandlersInput } from './types.js';
 
@@ -18,6 +18,11 @@ export interface ProcessorOptions {
   readonly onError?: (err: unknown, streamId: number) => void;
   /** Largest ProcessingRequest accepted, bytes (default 64 MiB; buffered bodies arrive in one message). */
   readonly maxMessageBytes?: number;
+  /**
+   * Sees the protobuf bytes of every ext_proc message received (`in`) and sent (`out`), for debugging or
+   * capturing a session. Keep it cheap: it runs on the I/O path.
+   */
+  readonly tap?: WireTap;
 }
 
 /** TLS settings for `listen`. PEM strings or buffers. */
@@ -74,7 +79,7 @@ export function createProcessor(handlers: HandlersInput, opts: ProcessorOptions 
   let listening = false;
   let closing: Promise<void> | undefined;
 
-  server.addService(extProcService, {
+  server.addService(extProcServiceDef(opts.tap), {
     Process: (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
       const metadata: Record<string, string> = {};
       for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = String(v);

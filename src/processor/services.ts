@@ -11,19 +11,34 @@ export const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Proces
 /** The service name health checks may ask about. */
 export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
-/** The ExternalProcessor service (one bidirectional streaming method). */
-export const extProcService: grpc.ServiceDefinition = {
-  Process: {
-    path: PROCESS_PATH,
-    requestStream: true,
-    responseStream: true,
-    originalName: 'process',
-    requestSerialize: (m: ProcessingRequest) => Buffer.from(pb.ProcessingRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => pb.ProcessingRequest.decode(b),
-    responseSerialize: (m: ProcessingResponse) => Buffer.from(pb.ProcessingResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => pb.ProcessingResponse.decode(b),
-  },
-};
+/** Receives each ext_proc message's protobuf bytes: `in` = from the gateway, `out` = our replies. */
+export type WireTap = (direction: 'in' | 'out', bytes: Buffer) => void;
+
+/** The ExternalProcessor service (one bidirectional streaming method), optionally tapping the message bytes. */
+export function extProcServiceDef(tap?: WireTap): grpc.ServiceDefinition {
+  return {
+    Process: {
+      path: PROCESS_PATH,
+      requestStream: true,
+      responseStream: true,
+      originalName: 'process',
+      requestSerialize: (m: ProcessingRequest) => Buffer.from(pb.ProcessingRequest.encode(m).finish()),
+      requestDeserialize: (b: Buffer) => {
+        tap?.('in', b);
+        return pb.ProcessingRequest.decode(b);
+      },
+      responseSerialize: (m: ProcessingResponse) => {
+        const b = Buffer.from(pb.ProcessingResponse.encode(m).finish());
+        tap?.('out', b);
+        return b;
+      },
+      responseDeserialize: (b: Buffer) => pb.ProcessingResponse.decode(b),
+    },
+  };
+}
+
+/** The ExternalProcessor service definition without a tap (also usable to build a grpc-js client). */
+export const extProcService: grpc.ServiceDefinition = extProcServiceDef();
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus` values. */
 export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
