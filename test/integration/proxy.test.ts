@@ -164,3 +164,23 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
   assert.equal(ok.statusCode, 200);
   await ok.body.text();
 });
+
+test('HEAD and 204/304 responses carry no body; keep-alive connections are reused', { timeout: 30_000 }, async (t) => {
+  const { gw, up } = await setup(t);
+  up.setHandler((req) =>
+    req.path === '/empty' ? { status: 204 } : req.path === '/cached' ? { status: 304, headers: { etag: '"v1"' } } : { status: 200, headers: { 'content-length': '5' }, body: req.method === 'HEAD' ? undefined : 'hello' },
+  );
+  const head = await request(gw.url() + '/thing', { method: 'HEAD' });
+  assert.equal(head.statusCode, 200);
+  assert.equal(head.headers['content-length'], '5');
+  assert.equal(await head.body.text(), '');
+  const empty = await request(gw.url() + '/empty');
+  assert.equal(empty.statusCode, 204);
+  assert.equal(await empty.body.text(), '');
+  const cached = await request(gw.url() + '/cached');
+  assert.equal(cached.statusCode, 304);
+  assert.equal(cached.headers.etag, '"v1"');
+  await cached.body.text();
+  const get = await request(gw.url() + '/thing');
+  assert.equal(await get.body.text(), 'hello');
+});
