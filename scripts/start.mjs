@@ -10,10 +10,12 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const gatewayPort = process.env.QUICKSTART_PORT ?? '3000';
 const upstreamPort = process.env.DEMO_UPSTREAM_PORT ?? '18080';
+const processorPort = process.env.EXT_PROC_PORT ?? '9001';
 const env = {
   ...process.env,
   QUICKSTART_PORT: gatewayPort,
   DEMO_UPSTREAM_PORT: upstreamPort,
+  EXT_PROC_PORT: processorPort,
   TOLLGATE_BIND_HOST: process.env.TOLLGATE_BIND_HOST ?? '127.0.0.1',
 };
 
@@ -23,6 +25,12 @@ const services = [
     name: 'demo-upstream',
     args: ['examples/quickstart/demo-upstream.mjs', upstreamPort],
     readyLine: 'demo upstream listening',
+  },
+  {
+    // The ext_proc example processor the bundled config routes through (examples/header-injector).
+    name: 'header-injector',
+    args: ['--import', 'tsx', 'examples/header-injector/index.ts', '--port', processorPort],
+    readyLine: 'header-injector listening',
   },
   {
     name: 'tollgate',
@@ -122,6 +130,9 @@ tollgate is running on ${g} (config: examples/quickstart/config.yaml, hot-reload
 Try:
   curl -i ${g}/hello                    # answered by the gateway itself (directResponse)
   curl -i ${g}/anything?x=1             # proxied to the demo upstream, which echoes what it got
+                                        # via the header-injector ext_proc processor (127.0.0.1:${processorPort}):
+                                        # the echo shows x-ext-proc-injected arriving at the upstream, and the
+                                        # response carries x-ext-proc-processed-by
   curl -s http://${stats}/metrics | grep tollgate_requests_total
   curl -s http://${admin}/config_dump
   curl -i http://${readiness}/healthz/ready
