@@ -147,3 +147,53 @@ test('ext_proc seam: route-level policy wins over the gateway one, routing chang
   assert.equal(ends[3]!.record.status, 403);
   assert.equal(ends[3]!.record.errorCode, 'ext_proc_failed');
 });
+
+test('conditional extProc: the first entry whose CEL condition holds is used; none matching runs no processor', { timeout: 20_000 }, async (t) => {
+  const up = await startUpstream();
+  const port = await freePort();
+  const seen: string[] = [];
+  const base = {
+    failureMode: 'failClosed' as const,
+    processingOptions: {
+      requestHeaderMode: 'send' as const, responseHeaderMode: 'skip' as const, requestBodyMode: 'none' as const,
+      responseBodyMode: 'none' as const, requestTrailerMode: 'skip' as const, responseTrailerMode: 'skip' as const, allowModeOverride: false,
+    },
+    messageTimeoutMs: 1000, statusOnError: 500, metadataContext: undefined, requestAttributes: undefined, responseAttributes: undefined,
+  };
+  const cfg = (display: string) => ({ ...base, target: { scheme: 'http' as const, host: '127.0.0.1', port: 1, display, tls: undefined } });
+  // Stand-ins for compiled CEL: they see the activation the pipeline builds.
+  const cel = (source: string, fn: (a: { request: { path: string; method: string; headers: Record<string, string> } }) => unknown) => ({
+    source,
+    evaluate: (a: Readonly<Record<string, unknown>>) => fn(a as never),
+  });
+  const starter: ExtProcStarter = (config) => {
+    seen.push(config.target.display);
+    return { onRequest: async () => CONTINUE, onResponse: async () => CONTINUE, routingChanged: false, finish: () => undefined };
+  };
+  const l = {
+    ...listener([route('r', 0, { backends: [hostBackend('127.0.0.1', up.port)] })]),
+    policies: {
+      extProc: {
+        kind: 'conditional' as const,
+        entries: [
+          { condition: cel('chat', (a) => a.request.path.startsWith('/v1/chat')), config: cfg('chat') },
+          { condition: cel('throws', () => { throw new Error('no such key'); }), config: cfg('never') },
+          { condition: cel('debug', (a) => 'x-debug' in a.request.headers), config: cfg('debug') },
+        ],
+      },
+      unimplemented: [],
+    },
+  };
+  const gw = createGateway(model([{ port, listeners: [l] }]), { bindHost: '127.0.0.1', extProc: starter });
+  t.after(async () => {
+    await gw.close();
+    await up.close();
+  });
+  await gw.start();
+  for (const [path, headers] of [['/v1/chat/completions', {}], ['/other', { 'x-debug': '1' }], ['/plain', {}]] as const) {
+    const r = await request(`http://127.0.0.1:${port}${path}`, { headers });
+    assert.equal(r.statusCode, 200);
+    await r.body.text();
+  }
+  assert.deepEqual(seen, ['chat', 'debug']);
+});

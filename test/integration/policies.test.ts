@@ -108,3 +108,35 @@ binds:
   assert.match(body, /extProc/);
   assert.equal(up.requests.length, 0);
 });
+
+test('accepted but unimplemented policies fail with a 500 naming them, before any backend call', { timeout: 30_000 }, async (t) => {
+  const up = await startUpstream();
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - name: guarded
+      matches: [{path: {pathPrefix: /guarded}}]
+      backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:
+        cors:
+          allowOrigins: ["https://example.com"]
+    - name: open
+      backends: [{host: "127.0.0.1:${up.port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const r = await request(gw.url() + '/guarded');
+  const body = await r.body.text();
+  assert.equal(r.statusCode, 500);
+  assert.match(body, /policy cors is not implemented/);
+  assert.equal(up.requests.length, 0);
+  const ok = await request(gw.url() + '/open');
+  assert.equal(ok.statusCode, 200);
+  await ok.body.text();
+});
