@@ -52,6 +52,8 @@ function shouldDrop(name: string, value: string, nominated: Set<string> | undefi
 function nominatedBy(values: Iterable<string>): Set<string> | undefined {
   let set: Set<string> | undefined;
   for (const v of values) {
+    // The common values nominate nothing beyond the fixed set; skip the split on the hot path.
+    if (v === 'keep-alive' || v === 'close' || v === 'Keep-Alive' || v === 'Close') continue;
     for (const t of connectionTokens(v)) {
       // `Connection: te` must not defeat the te:trailers rule, so it is not a nomination of its own.
       if (t === 'te') continue;
@@ -84,13 +86,13 @@ export function headersFromRaw(raw: readonly string[]): HeaderList {
     if (n.length === 10 && n.toLowerCase() === 'connection') (connValues ??= []).push(raw[i + 1]!);
   }
   const nominated = connValues === undefined ? undefined : nominatedBy(connValues);
-  const pairs: Array<[string, string]> = [];
+  const out = new HeaderList();
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (!shouldDrop(name, value, nominated, true)) pairs.push([name, value]);
+    if (!shouldDrop(name, value, nominated, true)) out.append(name, value);
   }
-  return new HeaderList(pairs);
+  return out;
 }
 
 /**

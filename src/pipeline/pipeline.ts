@@ -117,10 +117,13 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
 
 /** Appends the client address to x-forwarded-for and records the downstream scheme. */
 function addForwardedHeaders(req: GatewayRequest): void {
-  const prior = req.headers.get('x-forwarded-for');
+  const h = req.headers;
   const ip = req.remoteAddress.startsWith('::ffff:') ? req.remoteAddress.slice(7) : req.remoteAddress;
-  req.headers.set('x-forwarded-for', prior === undefined ? ip : `${req.headers.getAll('x-forwarded-for').join(', ')}, ${ip}`);
-  req.headers.set('x-forwarded-proto', req.scheme);
+  // `set` rebuilds the list, so it is only used when the header is already there (the rarer case).
+  if (h.has('x-forwarded-for')) h.set('x-forwarded-for', `${h.getAll('x-forwarded-for').join(', ')}, ${ip}`);
+  else h.append('x-forwarded-for', ip);
+  if (h.has('x-forwarded-proto')) h.set('x-forwarded-proto', req.scheme);
+  else h.append('x-forwarded-proto', req.scheme);
 }
 
 /** Route-level extProc wins over the gateway-phase one (SPEC §2); `conditional` picks the first matching entry. */
