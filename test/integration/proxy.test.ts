@@ -85,19 +85,21 @@ test('256 MiB upload (content-length and chunked) and download stream with flat 
   // could not tell streaming from buffering apart by RSS.
   const size = 256 * MiB;
 
-  const sized = await request(gw.url() + '/upload', { method: 'POST', body: Readable.from(generated(size)), headers: { 'content-length': String(size) } });
+  // Bounded: a stall fails the test quickly instead of waiting for the runner's timeout.
+  const signal = AbortSignal.timeout(100_000);
+  const sized = await request(gw.url() + '/upload', { method: 'POST', body: Readable.from(generated(size)), headers: { 'content-length': String(size) }, signal });
   const echoed = (await sized.body.json()) as { bodyBytes: number; bodySha256: string };
   assert.equal(sized.statusCode, 200);
   assert.equal(echoed.bodyBytes, size);
   assert.equal(echoed.bodySha256, generatedSha256(size));
 
-  const chunked = await request(gw.url() + '/upload-chunked', { method: 'POST', body: Readable.from(generated(size)) });
+  const chunked = await request(gw.url() + '/upload-chunked', { method: 'POST', body: Readable.from(generated(size)), signal });
   const echoed2 = (await chunked.body.json()) as { bodyBytes: number; bodySha256: string; headers: Record<string, string> };
   assert.equal(echoed2.bodyBytes, size);
   assert.equal(echoed2.bodySha256, generatedSha256(size));
 
   up.setHandler(() => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: { size } }));
-  const down = await request(gw.url() + '/download');
+  const down = await request(gw.url() + '/download', { signal });
   const got = await digest(down.body);
   assert.equal(got.bytes, size);
   assert.equal(got.sha256, generatedSha256(size));
