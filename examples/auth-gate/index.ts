@@ -12,9 +12,11 @@ import { isMain, serveFromCli } from '../shared/serve.js';
 /** Parses `token=user,token2=user2`. */
 export function parseTokens(spec: string): ReadonlyMap<string, string> {
   const m = new Map<string, string>();
-  for (const pair of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const pairs = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const [i, pair] of pairs.entries()) {
     const eq = pair.indexOf('=');
-    if (eq <= 0 || eq === pair.length - 1) throw new Error(`AUTH_GATE_TOKENS: expected token=user, got "${pair.slice(0, 3)}…"`);
+    // The entry itself is a secret: say which one is wrong, never what it contains.
+    if (eq <= 0 || eq === pair.length - 1) throw new Error(`AUTH_GATE_TOKENS: expected token=user, entry ${i + 1} is not`);
     m.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   return m;

@@ -10,8 +10,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { createProcessor, type HandlersInput } from '../../src/processor/index.js';
+import { bodyOf, headerEditsOf, replyPhase, requestBody, requestHeaders, responseBody, responseHeaders, testProcessor } from '../../src/processor/testing.js';
 import { authGate, parseTokens } from '../../examples/auth-gate/index.js';
-import { bodyRouter } from '../../examples/body-router/index.js';
+import { bodyRouter, choosePool } from '../../examples/body-router/index.js';
+import { listenArgs } from '../../examples/shared/serve.js';
 import { INJECTED, PROCESSED_BY, headerInjector } from '../../examples/header-injector/index.js';
 import { jsonTransformer } from '../../examples/json-transformer/index.js';
 import { chatPiiRedactor } from '../../examples/pii-redactor/index.js';
@@ -69,6 +71,44 @@ async function runExample(t: TestContext, file: string, port: number): Promise<{
   });
   return { target, stop: () => { child.kill('SIGTERM'); return exited; } };
 }
+
+describe('example logic in-process (the SDK test harness)', { timeout: 10_000 }, () => {
+  test('auth gate: token table parsing and the three outcomes', async () => {
+    assert.throws(() => parseTokens('justatoken'), /expected token=user/);
+    const gate = authGate(parseTokens('t1=ann, t2=bob'));
+    const [none] = await testProcessor(gate).send(requestHeaders({ ':path': '/' }));
+    assert.equal(none?.immediateResponse?.status?.code, 401);
+    const [bad] = await testProcessor(gate).send(requestHeaders({ authorization: 'Bearer t3' }));
+    assert.equal(bad?.immediateResponse?.status?.code, 403);
+    const [ok] = await testProcessor(gate).send(requestHeaders({ authorization: 'bearer t2' }));
+    assert.deepEqual(headerEditsOf(ok), { set: { 'x-user': 'bob' }, append: [], addIfAbsent: {}, remove: ['authorization'] });
+  });
+
+  test('body router: pool choice, and in buffered mode the decision rides on the body reply', async () => {
+    assert.equal(choosePool(Buffer.from('{"model":"large-model"}')), 'b');
+    assert.equal(choosePool(Buffer.from('not json')), 'a');
+    const h = testProcessor(bodyRouter, { requestBodyMode: 'buffered' });
+    assert.deepEqual((await h.send(requestHeaders({ ':path': '/v1/x' }))).map(replyPhase), ['requestHeaders']);
+    const [body] = await h.send(requestBody('{"model":"large-model"}'));
+    assert.deepEqual(headerEditsOf(body).set, { 'x-route-to': 'b', ':path': '/b/v1/x' });
+    assert.equal(body?.requestBody?.response?.clearRouteCache, true);
+  });
+
+  test('JSON transformer: non-JSON passes untouched, JSON responses are wrapped', async () => {
+    const h = testProcessor(jsonTransformer, { requestBodyMode: 'buffered', responseBodyMode: 'buffered' });
+    await h.send(requestHeaders({ 'content-type': 'text/plain' }));
+    assert.deepEqual(await h.send(requestBody('password=x')), [{ requestBody: { response: {} } }]);
+    await h.send(responseHeaders({ ':status': '200', 'content-type': 'application/json' }));
+    const [r] = await h.send(responseBody('[1]'));
+    assert.deepEqual(JSON.parse(bodyOf(r)!.toString()), { data: [1], meta: { transformedBy: 'json-transformer' } });
+  });
+
+  test('command-line arguments: --port / --host, bad ports are refused', () => {
+    assert.deepEqual(listenArgs(['node', 'x', '--port', '9100'], 1), { port: 9100, host: '127.0.0.1' });
+    assert.deepEqual(listenArgs(['node', 'x', '--host', '0.0.0.0'], 1), { port: 1, host: '0.0.0.0' });
+    assert.throws(() => listenArgs(['node', 'x', '--port', 'abc'], 1), /--port must be a port number/);
+  });
+});
 
 describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
   test('header injector (started with its one-line command): the backend gets the header, the client gets one back', async (t) => {
