@@ -3,7 +3,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readableBody } from '../http/body.js';
-import { HeaderList } from '../http/headers.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { clientClosed, waitWritable, type RequestSink } from './respond.js';
@@ -98,5 +97,3 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
     })
     .catch(() => res.destroy());
 }
-
-export { HeaderList };
