@@ -93,3 +93,14 @@ describe('processor server', { timeout: 20_000 }, () => {
     assert.deepEqual(headerEditsOf(r.replies[0]).set, { 'x-seen': '/tls' });
   });
 });
+
+test('listen on a taken port rejects, and the processor can then listen elsewhere', { timeout: 10_000 }, async (t) => {
+  const a = createProcessor({});
+  const { port } = await a.listen();
+  t.after(() => a.close({ graceMs: 0 }));
+  const b = createProcessor({});
+  t.after(() => b.close({ graceMs: 0 }));
+  await assert.rejects(b.listen({ port }));
+  const again = await b.listen();
+  assert.notEqual(again.port, port);
+});

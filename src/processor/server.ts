@@ -55,7 +55,7 @@ export interface ProcessorAddress {
 
 /** A processor server. */
 export interface Processor {
-  /** Starts listening; resolves with the bound address. Call once. */
+  /** Starts listening; resolves with the bound address (rejects if the address cannot be bound). Call once. */
   listen(opts?: ListenOptions): Promise<ProcessorAddress>;
   /**
    * Stops: health turns NOT_SERVING, no new streams are accepted, open streams get `graceMs` (default 5000) to
@@ -126,7 +126,10 @@ export function createProcessor(handlers: HandlersInput, opts: ProcessorOptions 
         : grpc.ServerCredentials.createInsecure();
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(`${bracket(host)}:${o.port ?? 0}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
-      );
+      ).catch((err: unknown) => {
+        listening = false; // e.g. the port is taken: let the caller try another
+        throw err;
+      });
       return { host, port, target: `${bracket(host)}:${port}` };
     },
     close(o: { graceMs?: number } = {}): Promise<void> {
