@@ -90,10 +90,12 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   applyBackendAuth(wb.policies.backendAuth ?? route.policies.backendAuth, req);
 
   const backend = wb.backend;
+  const backendTls = wb.policies.backendTLS ?? route.policies.backendTLS;
   const target: UpstreamTarget =
     backend.kind === 'ai'
-      ? { ...(await prepareAiRequest(backend, req, ctx)), tls: wb.policies.backendTLS ?? route.policies.backendTLS }
-      : { scheme: backend.scheme, host: backend.host, port: backend.port, tls: wb.policies.backendTLS ?? route.policies.backendTLS };
+      ? { ...(await prepareAiRequest(backend, req, ctx)), tls: backendTls }
+      : // A route's backendTLS is pushed down to its backends (agentgateway), so it turns TLS on as well.
+        { scheme: backendTls !== undefined ? 'https' : backend.scheme, host: backend.host, port: backend.port, tls: backendTls };
   const grpc = isGrpc(req.headers);
   const res = await forward(deps.upstreams, req, {
     target,
