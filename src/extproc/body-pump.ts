@@ -136,7 +136,10 @@ export class InputPump {
     try {
       for (;;) {
         if (this.#stopped && this.#passTo === undefined) {
-          await it.return?.();
+          // An upstream response body is released (its connection freed). A client request body is left
+          // unread instead: cancelling it can take down the connection the reply still has to go out on,
+          // and the server layer drains or discards what is left once the response is written.
+          if (this.dir === 'response') await it.return?.();
           return;
         }
         const r = await it.next();
@@ -146,7 +149,7 @@ export class InputPump {
           await this.#passTo.push(chunk);
           continue;
         }
-        if (this.#stopped) continue; // drain nothing more to the processor; loop exits above
+        if (this.#stopped) continue; // send nothing more to the processor; the loop exits above
         this.#hold(chunk);
         if (this.mode === 'streamed') {
           this.inFlight.push(chunk);

@@ -4,6 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
 import { headerValue, reply, type Handlers } from '../helpers/ext-proc-server.js';
 import { call, PROTOS, processing, setupExtProc, suiteCleanup, type ExtProcSetup } from '../helpers/ext-proc-harness.js';
 
@@ -85,5 +87,48 @@ describe('ext_proc immediate responses', { timeout: 60_000 }, () => {
     assert.equal(r.headers['content-type'], 'application/grpc');
     assert.equal(r.headers['grpc-status'], '7');
     assert.equal(r.headers['grpc-message'], 'no entry');
+  });
+});
+
+describe('ext_proc immediate response while the client is still uploading (full duplex)', { timeout: 60_000 }, () => {
+  it('the client gets the immediate response over HTTP/1.1 and HTTP/2; its connection is not torn down first', async (t) => {
+    const s = await setupExtProc(t, { handlers: { onRequestHeaders: () => reply.immediate({ status: 403, body: 'early deny' }) } });
+    const session = http2.connect(s.url);
+    session.on('error', () => undefined);
+    t.after(() => session.close());
+    const h1 = () =>
+      new Promise<number>((resolve, reject) => {
+        const r = http.request(`${s.url}/up`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } });
+        const iv = setInterval(() => r.write('x'.repeat(16_384)), 2);
+        const stop = () => clearInterval(iv);
+        r.on('response', (res) => {
+          stop();
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          r.destroy();
+        });
+        r.on('error', (e) => (stop(), reject(e)));
+        r.on('close', () => (stop(), reject(new Error('HTTP/1.1 connection closed before the response'))));
+        r.write('first chunk');
+      });
+    const h2 = () =>
+      new Promise<number>((resolve, reject) => {
+        const st = session.request({ ':method': 'POST', ':path': '/up' });
+        const iv = setInterval(() => (st.closed ? clearInterval(iv) : st.write('x'.repeat(16_384))), 2);
+        const stop = () => clearInterval(iv);
+        st.on('response', (h) => {
+          stop();
+          resolve(Number(h[':status']));
+          st.close();
+        });
+        st.on('error', (e) => (stop(), reject(e)));
+        st.on('close', () => (stop(), reject(new Error(`HTTP/2 stream closed before the response (rst ${st.rstCode})`))));
+        st.write('first chunk');
+      });
+    // The hazard is a race (the body is cancelled under the reply), so try it a few times.
+    for (let i = 0; i < 8; i++) {
+      assert.equal(await h1(), 403);
+      assert.equal(await h2(), 403);
+    }
   });
 });
