@@ -45,3 +45,25 @@ test('shared (non-cyclic) objects are dumped twice and cycles do not hang', () =
   assert.deepEqual(dump.again, { a: 1 });
   assert.equal(dump.self, '<cycle>');
 });
+
+test('header values set or matched for credential headers are redacted, other headers are not', () => {
+  const model = {
+    binds: [
+      {
+        requestHeaderModifier: {
+          set: [
+            { name: 'Authorization', value: 'Bearer sk-inline-header-9999' },
+            { name: 'x-team', value: 'blue' },
+          ],
+        },
+        matches: [{ headers: [{ name: 'x-api-key', value: { kind: 'exact', value: 'k-123456' } }] }],
+      },
+    ],
+  } as unknown as GatewayModel;
+  const text = JSON.stringify(configDump(model));
+  assert.ok(!text.includes('sk-inline-header-9999'));
+  assert.ok(!text.includes('k-123456'));
+  assert.match(text, /"name":"Authorization","value":"<redacted>"/);
+  assert.match(text, /"name":"x-team","value":"blue"/);
+  assert.match(text, /"name":"x-api-key","value":"<redacted>"/);
+});

@@ -17,6 +17,15 @@ function isCel(v: object): v is { source: string } {
   return typeof c.source === 'string' && typeof c.evaluate === 'function';
 }
 
+// Header values the config sets or matches on for these names are credentials in practice
+// (e.g. a requestHeaderModifier that sets `authorization`), so they are redacted like Secrets.
+const SENSITIVE_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key']);
+
+function isSensitiveHeader(v: object): boolean {
+  const h = v as { name?: unknown; value?: unknown };
+  return typeof h.name === 'string' && h.value !== undefined && SENSITIVE_HEADERS.has(h.name.toLowerCase());
+}
+
 function plain(v: unknown, seen: Set<object>): unknown {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
@@ -26,6 +35,7 @@ function plain(v: unknown, seen: Set<object>): unknown {
   if (v instanceof RegExp) return v.source;
   if (isCel(v)) return v.source;
   if (Buffer.isBuffer(v) || ArrayBuffer.isView(v)) return `<${(v as ArrayBufferView).byteLength} bytes>`;
+  if (isSensitiveHeader(v)) return { ...(plain({ ...v, value: undefined }, seen) as object), value: REDACTED };
   if (seen.has(v)) return '<cycle>';
   seen.add(v);
   try {
@@ -42,7 +52,10 @@ function plain(v: unknown, seen: Set<object>): unknown {
   }
 }
 
-/** A JSON-safe copy of the model: secrets → "<redacted>", RegExps and CEL → their source text. */
+/**
+ * A JSON-safe copy of the model: secrets and credential-bearing header values → "<redacted>", RegExps and
+ * CEL → their source text.
+ */
 export function configDump(model: GatewayModel): unknown {
   return plain(model, new Set());
 }
