@@ -78,3 +78,50 @@ binds:
   assert.equal(await ok.body.text(), 'ok');
   assert.equal(gw.child.exitCode, null);
 });
+
+test('TLS upstreams: backendTLS root verifies, insecure skips verification, an untrusted certificate is a 503', { timeout: 30_000 }, async (t) => {
+  const https = await import('node:https');
+  const { readFileSync } = await import('node:fs');
+  const tlsDir = new URL('../fixtures/tls/', import.meta.url);
+  const server = https.createServer(
+    { cert: readFileSync(new URL('server.crt', tlsDir)), key: readFileSync(new URL('server.key', tlsDir)) },
+    (req, res) => res.end(`tls:${req.url}`),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - name: verified
+      matches: [{path: {pathPrefix: /verified}}]
+      backends: [{host: "127.0.0.1:${port}"}]
+      policies:
+        backendTLS: {root: ${new URL('server.crt', tlsDir).pathname}}
+    - name: insecure
+      matches: [{path: {pathPrefix: /insecure}}]
+      backends:
+      - host: "127.0.0.1:${port}"
+        policies:
+          backendTLS: {insecure: true}
+    - name: untrusted
+      matches: [{path: {pathPrefix: /untrusted}}]
+      backends: [{host: "https://127.0.0.1:${port}"}]
+`,
+  );
+  t.after(async () => {
+    await gw.stop();
+    server.close();
+    server.closeAllConnections();
+  });
+  const verified = await request(gw.url() + '/verified');
+  assert.equal(await verified.body.text(), 'tls:/verified');
+  const insecure = await request(gw.url() + '/insecure');
+  assert.equal(await insecure.body.text(), 'tls:/insecure');
+  const untrusted = await request(gw.url() + '/untrusted');
+  const body = await untrusted.body.text();
+  assert.equal(untrusted.statusCode, 503, body);
+  assert.match(body, /upstream connect error/);
+});
