@@ -46,19 +46,27 @@ export function bufferBody(fn: (body: Buffer, ctx: ProcessorContext, direction: 
     const bytes = out === undefined ? whole : out;
     if (ctx.fullDuplex(dir)) return streamedChunk(dir, bytes, chunk.endOfStream);
     if (mode === 'streamed') return bodyReply(dir, { body: bytes });
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    // An unchanged body goes back as a plain continue, so the gateway keeps its original bytes and headers.
-    if (buf.equals(whole)) return bodyReply(dir);
-    // Buffered mode still holds the headers: a content-length the gateway saw must match the new body.
-    const headers = dir === 'request' ? ctx.requestHeaders : ctx.responseHeaders;
-    const fix = mode === 'buffered' && headers?.has('content-length') ? { set: { 'content-length': String(buf.length) } } : {};
-    return bodyReply(dir, { body: buf, ...fix });
+    return replaceBody(dir, whole, bytes, ctx);
   };
 }
 
 /**
+ * A body reply that replaces `original` with `next`: a plain continue when nothing changed (the gateway keeps its
+ * bytes and headers), and in buffered mode, where the gateway still holds the headers, a `content-length` set to
+ * the new size if the headers carried one (a stale one would fail the exchange).
+ */
+function replaceBody(dir: Direction, original: Buffer, next: Uint8Array | string, ctx: ProcessorContext): ProcessingResponse {
+  const buf = typeof next === 'string' ? Buffer.from(next, 'utf8') : Buffer.from(next.buffer, next.byteOffset, next.byteLength);
+  if (buf.equals(original)) return bodyReply(dir);
+  const headers = dir === 'request' ? ctx.requestHeaders : ctx.responseHeaders;
+  const fix = ctx.bodyMode(dir) === 'buffered' && headers?.has('content-length') ? { set: { 'content-length': String(buf.length) } } : {};
+  return bodyReply(dir, { body: buf, ...fix });
+}
+
+/**
  * A body handler that rewrites every chunk with `fn(data, chunk, ctx)` as it passes (no buffering): return new
- * bytes, or `undefined` to keep the chunk. In full duplex `fn` is also called with the empty flush chunk before
+ * bytes, or `undefined` to keep the chunk. In buffered mode the one chunk is the whole body (content-length is
+ * corrected as in {@link bufferBody}). In full duplex `fn` is also called with the empty flush chunk before
  * trailers (`chunk.synthetic`), so a stateful transform can emit what it held back.
  */
 export function mapChunks(
@@ -72,6 +80,7 @@ export function mapChunks(
       if (chunk.synthetic && bytes.length === 0) return null;
       return streamedChunk(dir, bytes, chunk.endOfStream);
     }
-    return out === undefined ? bodyReply(dir) : bodyReply(dir, { body: out });
+    if (out === undefined) return bodyReply(dir);
+    return ctx.bodyMode(dir) === 'streamed' ? bodyReply(dir, { body: out }) : replaceBody(dir, chunk.data, out, ctx);
   };
 }

@@ -177,3 +177,11 @@ describe('stream endings', { timeout: 10_000 }, () => {
     assert.equal(ran, true);
   });
 });
+
+test('mapChunks in buffered mode corrects content-length like bufferBody', { timeout: 5000 }, async () => {
+  const h = testProcessor({ onRequestBody: mapChunks((d) => Buffer.concat([d, d])) }, { requestBodyMode: 'buffered' });
+  await h.send(requestHeaders({ 'content-length': '2' }));
+  const [r] = await h.send(requestBody('ab'));
+  assert.equal(bodyOf(r)?.toString(), 'abab');
+  assert.deepEqual(headerEditsOf(r).set, { 'content-length': '4' });
+});
