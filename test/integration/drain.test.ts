@@ -104,3 +104,17 @@ test('a second signal exits at once without waiting for the drain', { timeout: 3
   assert.equal(code, 1);
   assert.ok(gw.stdout.some((l) => l.includes('second signal')));
 });
+
+test('POST /quitquitquit on the admin server drains like SIGTERM', { timeout: 30_000 }, async (t) => {
+  const { up, release } = await gatedUpstream(t);
+  const gw = await startWith(t, up);
+  const inflight = fetch(`${gw.url()}/slow`).then(async (r) => `${r.status} ${await r.text()}`);
+  await up.nextRequest();
+  assert.equal((await fetch(`${gw.adminUrl}/quitquitquit`)).status, 404, 'GET must not stop the gateway');
+  const r = await fetch(`${gw.adminUrl}/quitquitquit`, { method: 'POST' });
+  assert.equal(r.status, 200);
+  await gw.waitForLine((l) => l.includes('"msg":"draining"'));
+  release();
+  assert.equal(await inflight, '200 finished');
+  assert.equal((await gw.exited).code, 0);
+});
