@@ -238,3 +238,18 @@ describe('ext_proc session: streamed and trailers', { timeout: 10_000 }, () => {
     s.finish();
   });
 });
+
+describe('ext_proc session: full duplex ends', { timeout: 10_000 }, () => {
+  it('a trailers reply ends the body even when there were no trailers', async () => {
+    const client = new FakeClient((msg, st) => {
+      if (msg.requestHeaders != null) st.reply({ requestHeaders: {} });
+      if (msg.requestBody != null && !msg.requestBody.endOfStream) st.reply({ requestBody: { response: { bodyMutation: { streamedResponse: { body: Buffer.from('seen') } } } } });
+      if (msg.requestBody?.endOfStream) st.reply({ requestTrailers: {} });
+    });
+    const req = request(['a']);
+    const s = new ExtProcSession({ config: config(), ctx: context(), req, client });
+    await s.onRequest(req);
+    assert.deepEqual(await drain(req.body), { text: 'seen', trailers: undefined });
+    s.finish();
+  });
+});

@@ -135,7 +135,9 @@ export function expected(d: DirState): readonly Phase[] {
       return ['trailers'];
     case 'streaming':
       if (!d.headersAnswered) return ['headers'];
-      if (d.mode === 'fullDuplexStreamed') return d.trailersSent ? ['body', 'trailers'] : ['body'];
+      // Full duplex: a trailers reply ends the body even when the message had no trailers (agentgateway
+      // processors end bodies that way; Envoy ignores the stray reply), so it is accepted either way.
+      if (d.mode === 'fullDuplexStreamed') return ['body', 'trailers'];
       if (d.unanswered > 0) return ['body'];
       return d.trailersSent ? ['trailers'] : [];
     default:
