@@ -107,7 +107,7 @@ export class Upstreams {
     if (this.#closed) throw new Error('gateway closed');
     const session = http2.connect(originOf(t), {
       ...(t.scheme === 'https'
-        ? { rejectUnauthorized: !(t.tls?.insecure ?? false), ...(t.tls?.caCert !== undefined ? { ca: t.tls.caCert } : {}), ALPNProtocols: ['h2'] }
+        ? { rejectUnauthorized: !(t.tls?.insecure ?? false), ...(t.tls?.caCert !== undefined ? { ca: t.tls.caCert } : {}), ALPNProtocols: ['h2', 'http/1.1'] }
         : {}),
     });
     session.on('error', forget);
@@ -136,7 +136,9 @@ export class Upstreams {
     } catch (err) {
       session.destroy();
       const g = upstreamError(err, display(t));
-      if (g.code === 'upstream_connect') throw g;
+      // A TLS server that refuses ALPN h2 answers with a no_application_protocol alert: HTTP/1.1-only, not down.
+      const code = String((err as NodeJS.ErrnoException).code ?? '');
+      if (g.code === 'upstream_connect' && !code.includes('NO_APPLICATION_PROTOCOL')) throw g;
       this.#h1Only.set(key, Date.now() + H1_ONLY_MS);
       throw new NotHttp2Error(display(t), err);
     }
