@@ -126,6 +126,9 @@ test('schema prints the JSON Schema as valid JSON', { timeout: 30_000 }, async (
   assert.equal(typeof schema, 'object');
   assert.ok('properties' in schema || '$defs' in schema || 'anyOf' in schema, Object.keys(schema).join(','));
   assert.match(r.stdout, /binds/);
+  // What the shipped CLI prints is what the repository ships for editors (schema/gateway.schema.json).
+  const checkedIn = readFileSync(new URL('../../schema/gateway.schema.json', import.meta.url), 'utf8');
+  assert.deepEqual(schema, JSON.parse(checkedIn));
 });
 
 test('--help and --version', { timeout: 30_000 }, async () => {
