@@ -14,6 +14,9 @@ import { serveHttp1 } from './http1.js';
 import { serveHttp2 } from './http2.js';
 import type { RequestSink } from './respond.js';
 
+/** How long a new plaintext connection may stay silent before its first bytes. */
+const SNIFF_TIMEOUT_MS = 30_000;
+
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 function tlsOptions(t: ServerTls): tls.SecureContextOptions & { ALPNProtocols: string[] } {
@@ -154,12 +157,17 @@ export class BindServer {
   /** Reads until the bytes either diverge from the h2 preface or complete it, then hands the socket over. */
   #sniff(socket: net.Socket): void {
     let seen: Buffer = Buffer.alloc(0);
+    // A connection that never says anything must not be held open forever.
+    const silent = (): void => void socket.destroy();
+    socket.setTimeout(SNIFF_TIMEOUT_MS, silent);
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
       const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length) return;
       socket.removeListener('data', onData);
+      socket.setTimeout(0);
+      socket.removeListener('timeout', silent);
       socket.pause();
       socket.unshift(seen);
       if (isH2) this.#h2Sockets.add(socket);
