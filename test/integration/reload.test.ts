@@ -4,9 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 
@@ -149,4 +151,64 @@ binds:
   await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && l.includes('config reloaded'));
   assert.equal(await auth(), 'Bearer sk-new-2222');
   assert.ok(!gw.stdout.join('\n').includes('sk-new-2222'), 'the secret reached the log');
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a self-signed certificate for CN `cn` (and its key) to the given paths. */
+function makeCert(cn: string, certPath: string, keyPath: string): void {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', `/CN=${cn}`, '-keyout', keyPath, '-out', certPath,
+  ], { stdio: 'ignore' });
+}
+
+/** The CN of the certificate the server presents on a new TLS connection. */
+function servedCn(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      const cn = s.getPeerCertificate().subject.CN;
+      s.destroy();
+      resolve(Array.isArray(cn) ? cn.join(',') : String(cn));
+    });
+    s.once('error', reject);
+  });
+}
+
+test('a rotated TLS certificate is served to new connections without editing the config', { timeout: 30_000, skip: hasOpenssl() ? false : 'openssl not installed' }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-rotate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const certPath = path.join(dir, 'tls.crt');
+  const keyPath = path.join(dir, 'tls.key');
+  makeCert('rotation-one', certPath, keyPath);
+  const gw = await startGateway(`
+binds:
+- port: {{PORT}}
+  listeners:
+  - name: secure
+    protocol: HTTPS
+    tls:
+      cert: ${certPath}
+      key: ${keyPath}
+    routes:
+    - policies:
+        directResponse:
+          body: ok
+`);
+  t.after(() => gw.stop());
+  assert.equal(await servedCn(gw.ports.PORT!), 'rotation-one');
+  // Like cert-manager or a ConfigMap swap: the new pair is prepared aside, then moved into place.
+  makeCert('rotation-two', path.join(dir, 'new.crt'), path.join(dir, 'new.key'));
+  const seen = gw.stdout.length;
+  renameSync(path.join(dir, 'new.key'), keyPath);
+  renameSync(path.join(dir, 'new.crt'), certPath);
+  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && l.includes('config reloaded'));
+  assert.equal(await servedCn(gw.ports.PORT!), 'rotation-two');
 });
