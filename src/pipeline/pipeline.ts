@@ -48,7 +48,7 @@ export interface PipelineDeps {
 /** Runs one request through every phase; never rejects. */
 export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: GatewayRequest, abort: AbortController): Promise<HandledResponse> {
   const listener = selectListener(cb.bind.listeners, req.authority);
-  const ex = new Exchange(req, listener ?? cb.bind.listeners[0]!, abort, cb.model.model.frontend.maxBufferSize);
+  const ex = new Exchange(req, listener ?? cb.bind.listeners[0] ?? placeholderListener(cb), abort, cb.model.model.frontend.maxBufferSize);
   let response: GatewayResponse;
   try {
     if (listener === undefined) throw new GatewayError('route_not_found', 'route not found');
@@ -115,6 +115,20 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   applyHeaderModifier(wb.policies.responseHeaderModifier, res.headers);
   applyHeaderModifier(route.policies.responseHeaderModifier, res.headers);
   return res;
+}
+
+/** Stands in for the listener in the log when a bind has none that accepts the request. */
+function placeholderListener(cb: CompiledBind): Listener {
+  return {
+    key: cb.bind.key,
+    name: cb.bind.key,
+    gatewayName: cb.bind.key,
+    hostname: undefined,
+    protocol: 'HTTP',
+    tls: undefined,
+    policies: { extProc: undefined, unimplemented: [] },
+    routes: [],
+  };
 }
 
 /** Appends the client address to x-forwarded-for and records the downstream scheme. */
