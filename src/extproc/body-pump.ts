@@ -161,6 +161,8 @@ export class InputPump {
           if (this.#stopped || this.#passTo !== undefined) continue;
         }
         await this.#send('body', { body: chunk, endOfStream: false }, false);
+        // Full duplex: do not feed the processor faster than the processed body is read.
+        if (this.mode === 'fullDuplexStreamed') await Promise.race([this.ch.backlogBelowLimit(this.dir), this.#decided]);
       }
       this.trailers = this.original.trailers();
       this.ended = true;

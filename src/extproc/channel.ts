@@ -13,6 +13,10 @@ import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js'
 import { initialState, replyKind, transition, type Effect, type Event, type Phase, type State } from './state.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
 
+/** Unread answers per direction above which the full-duplex pump stops sending, and where it resumes. */
+const BACKLOG_HIGH = 16;
+const BACKLOG_LOW = 4;
+
 /** How long a processor may take to close a stream we half-closed before we reset it. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -65,6 +69,7 @@ export class ProcessorChannel {
     ['response', []],
   ]);
   #paused = false;
+  readonly #backlogWaiters = new Map<Direction, () => void>();
   #ended = false;
   #graceTimer: NodeJS.Timeout | undefined;
   #current: ProcessingResponse | undefined;
@@ -153,6 +158,7 @@ export class ProcessorChannel {
   /** Waits for the next answer for `dir` (a reply, or an immediate response / clean close / failure). */
   answer(dir: Direction): Promise<Answer> {
     const ready = this.#ready.get(dir)!.shift();
+    if (this.#ready.get(dir)!.length <= BACKLOG_LOW) this.#wakeBacklog(dir);
     if (ready !== undefined) {
       return ready instanceof ProcessorFailure ? Promise.reject(ready) : Promise.resolve(ready);
     }
@@ -161,6 +167,28 @@ export class ProcessorChannel {
     return new Promise((resolve, reject) => {
       this.#waiters.set(dir, { resolve, reject });
     });
+  }
+
+  /**
+   * Resolves once `dir` has at most BACKLOG_LOW unread answers (or the exchange ended). The full-duplex pump
+   * waits on it before sending more, so a reader slower than the processor holds back the input, and through
+   * it the processor: end-to-end flow control even on a transport that cannot pause.
+   */
+  backlogBelowLimit(dir: Direction): Promise<void> {
+    if (this.#ready.get(dir)!.length <= BACKLOG_HIGH || this.#state.t !== 'open') return Promise.resolve();
+    return new Promise((resolve) => {
+      const prev = this.#backlogWaiters.get(dir);
+      this.#backlogWaiters.set(dir, () => {
+        prev?.();
+        resolve();
+      });
+    });
+  }
+
+  #wakeBacklog(dir: Direction): void {
+    const w = this.#backlogWaiters.get(dir);
+    this.#backlogWaiters.delete(dir);
+    w?.();
   }
 
   /** Tells the machine a direction will send nothing more. */
@@ -193,6 +221,8 @@ export class ProcessorChannel {
     this.#dispatch({ e: 'finish' });
     this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
     for (const q of this.#ready.values()) q.length = 0;
+    this.#wakeBacklog('request');
+    this.#wakeBacklog('response');
   }
 
   #open(): void {

@@ -1,6 +1,7 @@
 /**
  * 100 MiB up and 100 MiB down through a full-duplex ext_proc route (default options, pass-through processor):
- * byte for byte, with the gateway's peak RSS bounded well below the body size (it never buffers a body).
+ * byte for byte, with the gateway's peak RSS bounded well below the body size (it never buffers a body); and a
+ * client that stops reading stalls the processor and the upstream instead of filling the gateway's memory.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,4 +32,21 @@ test('100 MiB each way through full duplex with bounded gateway memory', { timeo
 
   const grew = memoryOf(pid).peak - before.peak;
   assert.ok(grew < 80 * MiB, `gateway peak RSS grew by ${(grew / MiB).toFixed(1)} MiB while streaming 2 × 100 MiB through ext_proc`);
+});
+
+test('a slow client holds back the processor and the upstream: the gateway does not buffer the body', { timeout: 300_000 }, async (t) => {
+  const size = 96 * MiB;
+  const s = await setupExtProc(t, { upstream: () => ({ status: 200, body: { size } }) });
+  const pid = s.gw.child.pid!;
+  await (await request(s.url + '/warm', { method: 'POST', body: 'x' })).body.text();
+  const before = memoryOf(pid);
+  const res = await request(s.url + '/slow-reader');
+  const it = res.body[Symbol.asyncIterator]();
+  let got = (await it.next()).value.length as number;
+  // Stop reading for a while: with end-to-end flow control everything upstream of us stalls too.
+  await new Promise((r) => setTimeout(r, 1500));
+  const stalled = memoryOf(pid).rss - before.rss;
+  for (let r = await it.next(); r.done !== true; r = await it.next()) got += (r.value as Buffer).length;
+  assert.equal(got, size);
+  assert.ok(stalled < 32 * MiB, `gateway RSS grew by ${(stalled / MiB).toFixed(1)} MiB while the client was not reading`);
 });
