@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -116,5 +118,28 @@ test('POST /quitquitquit on the admin server drains like SIGTERM', { timeout: 30
   await gw.waitForLine((l) => l.includes('"msg":"draining"'));
   release();
   assert.equal(await inflight, '200 finished');
+  assert.equal((await gw.exited).code, 0);
+});
+
+test('SIGTERM with an HTTP/2 client: GOAWAY is sent, the in-flight stream completes, exit 0', { timeout: 30_000 }, async (t) => {
+  const { up, release } = await gatedUpstream(t);
+  const gw = await startWith(t, up);
+  const session = http2.connect(gw.url());
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const goaway = once(session, 'goaway');
+  const stream = session.request({ ':path': '/slow-h2' });
+  const body = new Promise<string>((resolve, reject) => {
+    let b = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (b += c));
+    stream.on('end', () => resolve(b));
+    stream.on('error', reject);
+  });
+  await up.nextRequest();
+  gw.kill('SIGTERM');
+  await goaway;
+  release();
+  assert.equal(await body, 'finished');
   assert.equal((await gw.exited).code, 0);
 });
