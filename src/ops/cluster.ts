@@ -38,6 +38,8 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
   let nextId = 1;
   const pending = new Map<number, (m: FromWorker | undefined) => void>();
   const workers = new Set<Worker>();
+  /** Workers that finished starting, with the config text each one runs. Reloads go only to these. */
+  const serving = new Map<Worker, string>();
 
   const send = (w: Worker, m: ToWorker): void => {
     if (w.isConnected()) w.send(m);
@@ -67,18 +69,24 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
       workers.add(w);
       logger.debug({ pid: w.process.pid }, 'worker forked');
       let ready = false;
+      let startedWith = text;
       w.on('message', (m: unknown) => {
         if (!isMessage<FromWorker>(m)) return;
         if (m.t === 'hello') {
+          startedWith = text;
           send(w, { t: 'start', text, source: opts.source, baseDir: opts.baseDir, ...(opts.bindHost === undefined ? {} : { bindHost: opts.bindHost }) });
         } else if (m.t === 'ready') {
           ready = true;
+          serving.set(w, startedWith);
+          // A reload that landed while this worker was starting did not reach it: catch it up.
+          if (startedWith !== text) void catchUp(w);
           resolve(m.addresses);
         } else if (m.t === 'failed') reject(new Error(m.error));
         else if ('id' in m) pending.get(m.id)?.(m);
       });
       w.once('exit', (code, signal) => {
         workers.delete(w);
+        serving.delete(w);
         if (!ready) reject(new Error(`worker ${w.process.pid ?? '?'} exited during startup (${signal ?? code})`));
         else if (!draining) {
           logger.error({ pid: w.process.pid, code, signal }, 'worker exited; starting a replacement');
@@ -88,6 +96,18 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
         }
       });
     });
+
+  /** Sends the current config to one worker; returns the error text, if it could not apply it. */
+  const reloadWorker = async (w: Worker, next: string): Promise<string | undefined> => {
+    const r = await ask(w, (id) => ({ t: 'reload', id, text: next }));
+    const error = r === undefined ? 'no reply' : r.t === 'reloaded' ? r.error : undefined;
+    if (error === undefined) serving.set(w, next);
+    return error;
+  };
+  const catchUp = async (w: Worker): Promise<void> => {
+    const error = await reloadWorker(w, text);
+    if (error !== undefined) logger.error({ pid: w.process.pid, error }, 'worker could not apply the current config');
+  };
 
   const aggregated = {
     contentType: metrics.registry.contentType,
@@ -130,11 +150,16 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
   if (spec !== undefined) {
     const w = watchSpec(spec, async (next) => {
       const nextModel = spec.load(next); // validated here first, so an invalid edit never reaches a worker
-      const replies = await Promise.all([...workers].map((w) => ask(w, (id) => ({ t: 'reload', id, text: next }))));
-      const failures = replies.map((r) => (r === undefined ? 'no reply' : r.t === 'reloaded' ? r.error : undefined)).filter((e) => e !== undefined);
-      if (failures.length > 0) throw new Error(`${failures.length} worker(s) could not apply the config: ${failures[0]}`);
+      // Workers still starting are caught up when they report ready (they compare against `text`).
+      const previous = text;
+      text = next;
+      const errors = await Promise.all([...serving.keys()].map((w) => reloadWorker(w, next)));
+      const failures = errors.filter((e) => e !== undefined);
+      if (failures.length > 0) {
+        text = previous;
+        throw new Error(`${failures.length} worker(s) could not apply the config: ${failures[0]}`);
+      }
       model = nextModel;
-      text = next; // replacement workers start from the latest good config
       w.setExtraFiles(referencedFiles(nextModel));
       reportReloadSuccess(spec.path, opts.model, nextModel);
     });
