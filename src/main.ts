@@ -13,7 +13,7 @@ import type { GatewayModel } from './config/model.js';
 import { logger, setLogLevel } from './observability/logger.js';
 import { runCluster } from './ops/cluster.js';
 import { run, type Running } from './ops/run.js';
-import { DEFAULT_DRAIN_MS, drainDeadlineMs, onShutdownSignals } from './ops/shutdown.js';
+import { DEFAULT_DRAIN_MS, drainDeadlineMs, drainHoldMs, onShutdownSignals } from './ops/shutdown.js';
 import { runWorker } from './ops/worker.js';
 
 function version(): string {
@@ -98,6 +98,11 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.warn({ value: process.env.CONNECTION_TERMINATION_DEADLINE }, 'CONNECTION_TERMINATION_DEADLINE is not a duration; using 30s');
     deadline = DEFAULT_DRAIN_MS;
   }
+  let hold = drainHoldMs(process.env);
+  if (hold === undefined) {
+    logger.warn({ value: process.env.CONNECTION_MIN_TERMINATION_DEADLINE }, 'CONNECTION_MIN_TERMINATION_DEADLINE is not a duration; using 0');
+    hold = 0;
+  }
   const src = cmd.source;
   const bindHost = process.env.TOLLGATE_BIND_HOST;
   const common = {
@@ -116,7 +121,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
   const r = running;
-  onShutdownSignals(() => r.shutdown(deadline));
+  onShutdownSignals(() => r.shutdown(deadline, hold));
 }
 
 process.on('uncaughtException', (err) => {

@@ -36,6 +36,7 @@ Environment:
   ADMIN_ADDR, STATS_ADDR, READINESS_ADDR   override config.adminAddr/statsAddr/readinessAddr ("off" disables)
   TOLLGATE_BIND_HOST                       address the binds listen on (default 0.0.0.0)
   CONNECTION_TERMINATION_DEADLINE          drain deadline on SIGTERM (e.g. 30s; default 30s)
+  CONNECTION_MIN_TERMINATION_DEADLINE      keep serving this long after readiness fails (default 0)
   TOLLGATE_WORKERS                         worker processes (number or "auto"); overrides config.workers
   TOLLGATE_LOG_LEVEL / LOG_LEVEL           log level (overrides config.logging.level)
 `;

@@ -170,10 +170,15 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
   let shutdownPromise: Promise<void> | undefined;
   return {
     readiness,
-    shutdown(drainTimeoutMs) {
+    shutdown(drainTimeoutMs, holdMs = 0) {
       shutdownPromise ??= (async () => {
         readiness.state = 'draining';
         watch?.close();
+        if (holdMs > 0) {
+          // Still serving while not ready, so load balancers can take us out before connections are refused.
+          logger.info({ holdMs }, 'not ready; holding before draining');
+          await new Promise((r) => setTimeout(r, holdMs));
+        }
         logger.info({ workers: workers.size, deadlineMs: drainTimeoutMs }, 'draining');
         const t0 = Date.now();
         await stopWorkers(drainTimeoutMs);

@@ -35,8 +35,11 @@ export interface RunOptions {
 /** A started gateway process. */
 export interface Running {
   readonly readiness: Readiness;
-  /** Not ready → stop accepting → drain in-flight (bounded) → close everything. Idempotent. */
-  shutdown(drainTimeoutMs: number): Promise<void>;
+  /**
+   * Not ready → (hold `holdMs` while still serving) → stop accepting → drain in-flight (bounded by
+   * `drainTimeoutMs`) → close everything. Idempotent.
+   */
+  shutdown(drainTimeoutMs: number, holdMs?: number): Promise<void>;
 }
 
 /** Starts watching `spec.path`; `apply` throws to reject the new text. */
@@ -102,10 +105,15 @@ export async function run(opts: RunOptions): Promise<Running> {
 
   return {
     readiness,
-    shutdown(drainTimeoutMs) {
+    shutdown(drainTimeoutMs, holdMs = 0) {
       shutdownPromise ??= (async () => {
         readiness.state = 'draining';
         watch?.close();
+        if (holdMs > 0) {
+          // Still serving while not ready, so load balancers can take us out before connections are refused.
+          logger.info({ holdMs }, 'not ready; holding before draining');
+          await new Promise((r) => setTimeout(r, holdMs));
+        }
         logger.info({ inFlight: gateway.inFlight, deadlineMs: drainTimeoutMs }, 'draining');
         const started = Date.now();
         await gateway.drain(drainTimeoutMs);

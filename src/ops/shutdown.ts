@@ -8,14 +8,26 @@ import { logger } from '../observability/logger.js';
 /** Default drain deadline, as agentgateway's CONNECTION_TERMINATION_DEADLINE default. */
 export const DEFAULT_DRAIN_MS = 30_000;
 
+function durationEnv(raw: string | undefined, fallback: number): number | undefined {
+  const v = raw?.trim();
+  if (v === undefined || v === '') return fallback;
+  return /^\d+(\.\d+)?$/.test(v) ? Math.round(Number(v) * 1000) : parseDuration(v);
+}
+
 /**
  * Reads the drain deadline from `CONNECTION_TERMINATION_DEADLINE` (`30s`, `500ms`, or plain seconds).
  * Returns undefined when the value is set but is not a duration (the caller warns and uses the default).
  */
 export function drainDeadlineMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
-  const raw = env.CONNECTION_TERMINATION_DEADLINE?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_DRAIN_MS;
-  return /^\d+(\.\d+)?$/.test(raw) ? Math.round(Number(raw) * 1000) : parseDuration(raw);
+  return durationEnv(env.CONNECTION_TERMINATION_DEADLINE, DEFAULT_DRAIN_MS);
+}
+
+/**
+ * Reads `CONNECTION_MIN_TERMINATION_DEADLINE` (default 0): how long to keep accepting after readiness turns
+ * 503, so load balancers notice before connections are refused. Undefined when set but not a duration.
+ */
+export function drainHoldMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  return durationEnv(env.CONNECTION_MIN_TERMINATION_DEADLINE, 0);
 }
 
 /** Installs SIGTERM/SIGINT handlers: `drain()` once, then `process.exit(0)`; a second signal exits 1. */

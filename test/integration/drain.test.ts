@@ -143,3 +143,27 @@ test('SIGTERM with an HTTP/2 client: GOAWAY is sent, the in-flight stream comple
   assert.equal(await body, 'finished');
   assert.equal((await gw.exited).code, 0);
 });
+
+test('CONNECTION_MIN_TERMINATION_DEADLINE: not ready but still serving for the hold, then drain and exit 0', { timeout: 30_000 }, async (t) => {
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - policies:
+        directResponse:
+          body: still here
+`,
+    { env: { CONNECTION_MIN_TERMINATION_DEADLINE: '1500ms' } },
+  );
+  t.after(() => gw.stop());
+  gw.kill('SIGTERM');
+  await gw.waitForLine((l) => l.includes('holding before draining'));
+  assert.equal((await fetch(gw.readyUrl)).status, 503);
+  const r = await fetch(`${gw.url()}/x`, { headers: { connection: 'close' } }).catch((e: unknown) => e);
+  assert.ok(r instanceof Response, `request during the hold failed: ${String(r)}`);
+  assert.equal(await r.text(), 'still here');
+  assert.equal(gw.child.exitCode, null);
+  assert.equal((await gw.exited).code, 0);
+});
