@@ -1,7 +1,7 @@
 /**
  * The output side of the streaming body modes, as pull-based Bodies: the upstream (or client) reads the
  * processed body, and each read pulls the processor's next answer, so a slow reader slows the processor
- * (with transport pause/resume) instead of growing a buffer. Also the `none`-mode wrapper that sends only the
+ * (the channel pauses the transport while a reader is behind) instead of growing a buffer. Also the `none`-mode wrapper that sends only the
  * trailers. These run after the headers were forwarded, so a failure makes the body fail: the upstream
  * request or the client stream is aborted, never silently truncated.
  */
@@ -14,9 +14,6 @@ import { trailerMap } from './headers-out.js';
 import type { CommonResponse, HeaderMutation, ProcessingResponse } from './messages.js';
 import type { Direction } from './modes.js';
 import { bodyChange, mutateTrailers, type RejectedMutation } from './mutation.js';
-
-/** Answers buffered before reading pauses the processor stream. */
-const MAX_BACKLOG = 8;
 
 /** What the output bodies need from the session. */
 export interface StreamServices {
@@ -47,7 +44,6 @@ function protocol(s: StreamServices, detail: string): never {
 }
 
 async function next(s: StreamServices, heldEverything: () => boolean): Promise<Answer> {
-  s.ch.setPaused(s.ch.backlog(s.dir) > MAX_BACKLOG);
   try {
     return await s.ch.answer(s.dir);
   } catch (err) {
@@ -127,7 +123,7 @@ export function duplexOutput(s: StreamServices, pump: InputPump): Body {
         protocol(s, `the processor answered ${s.dir}_body without a streamed_response; in fullDuplexStreamed mode only streamed_response chunks are forwarded, so it must echo each chunk (or send end_of_stream) to pass the body through`);
       }
     } finally {
-      s.ch.setPaused(false);
+      if (!completed) s.ch.discard(s.dir);
       if (!passing) pump.stop();
       if (completed) s.finished();
     }
@@ -175,6 +171,7 @@ export function streamedOutput(s: StreamServices, pump: InputPump): Body {
         }
       }
     } finally {
+      if (!completed) s.ch.discard(s.dir);
       if (!passing) pump.stop();
       if (completed) s.finished();
     }

@@ -13,8 +13,13 @@ import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js'
 import { initialState, replyKind, transition, type Effect, type Event, type Phase, type State } from './state.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
 
-/** Unread answers per direction above which the full-duplex pump stops sending, and where it resumes. */
-const BACKLOG_HIGH = 16;
+/**
+ * Unread answers in a direction above which the channel stops reading the processor stream (transport
+ * `pause()`, so HTTP/2 flow control holds the processor back) and the full-duplex pump stops sending; at or
+ * below BACKLOG_LOW in every direction both resume. A processor that answers each small chunk with a large
+ * one is thus bounded by ~BACKLOG_HIGH answers plus one HTTP/2 stream window, however slow the reader.
+ */
+export const BACKLOG_HIGH = 8;
 const BACKLOG_LOW = 4;
 
 /** How long a processor may take to close a stream we half-closed before we reset it. */
@@ -144,21 +149,37 @@ export class ProcessorChannel {
     return this.#ready.get(dir)!.length;
   }
 
+  /** True while the channel has stopped reading the processor stream because a reader is behind. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /**
-   * Flow control towards the processor: stop reading its replies while the consumer is behind (HTTP/2 flow
-   * control then holds the processor back). A no-op with a transport that cannot pause.
+   * Flow control towards the processor: stop reading its replies while some direction has more than
+   * BACKLOG_HIGH unread answers; read again once every direction is down to BACKLOG_LOW. With a transport
+   * that cannot pause, only the pump's side of it (backlogBelowLimit) holds.
    */
-  setPaused(paused: boolean): void {
-    if (paused === this.#paused) return;
+  #flowControl(): void {
+    const most = Math.max(this.backlog('request'), this.backlog('response'));
+    const paused = this.#paused ? most > BACKLOG_LOW : most > BACKLOG_HIGH;
+    if (paused === this.#paused || this.#ended) return;
     this.#paused = paused;
     if (paused) this.#stream?.pause?.();
     else this.#stream?.resume?.();
+  }
+
+  /** The reader of `dir` gave up (the body was abandoned): drop its unread answers so they hold nothing back. */
+  discard(dir: Direction): void {
+    this.#ready.get(dir)!.length = 0;
+    this.#wakeBacklog(dir);
+    this.#flowControl();
   }
 
   /** Waits for the next answer for `dir` (a reply, or an immediate response / clean close / failure). */
   answer(dir: Direction): Promise<Answer> {
     const ready = this.#ready.get(dir)!.shift();
     if (this.#ready.get(dir)!.length <= BACKLOG_LOW) this.#wakeBacklog(dir);
+    if (ready !== undefined) this.#flowControl();
     if (ready !== undefined) {
       return ready instanceof ProcessorFailure ? Promise.reject(ready) : Promise.resolve(ready);
     }
@@ -170,9 +191,9 @@ export class ProcessorChannel {
   }
 
   /**
-   * Resolves once `dir` has at most BACKLOG_LOW unread answers (or the exchange ended). The full-duplex pump
-   * waits on it before sending more, so a reader slower than the processor holds back the input, and through
-   * it the processor: end-to-end flow control even on a transport that cannot pause.
+   * Resolves once `dir` has at most BACKLOG_LOW unread answers (or the exchange ended) when it has more than
+   * BACKLOG_HIGH. The full-duplex pump waits on it before sending more, so a reader slower than the processor
+   * holds back the input too (the only flow control on a transport that cannot pause).
    */
   backlogBelowLimit(dir: Direction): Promise<void> {
     if (this.#ready.get(dir)!.length <= BACKLOG_HIGH || this.#state.t !== 'open') return Promise.resolve();
@@ -350,6 +371,7 @@ export class ProcessorChannel {
       if (w === undefined) {
         // Nobody is reading this direction yet (between steps, or a duplex consumer is behind): queue it.
         this.#ready.get(d)!.push(a);
+        if (!(a instanceof ProcessorFailure) && a.kind === 'reply') this.#flowControl();
       } else if (a instanceof ProcessorFailure) {
         w.reject(a);
       } else {

@@ -8,6 +8,7 @@ import { H2ProcessorClient, getProcessorClient, targetKey } from './client.js';
 import { frameMessage } from './grpc-framing.js';
 import { pb } from './messages.js';
 import { loopbackTarget, record } from './test-support.js';
+import type { StreamEnd } from './transport.js';
 
 type StreamHandler = (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => void;
 
@@ -187,4 +188,37 @@ test('on an established connection, a mid-stream loss is reset and a GOAWAY-refu
   assert.deepEqual(await record(c, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
   const refused = await record(c, [headersMsg]).ended;
   assert.equal(refused.kind, 'connect', JSON.stringify(refused));
+});
+
+test('pause() holds further replies and the end until resume(); then all arrive in order before onEnd', { timeout: 5000 }, async (t) => {
+  let serverClosed!: () => void;
+  const closed = new Promise<void>((r) => { serverClosed = r; });
+  const port = await rawServer(t, (s) => {
+    s.on('close', serverClosed);
+    s.respond(GRPC, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+    s.end(Buffer.concat([reply('a'), reply('b'), reply('c')])); // one chunk: pause must hold the rest of it
+  });
+  const got: string[] = [];
+  let ended: StreamEnd | undefined;
+  let onEnd!: () => void;
+  const end = new Promise<void>((r) => { onEnd = r; });
+  const c = client(t, port);
+  const stream = c.open({
+    onMessage: (m) => {
+      got.push(Buffer.from(m.requestBody!.response!.bodyMutation!.body!).toString());
+      if (got.length === 1) stream.pause!();
+    },
+    onEnd: (e) => { ended = e; onEnd(); },
+  });
+  stream.send(headersMsg);
+  stream.closeSend();
+  await closed; // the server sent everything, its status included
+  await new Promise((r) => setTimeout(r, 50)); // let the bytes cross loopback: nothing may be delivered
+  assert.deepEqual(got, ['a']);
+  assert.equal(ended, undefined, 'the end waits for the held replies');
+  stream.resume!();
+  await end;
+  assert.deepEqual(got, ['a', 'b', 'c']);
+  assert.deepEqual(ended, { kind: 'ok' });
 });

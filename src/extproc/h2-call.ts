@@ -5,7 +5,7 @@
  */
 import http2 from 'node:http2';
 import type { OpenOptions, ProcessorStream, StreamEnd, StreamHandlers } from './transport.js';
-import { decodeResponse, encodeRequest, type ProcessingRequest } from './messages.js';
+import { decodeResponse, encodeRequest, type ProcessingRequest, type ProcessingResponse } from './messages.js';
 import { checkResponseHeaders, FrameDecoder, frameMessage, readGrpcStatus, type GrpcStatus } from './grpc-framing.js';
 import type { H2Connection } from './h2-session.js';
 import { logger } from '../observability/logger.js';
@@ -47,6 +47,11 @@ export class H2Call implements ProcessorStream {
   #status: GrpcStatus | undefined;
   #problem: string | undefined;
   #error: string | undefined;
+  #paused = false;
+  /** Replies decoded while paused (a DATA chunk can hold several); delivered on `resume()`. */
+  #held: ProcessingResponse[] = [];
+  /** The call ended while replies were still held: report it once they were delivered. */
+  #settleHeld = false;
 
   constructor(conn: H2Connection, handlers: StreamHandlers, limits: CallLimits, options: OpenOptions = {}) {
     this.#conn = conn;
@@ -128,6 +133,32 @@ export class H2Call implements ProcessorStream {
     this.#finish({ kind: 'cancelled' });
   }
 
+  /**
+   * Stops delivering replies and stops reading the stream: node then stops consuming the stream's HTTP/2
+   * window, so the processor is held back after at most one window (1 MiB) instead of filling our memory.
+   */
+  pause(): void {
+    if (this.#paused || this.#ended) return;
+    this.#paused = true;
+    const s = this.#stream;
+    if (s && !s.destroyed) s.pause();
+  }
+
+  /** Delivers the replies held while paused, then reads the stream again. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    while (this.#held.length > 0 && !this.#paused && !this.#ended) this.#deliver(this.#held.shift()!);
+    if (this.#paused || this.#ended) return; // a held reply paused us again, or ended the call
+    if (this.#settleHeld) {
+      this.#settleHeld = false;
+      this.#settle();
+      return;
+    }
+    const s = this.#stream;
+    if (s && !s.destroyed) s.resume();
+  }
+
   #wire(s: http2.ClientHttp2Stream): void {
     s.on('ready', () => { this.#ready = true; });
     s.on('response', (h) => {
@@ -179,15 +210,20 @@ export class H2Call implements ProcessorStream {
         this.#abort(`the processor sent a malformed ProcessingResponse: ${(err as Error).message}`);
         return;
       }
-      try {
-        this.#handlers.onMessage(msg);
-      } catch (err) {
-        logger.error({ err }, 'ext_proc stream handler threw');
-        this.#abort(`the ext_proc session failed while handling a reply: ${(err as Error).message}`);
-        return;
-      }
+      // pause() can come from inside onMessage (the session's backlog went over its mark): hold the rest.
+      if (this.#paused) this.#held.push(msg);
+      else this.#deliver(msg);
     }
     if (r.error) this.#abort(r.error);
+  }
+
+  #deliver(msg: ProcessingResponse): void {
+    try {
+      this.#handlers.onMessage(msg);
+    } catch (err) {
+      logger.error({ err }, 'ext_proc stream handler threw');
+      this.#abort(`the ext_proc session failed while handling a reply: ${(err as Error).message}`);
+    }
   }
 
   /** Records a fatal problem, resets the stream, and ends the call as `reset`. */
@@ -210,6 +246,11 @@ export class H2Call implements ProcessorStream {
   /** Maps what we observed onto one StreamEnd. */
   #settle(): void {
     if (this.#ended) return;
+    if (this.#held.length > 0 && !this.#problem) {
+      // Every reply goes out before the end; a broken call (problem) drops what it held.
+      this.#settleHeld = true;
+      return;
+    }
     const s = this.#stream;
     const who = `processor ${this.#limits.display}`;
     let end: StreamEnd;

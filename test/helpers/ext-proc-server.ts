@@ -42,6 +42,11 @@ export interface ProcessorContext {
   send(action: Action): Promise<void>;
   /** The pass-through reply the server would send for `msg`. */
   defaultReply(msg: ProcessingRequest): ProcessingResponse | null;
+  /**
+   * Resolves once the stream can take more replies (its write buffer drained), like a processor that honours
+   * backpressure; at once when nothing is buffered or the stream is over.
+   */
+  writable(): Promise<void>;
 }
 
 /** A per-phase handler. */
@@ -200,6 +205,11 @@ export async function startProcessor(handlers: Handlers = {}, opts: ProcessorOpt
         stream: index, metadata, received, bodyMode,
         send: (a) => execute(a),
         defaultReply: (m) => defaultReplyFor(m, bodyMode),
+        writable: () => (closed || dead || !call.writableNeedDrain ? Promise.resolve() : new Promise<void>((resolve) => {
+          const done = () => { call.off('drain', done); call.off('close', done); resolve(); };
+          call.on('drain', done);
+          call.on('close', done);
+        })),
       };
       handlers.onStream?.(ctx);
       call.on('data', (msg: ProcessingRequest) => {

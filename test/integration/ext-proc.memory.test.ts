@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { digest, generated, generatedSha256, memoryOf } from '../helpers/streams.js';
 import { setupExtProc } from '../helpers/ext-proc-harness.js';
+import { reply } from '../helpers/ext-proc-server.js';
 
 const MiB = 1024 * 1024;
 
@@ -49,4 +50,62 @@ test('a slow client holds back the processor and the upstream: the gateway does 
   for (let r = await it.next(); r.done !== true; r = await it.next()) got += (r.value as Buffer).length;
   assert.equal(got, size);
   assert.ok(stalled < 32 * MiB, `gateway RSS grew by ${(stalled / MiB).toFixed(1)} MiB while the client was not reading`);
+});
+
+test('a processor that sends far more than it receives is held back by HTTP/2 flow control while the client is slow', { timeout: 120_000 }, async (t) => {
+  const perKiB = 64; // MiB out per KiB in: one input chunk, so holding back the input alone cannot bound it
+  const block = Buffer.alloc(MiB, 'y');
+  let produced = 0; // MiB the processor managed to hand to its stream
+  let finished = false;
+  let bytesIn = 0;
+  let onProgress: () => void = () => undefined;
+  const s = await setupExtProc(t, {
+    upstream: (req) => (req.path === '/warm' ? { status: 200, body: '' } : { status: 200, body: { size: 1024 } }),
+    handlers: {
+      // 64 MiB out per KiB in; waits for its stream to drain before each next MiB, as a real server would.
+      onResponseBody: async (msg, ctx) => {
+        const b = msg.responseBody!;
+        bytesIn += b.body?.length ?? 0;
+        while (produced < Math.floor(bytesIn / 1024) * perKiB) {
+          await ctx.send(reply.streamed('response', block, false));
+          produced++;
+          onProgress();
+          await ctx.writable();
+        }
+        if (b.endOfStream === true) {
+          finished = true;
+          onProgress();
+          return reply.streamed('response', new Uint8Array(), true);
+        }
+        return null;
+      },
+    },
+  });
+  const pid = s.gw.child.pid!;
+  await (await request(s.url + '/warm')).body.text();
+  finished = false; // the warm-up's empty body ended its own stream
+  const before = memoryOf(pid);
+  const res = await request(s.url + '/amplified');
+  assert.equal(res.statusCode, 200);
+  const it = res.body[Symbol.asyncIterator]();
+  let got = ((await it.next()).value as Buffer).length;
+  // The client stops reading. Observe until the processor made no progress for a second (it is held back)
+  // or it finished (nothing held it back: the gateway buffered everything).
+  await new Promise<void>((resolve) => {
+    let quiet: NodeJS.Timeout | undefined;
+    onProgress = () => {
+      clearTimeout(quiet);
+      if (finished) resolve();
+      else quiet = setTimeout(resolve, 1000);
+    };
+    onProgress();
+  });
+  onProgress = () => undefined;
+  const stalledProduced = produced;
+  const stalledRss = memoryOf(pid).rss - before.rss;
+  t.diagnostic(`stalled: processor produced ${stalledProduced} MiB, gateway RSS +${(stalledRss / MiB).toFixed(1)} MiB`);
+  for (let r = await it.next(); r.done !== true; r = await it.next()) got += (r.value as Buffer).length;
+  assert.equal(got, perKiB * MiB, 'every processed byte reaches the client once it reads');
+  assert.ok(stalledProduced < perKiB / 2, `the processor produced ${stalledProduced} of ${perKiB} MiB while the client was not reading`);
+  assert.ok(stalledRss < 40 * MiB, `gateway RSS grew by ${(stalledRss / MiB).toFixed(1)} MiB while the client was not reading`);
 });
