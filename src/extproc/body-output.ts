@@ -43,13 +43,17 @@ function protocol(s: StreamServices, detail: string): never {
   return s.failure(new ProcessorFailure(cause), false);
 }
 
-async function next(s: StreamServices, heldEverything: () => boolean): Promise<Answer> {
+async function next(s: StreamServices, heldEverything: () => boolean): Promise<Exclude<Answer, { kind: 'local' }>> {
+  let a: Answer;
   try {
-    return await s.ch.answer(s.dir);
+    a = await s.ch.answer(s.dir);
   } catch (err) {
     if (err instanceof ProcessorFailure) return s.failure(err, heldEverything());
     throw err;
   }
+  // The machine starts a local reply only while request headers are awaited, before any output exists.
+  if (a.kind === 'local') return protocol(s, 'the processor sent a streamed_immediate_response part while a body was streaming');
+  return a;
 }
 
 function mutated(s: StreamServices, trailers: HeaderList | undefined, a: Extract<Answer, { kind: 'reply' }>): HeaderList | undefined {

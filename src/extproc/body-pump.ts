@@ -116,7 +116,8 @@ export class InputPump {
   async #send(kind: 'body' | 'trailers', payload: object, last: boolean): Promise<void> {
     const key = KEYS[this.dir][kind];
     const t = this.ch.state.t;
-    if (t !== 'open') {
+    // During a streamed local reply the processor may still read the request body (reference §1.10).
+    if (t !== 'open' && t !== 'localReply') {
       // Failed or closed: the reader side decides (pass through, or stop). Over or answered: stop.
       if (t === 'done' || t === 'responded') this.stop();
       await this.#decided;

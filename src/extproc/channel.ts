@@ -9,8 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { FailureCause } from './failure.js';
 import type { ProcessingRequest, ProcessingResponse } from './messages.js';
+import { localHead } from './local-head.js';
 import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js';
-import { initialState, replyKind, transition, type Effect, type Event, type Phase, type State } from './state.js';
+import { initialState, replyKind, transition, type Effect, type Event, type LocalPart, type Phase, type State } from './state.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
 
 /**
@@ -39,6 +40,8 @@ export class ProcessorFailure extends Error {
 export type Answer =
   | { readonly kind: 'reply'; readonly dir: Direction; readonly phase: Phase; readonly msg: ProcessingResponse }
   | { readonly kind: 'immediate'; readonly msg: ProcessingResponse }
+  /** A part of a streamed local reply (StreamedImmediateResponse); `end`: the local reply is complete. */
+  | { readonly kind: 'local'; readonly part: LocalPart; readonly end: boolean; readonly msg: ProcessingResponse }
   | { readonly kind: 'passThrough' };
 
 /** The per-exchange inputs the channel needs. */
@@ -55,13 +58,15 @@ export interface ChannelOptions {
   readonly attributes: (dir: Direction) => ProcessingRequest['attributes'];
   /** Called for every dynamic_metadata the processor sends on an accepted reply. */
   readonly onDynamicMetadata: (msg: ProcessingResponse) => void;
+  /** The processing options allow a streamed_immediate_response (request headers send, body none/full duplex). */
+  readonly localReplyAllowed?: boolean;
 }
 
 type Waiter = { resolve: (a: Answer) => void; reject: (e: unknown) => void };
 
 /** One Process stream and its state machine. */
 export class ProcessorChannel {
-  #state: State = initialState();
+  #state: State;
   #stream: ProcessorStream | undefined;
   #queue: Event[] = [];
   #dispatching = false;
@@ -89,6 +94,7 @@ export class ProcessorChannel {
 
   constructor(opts: ChannelOptions) {
     this.#opts = opts;
+    this.#state = initialState({ localReplyAllowed: opts.localReplyAllowed ?? false });
   }
 
   /** Where the machine stands. */
@@ -107,7 +113,8 @@ export class ProcessorChannel {
    */
   send(dir: Direction, phase: Phase, payload: Pick<ProcessingRequest, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody' | 'requestTrailers' | 'responseTrailers'>, mode?: Parameters<typeof bodyModeNumber>[0], last?: boolean): boolean {
     if (this.#state.t === 'failed') throw new ProcessorFailure(this.#state.cause);
-    if (this.#state.t !== 'open') return false;
+    // During a local reply the request body still streams to the processor (full duplex).
+    if (this.#state.t !== 'open' && this.#state.t !== 'localReply') return false;
     const msg: ProcessingRequest = { ...payload };
     const meta = this.#opts.metadataContext();
     if (meta != null) msg.metadataContext = meta;
@@ -268,7 +275,12 @@ export class ProcessorChannel {
       return;
     }
     this.#current = msg;
-    this.#dispatch({ e: 'reply', kind: replyKind(msg) });
+    const kind = replyKind(msg);
+    const sir = msg.streamedImmediateResponse;
+    const end = kind === 'local_headers' ? sir?.headersResponse?.endOfStream : kind === 'local_body' ? sir?.bodyResponse?.endOfStream : undefined;
+    const head = kind === 'local_headers' ? localHead(sir?.headersResponse) : undefined;
+    const ev: Event = { e: 'reply', kind, ...(end === true ? { end } : {}), ...(typeof head === 'string' ? { problem: head } : {}) };
+    this.#dispatch(ev);
     this.#current = undefined;
   }
 
@@ -321,6 +333,12 @@ export class ProcessorChannel {
         this.#settle({ kind: 'immediate', msg });
         return;
       }
+      case 'local': {
+        const msg = this.#current!;
+        this.#opts.onDynamicMetadata(msg);
+        this.#settle({ kind: 'local', part: eff.part, end: eff.end, msg }, 'request');
+        return;
+      }
       case 'fail':
         this.#settle(new ProcessorFailure(eff.cause));
         return;
@@ -371,7 +389,7 @@ export class ProcessorChannel {
       if (w === undefined) {
         // Nobody is reading this direction yet (between steps, or a duplex consumer is behind): queue it.
         this.#ready.get(d)!.push(a);
-        if (!(a instanceof ProcessorFailure) && a.kind === 'reply') this.#flowControl();
+        if (!(a instanceof ProcessorFailure) && (a.kind === 'reply' || a.kind === 'local')) this.#flowControl();
       } else if (a instanceof ProcessorFailure) {
         w.reject(a);
       } else {

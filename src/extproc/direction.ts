@@ -46,6 +46,11 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
       held?.();
       throw new Stop(CONTINUE);
     }
+    if (a.kind === 'local') {
+      // A streamed local reply answers the request headers: the upstream is never called. A full-duplex
+      // request body keeps streaming to the processor until the local reply ends.
+      throw new Stop(x.localReply(a, pump !== undefined));
+    }
     return a;
   };
   try {

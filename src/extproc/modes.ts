@@ -63,6 +63,15 @@ export function sendsNothing(m: EffectiveModes): boolean {
   return quiet(m.request) && quiet(m.response);
 }
 
+/**
+ * True when a streamed_immediate_response may answer the request headers (reference §1.10): the request
+ * headers are sent and the request body mode is none or full duplex (a buffered or streamed body would
+ * need answers the local reply leaves no room for).
+ */
+export function localReplyAllowed(m: EffectiveModes): boolean {
+  return m.request.headers && (m.request.body === 'none' || m.request.body === 'fullDuplexStreamed');
+}
+
 /** The first body mode that the session does not implement yet, if any. */
 export function unsupportedBodyMode(m: EffectiveModes): { direction: Direction; mode: BodySendMode } | undefined {
   if (!SUPPORTED_BODY_MODES.has(m.request.body)) return { direction: 'request', mode: m.request.body };

@@ -40,6 +40,8 @@ export interface ExchangeServices {
   overrideIgnored(reasons: readonly string[]): void;
   /** Builds the outcome for an immediate response. */
   immediate(msg: ProcessingResponse): PolicyOutcome;
+  /** Builds the outcome for a streamed local reply from its headers part; `bodyFlows`: a pump still sends the request body. */
+  localReply(first: Extract<Answer, { kind: 'local' }>, bodyFlows: boolean): PolicyOutcome;
   /**
    * Decides on a failure before this direction's headers were forwarded: returns CONTINUE after fail-open
    * (the caller restores), or throws a GatewayError. `heldEverything`: every byte sent is still held.

@@ -12,11 +12,12 @@ import { isGrpc, type GatewayRequest, type GatewayResponse } from '../http/messa
 import { channels, publish } from '../observability/diagnostics.js';
 import { logger } from '../observability/logger.js';
 import { CONTINUE, type ExtProcExchange, type PolicyOutcome } from '../pipeline/policy.js';
-import { ProcessorChannel, type ProcessorFailure } from './channel.js';
+import { ProcessorChannel, type Answer, type ProcessorFailure } from './channel.js';
+import { localResponse, type LocalServices } from './local-reply.js';
 import { runDirection, type DirectionIo, type ExchangeServices } from './direction.js';
 import { decideOnFailure } from './failure.js';
 import type { ProcessingResponse } from './messages.js';
-import { effectiveModes, sendsNothing, unsupportedBodyMode, type Direction, type EffectiveModes } from './modes.js';
+import { effectiveModes, localReplyAllowed, sendsNothing, unsupportedBodyMode, type Direction, type EffectiveModes } from './modes.js';
 import { immediateResponse, type RejectedMutation } from './mutation.js';
 import { requestIo, responseIo } from './phase-io.js';
 import { structToJson } from './struct.js';
@@ -74,6 +75,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
       metadataContext: opts.hooks?.metadataContext ?? cel?.metadataContext ?? (() => undefined),
       attributes: opts.hooks?.attributes ?? cel?.attributes ?? (() => undefined),
       onDynamicMetadata: (msg) => this.#dynamicMetadata(msg),
+      localReplyAllowed: localReplyAllowed(this.modes),
     });
     this.#log = { target: config.target.display, phases: this.channel.phases, timeMs: 0, outcome: 'skipped' };
     (ctx.log.extProc ??= []).push(this.#log);
@@ -150,6 +152,22 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.#log.outcome = 'immediate_response';
     // A gRPC reply is trailers-only: no body at all, so grpc-status goes out in the one HEADERS frame.
     const response: GatewayResponse = { status: r.status, headers: r.headers, body: this.#grpc ? null : bufferBody(r.body) };
+    return { kind: 'respond', response };
+  }
+
+  localReply(first: Extract<Answer, { kind: 'local' }>, bodyFlows: boolean): PolicyOutcome {
+    // Nothing more will be sent unless a pump still streams the request body (its last message ends the input).
+    if (!bodyFlows) this.channel.directionDone('request');
+    const services: LocalServices = {
+      ch: this.channel,
+      rejected: (list) => this.rejected(list),
+      // The client already has the local headers: a failure can only abort its stream.
+      failure: (err) => this.lateFailure(err, 'response', false),
+    };
+    const response = localResponse(services, first);
+    if (typeof response === 'string') throw new GatewayError('ext_proc_failed', `ext_proc failed: ${response}`, { status: this.#config.statusOnError });
+    this.#responded = true;
+    this.#log.outcome = 'streamed_immediate_response';
     return { kind: 'respond', response };
   }
 

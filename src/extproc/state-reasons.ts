@@ -19,10 +19,15 @@ function modeHint(d: DirState | undefined): string {
   return '';
 }
 
+/** The protocol's name for a reply kind (local reply parts are StreamedImmediateResponse fields). */
+function wireName(kind: ReplyKind): string {
+  return kind.startsWith('local_') ? `streamed_immediate_response ${kind.slice('local_'.length)}_response` : kind;
+}
+
 /** Why a reply of `kind` is a protocol error when `awaited` (e.g. `request_body`) was due in state `dir`. */
 export function protocolReason(kind: ReplyKind, awaited: `${Direction}_${Phase}` | undefined, dir: DirState | undefined): FailureCause {
   if (awaited === undefined) {
-    const got = kind === 'empty' ? 'an empty response (no oneof set)' : kind;
+    const got = kind === 'empty' ? 'an empty response (no oneof set)' : wireName(kind);
     return { kind: 'protocol', detail: `the processor sent ${got} while no reply was awaited; every reply must answer one message the gateway sent` };
   }
   const phase = awaited.split('_')[1] as Phase;
@@ -31,7 +36,10 @@ export function protocolReason(kind: ReplyKind, awaited: `${Direction}_${Phase}`
     return { kind: 'protocol', detail: `the processor answered ${awaited} with an empty response (no oneof set);${hint}` };
   }
   if (kind === 'streamed_immediate_response') {
-    return { kind: 'protocol', detail: `the processor answered ${awaited} with a streamed_immediate_response, which tollgate does not support yet; send an immediate_response instead` };
+    return { kind: 'protocol', detail: `the processor answered ${awaited} with a streamed_immediate_response that has no part set; it must start with a headers_response` };
+  }
+  if (kind.startsWith('local_')) {
+    return { kind: 'protocol', detail: `the processor sent ${wireName(kind)} while ${awaited} was awaited; a streamed_immediate_response must start with a headers_response answering request_headers` };
   }
   return { kind: 'protocol', detail: `the processor sent ${kind} while ${awaited} was awaited; replies must answer messages in the order they were sent, and${hint}` };
 }

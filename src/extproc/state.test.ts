@@ -152,6 +152,7 @@ describe('ext_proc state machine', { timeout: 10_000 }, () => {
 describe('ext_proc ordering properties', { timeout: 30_000 }, () => {
   const kinds: ReplyKind[] = [
     'request_headers', 'request_body', 'request_trailers', 'response_headers', 'response_body', 'response_trailers', 'empty', 'streamed_immediate_response',
+    'local_headers', 'local_body', 'local_trailers',
   ];
   type Msg = { dir: 'request' | 'response'; phase: 'headers' | 'body' | 'trailers' };
   // A lock-step exchange: a subsequence of the six messages, in protocol order.

@@ -19,6 +19,8 @@
  *  open{sendClosed, nothing awaited} ──stream ends OK──▶ done
  *
  *  any awaited reply ── immediate_response ──▶ responded   (send it; half-close the stream)
+ *  request headers awaited ── streamed_immediate_response{headers} ──▶ localReply   (state-local.ts)
+ *  localReply ── body chunks (the request body may still stream in) ──▶ localReply ── end | trailers ──▶ responded
  *  open ── stream ends OK with work left ──▶ passThrough(closed_ok)   (continue unmodified: Envoy's rule)
  *  open ── reply to the wrong phase | empty reply | stream error | messageTimeout ──▶ failed(cause)
  *  failed ──failOpen (failure.ts said continue-unmodified)──▶ passThrough(fail_open)
@@ -35,14 +37,22 @@ import type { FailureCause } from './failure.js';
 import type { Direction } from './modes.js';
 import type { StreamEnd } from './transport.js';
 import { endReason, protocolReason } from './state-reasons.js';
+import { localTransition, startLocal } from './state-local.js';
 
 /** A message kind on the wire, without its direction. */
 export type Phase = 'headers' | 'body' | 'trailers';
 
-/** What a ProcessingResponse carried (its oneof), or 'empty' when nothing was set. */
+/** A part of a streamed local reply (StreamedImmediateResponse's oneof). */
+export type LocalPart = 'headers' | 'body' | 'trailers';
+
+/**
+ * What a ProcessingResponse carried (its oneof), or 'empty' when nothing was set. A
+ * streamed_immediate_response is `local_<part>`, or `streamed_immediate_response` when its own oneof is unset.
+ */
 export type ReplyKind =
   | `${Direction}_${Phase}`
   | 'immediate_response'
+  | `local_${LocalPart}`
   | 'streamed_immediate_response'
   | 'empty';
 
@@ -78,7 +88,14 @@ export type State =
       readonly sendClosed: boolean;
       /** True once response headers went to the client (an immediate response is no longer possible). */
       readonly responseHeadersOut: boolean;
+      /** A streamed_immediate_response may start (request headers SEND, request body none or full duplex). */
+      readonly localReplyAllowed: boolean;
     }
+  /**
+   * The processor is streaming a local reply (StreamedImmediateResponse) to the client; the upstream is never
+   * called. The request body may still stream to the processor (full duplex) until `inputEnded`.
+   */
+  | { readonly t: 'localReply'; readonly inputEnded: boolean; readonly sendClosed: boolean }
   | { readonly t: 'passThrough'; readonly why: 'closed_ok' | 'fail_open' }
   | { readonly t: 'responded' }
   | { readonly t: 'failed'; readonly cause: FailureCause }
@@ -89,7 +106,11 @@ export type Event =
   | { readonly e: 'sent'; readonly dir: Direction; readonly phase: Phase; readonly mode?: BodySendMode; readonly last?: boolean }
   /** Full duplex: the processor ended this direction's body (streamed_response end_of_stream). */
   | { readonly e: 'outputEnded'; readonly dir: Direction }
-  | { readonly e: 'reply'; readonly kind: ReplyKind }
+  /**
+   * `end`: the end_of_stream of a local reply's headers or body part; `problem`: why a local reply's
+   * headers cannot be used (found by the channel, e.g. no valid `:status`).
+   */
+  | { readonly e: 'reply'; readonly kind: ReplyKind; readonly end?: boolean; readonly problem?: string }
   | { readonly e: 'directionDone'; readonly dir: Direction }
   | { readonly e: 'closeSend' }
   | { readonly e: 'responseHeadersOut' }
@@ -104,6 +125,8 @@ export type Effect =
   | { readonly k: 'open' }
   | { readonly k: 'deliver'; readonly dir: Direction; readonly phase: Phase }
   | { readonly k: 'immediate' }
+  /** A part of a streamed local reply goes to the client (`end`: it is the last). */
+  | { readonly k: 'local'; readonly part: LocalPart; readonly end: boolean }
   | { readonly k: 'fail'; readonly cause: FailureCause }
   | { readonly k: 'passThrough'; readonly why: 'closed_ok' | 'fail_open' }
   | { readonly k: 'armTimer' }
@@ -119,9 +142,12 @@ export interface Step {
   readonly effects: readonly Effect[];
 }
 
-/** The initial state: nothing sent, stream not opened. */
-export function initialState(): State {
-  return { t: 'open', request: { t: 'pending' }, response: { t: 'pending' }, opened: false, sendClosed: false, responseHeadersOut: false };
+/** The initial state: nothing sent, stream not opened. `localReplyAllowed` per modes (reference §1.10). */
+export function initialState(opts: { localReplyAllowed?: boolean } = {}): State {
+  return {
+    t: 'open', request: { t: 'pending' }, response: { t: 'pending' }, opened: false, sendClosed: false, responseHeadersOut: false,
+    localReplyAllowed: opts.localReplyAllowed ?? false,
+  };
 }
 
 /** The reply phases a direction accepts now, in the order they are due. */
@@ -162,6 +188,8 @@ function waitsOn(d: DirState): boolean {
 
 /** True when a reply is awaited in some direction (the message timer runs then). */
 export function isAwaiting(s: State): boolean {
+  // A local reply is an idle timer too: the processor may be waiting for more request body.
+  if (s.t === 'localReply') return s.inputEnded;
   return s.t === 'open' && (waitsOn(s.request) || waitsOn(s.response));
 }
 
@@ -231,12 +259,12 @@ function sendState(d: DirState, ev: Extract<Event, { e: 'sent' }>): DirState {
 }
 
 /** Adds timer effects: the message timer runs exactly while some reply is awaited. */
-function timed(before: State, after: State, effects: Effect[]): Step {
+export function timed(before: State, after: State, effects: Effect[]): Step {
   const was = isAwaiting(before);
   const is = isAwaiting(after);
   if (!was && is) effects.push({ k: 'armTimer' });
   else if (was && !is) effects.push({ k: 'disarmTimer' });
-  else if (was && is && effects.some((e) => e.k === 'deliver')) {
+  else if (was && is && effects.some((e) => e.k === 'deliver' || e.k === 'local')) {
     // A reply arrived and another is still awaited: the timeout covers each awaited reply afresh.
     effects.push({ k: 'disarmTimer' }, { k: 'armTimer' });
   }
@@ -247,7 +275,8 @@ function endCause(end: StreamEnd, s: State): FailureCause {
   return endReason(end, awaitedKind(s));
 }
 
-function fail(before: State, cause: FailureCause): Step {
+/** Fails the session with `cause`, disarming a running timer. */
+export function fail(before: State, cause: FailureCause): Step {
   const effects: Effect[] = [{ k: 'fail', cause }];
   if (isAwaiting(before)) effects.push({ k: 'disarmTimer' });
   return { state: { t: 'failed', cause }, effects };
@@ -261,7 +290,7 @@ export function transition(s: State, ev: Event): Step {
     // A stream we half-closed with nothing awaited is the processor's to close: resetting every such stream
     // would look like an HTTP/2 rapid-reset attack to the processor (node GOAWAYs after ~1000 resets).
     const settled = s.t === 'responded' || (s.t === 'open' && s.opened && s.sendClosed && !isAwaiting(s));
-    const live = s.t === 'open' ? s.opened : s.t === 'failed';
+    const live = s.t === 'open' ? s.opened : s.t === 'failed' || s.t === 'localReply';
     if (settled) effects.push({ k: 'cancelLater' });
     else if (live) effects.push({ k: 'cancel' });
     return { state: { t: 'done' }, effects };
@@ -275,6 +304,8 @@ export function transition(s: State, ev: Event): Step {
     case 'failed':
       if (ev.e === 'failOpen') return { state: { t: 'passThrough', why: 'fail_open' }, effects: [{ k: 'cancel' }] };
       return { state: s, effects: [] };
+    case 'localReply':
+      return localTransition(s, ev);
     case 'open':
       break;
   }
@@ -296,7 +327,8 @@ export function transition(s: State, ev: Event): Step {
         if (!s.sendClosed) effects.push({ k: 'closeSend' });
         return { state: { t: 'responded' }, effects };
       }
-      if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response') return fail(s, protocolError(s, ev.kind));
+      if (ev.kind === 'local_headers') return startLocal(s, ev.end === true, ev.problem);
+      if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response' || ev.kind.startsWith('local_')) return fail(s, protocolError(s, ev.kind));
       const [dir, phase] = ev.kind.split('_') as [Direction, Phase];
       // Each direction keeps its own order (Envoy's per-direction callback state): a request body may still
       // be streaming, or its trailers awaited, while the response has begun.
@@ -361,6 +393,12 @@ export function replyKind(msg: {
   if (msg.requestTrailers != null) return 'request_trailers';
   if (msg.responseTrailers != null) return 'response_trailers';
   if (msg.immediateResponse != null) return 'immediate_response';
-  if (msg.streamedImmediateResponse != null) return 'streamed_immediate_response';
+  if (msg.streamedImmediateResponse != null) {
+    const sir = msg.streamedImmediateResponse as { headersResponse?: unknown; bodyResponse?: unknown; trailersResponse?: unknown };
+    if (sir.headersResponse != null) return 'local_headers';
+    if (sir.bodyResponse != null) return 'local_body';
+    if (sir.trailersResponse != null) return 'local_trailers';
+    return 'streamed_immediate_response';
+  }
   return 'empty';
 }

@@ -82,6 +82,11 @@ function withExtras(r: ProcessingResponse, o: CommonOpts): ProcessingResponse {
   return r;
 }
 
+/** A HeaderMap with every value in raw_value. */
+function headerMap(h: Readonly<Record<string, string>>): { headers: Array<{ key: string; rawValue: Uint8Array }> } {
+  return { headers: Object.entries(h).map(([key, v]) => ({ key, rawValue: Buffer.from(v, 'latin1') })) };
+}
+
 /** Converts a plain JSON-like object to a google.protobuf.Struct. */
 export function toStruct(obj: Readonly<Record<string, unknown>>): { fields: Record<string, object> } {
   const fields: Record<string, object> = {};
@@ -144,6 +149,18 @@ export const reply = {
     const r: ProcessingResponse = { immediateResponse: ir };
     if (o.dynamicMetadata) r.dynamicMetadata = toStruct(o.dynamicMetadata);
     return r;
+  },
+  /** The headers of a streamed local reply (StreamedImmediateResponse headers_response; include `:status`). */
+  localHeaders(headers: Readonly<Record<string, string>>, endOfStream = false): ProcessingResponse {
+    return { streamedImmediateResponse: { headersResponse: { headers: headerMap(headers), endOfStream } } };
+  },
+  /** A body chunk of a streamed local reply. */
+  localBody(body: string | Uint8Array, endOfStream = false): ProcessingResponse {
+    return { streamedImmediateResponse: { bodyResponse: { body: bytes(body), endOfStream } } };
+  },
+  /** The trailers that end a streamed local reply. */
+  localTrailers(trailers: Readonly<Record<string, string>>): ProcessingResponse {
+    return { streamedImmediateResponse: { trailersResponse: headerMap(trailers) } };
   },
   /** A ProcessingResponse with no oneof set (what Google's Python examples send for unhandled phases). */
   empty(): ProcessingResponse {
