@@ -10,6 +10,8 @@ import { channels, publish } from '../observability/diagnostics.js';
 import type { FailureCause } from './failure.js';
 import type { ProcessingRequest, ProcessingResponse } from './messages.js';
 import { localHead } from './local-head.js';
+import { MessageTimer } from './message-timer.js';
+import type { DurationIn } from './timeout-override.js';
 import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js';
 import { initialState, replyKind, transition, type Effect, type Event, type LocalPart, type Phase, type State } from './state.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
@@ -70,7 +72,7 @@ export class ProcessorChannel {
   #stream: ProcessorStream | undefined;
   #queue: Event[] = [];
   #dispatching = false;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #timer: MessageTimer;
   /** One reader per direction: a streaming request body may still be read while the response is processed. */
   readonly #waiters = new Map<Direction, Waiter>();
   /** Answers nobody awaited yet, per direction, in arrival order (full duplex delivers several at once). */
@@ -94,6 +96,7 @@ export class ProcessorChannel {
 
   constructor(opts: ChannelOptions) {
     this.#opts = opts;
+    this.#timer = new MessageTimer(opts.messageTimeoutMs, opts.target, () => this.#paused, (ms) => this.#dispatch({ e: 'timeout', ms }));
     this.#state = initialState({ localReplyAllowed: opts.localReplyAllowed ?? false });
   }
 
@@ -269,9 +272,10 @@ export class ProcessorChannel {
   }
 
   #onMessage(msg: ProcessingResponse): void {
-    if (msg.overrideMessageTimeout != null && replyKind(msg) === 'empty') {
-      // Envoy: a message carrying override_message_timeout is used only for that; the reply is still due.
-      this.#overrideTimeout(msg.overrideMessageTimeout);
+    if (msg.overrideMessageTimeout != null) {
+      // Envoy: a message carrying override_message_timeout is used only for that (every other field is
+      // ignored); the reply it extends is still due.
+      this.#timer.override(msg.overrideMessageTimeout as DurationIn);
       return;
     }
     this.#current = msg;
@@ -282,14 +286,6 @@ export class ProcessorChannel {
     const ev: Event = { e: 'reply', kind, ...(end === true ? { end } : {}), ...(typeof head === 'string' ? { problem: head } : {}) };
     this.#dispatch(ev);
     this.#current = undefined;
-  }
-
-  #overrideTimeout(d: NonNullable<ProcessingResponse['overrideMessageTimeout']>): void {
-    if (this.#timer === undefined) return;
-    const ms = Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6);
-    if (!(ms >= 1 && ms <= 3_600_000)) return;
-    clearTimeout(this.#timer);
-    this.#arm(ms);
   }
 
   #dispatch(ev: Event): void {
@@ -314,11 +310,10 @@ export class ProcessorChannel {
         return;
       case 'armTimer':
         this.#awaitStart = performance.now();
-        this.#arm(this.#opts.messageTimeoutMs);
+        this.#timer.arm();
         return;
       case 'disarmTimer':
-        if (this.#timer !== undefined) clearTimeout(this.#timer);
-        this.#timer = undefined;
+        this.#timer.disarm();
         this.#stopClock();
         return;
       case 'deliver': {
@@ -362,14 +357,6 @@ export class ProcessorChannel {
         return;
       }
     }
-  }
-
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      // While we stopped reading (our consumer is behind), a quiet processor is not the one to blame.
-      if (this.#paused) this.#arm(ms);
-      else this.#dispatch({ e: 'timeout', ms });
-    }, ms);
   }
 
   #stopClock(): void {

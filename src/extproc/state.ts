@@ -39,6 +39,8 @@ import type { StreamEnd } from './transport.js';
 import { endReason, protocolReason } from './state-reasons.js';
 import { localTransition, startLocal } from './state-local.js';
 
+export { replyKind } from './reply-kind.js';
+
 /** A message kind on the wire, without its direction. */
 export type Phase = 'headers' | 'body' | 'trailers';
 
@@ -373,32 +375,4 @@ export function transition(s: State, ev: Event): Step {
     case 'failOpen':
       throw new Error('ext_proc state: failOpen outside a failure');
   }
-}
-
-/** Classifies a decoded ProcessingResponse by its oneof (protobufjs leaves unset members null). */
-export function replyKind(msg: {
-  requestHeaders?: unknown;
-  responseHeaders?: unknown;
-  requestBody?: unknown;
-  responseBody?: unknown;
-  requestTrailers?: unknown;
-  responseTrailers?: unknown;
-  immediateResponse?: unknown;
-  streamedImmediateResponse?: unknown;
-}): ReplyKind {
-  if (msg.requestHeaders != null) return 'request_headers';
-  if (msg.responseHeaders != null) return 'response_headers';
-  if (msg.requestBody != null) return 'request_body';
-  if (msg.responseBody != null) return 'response_body';
-  if (msg.requestTrailers != null) return 'request_trailers';
-  if (msg.responseTrailers != null) return 'response_trailers';
-  if (msg.immediateResponse != null) return 'immediate_response';
-  if (msg.streamedImmediateResponse != null) {
-    const sir = msg.streamedImmediateResponse as { headersResponse?: unknown; bodyResponse?: unknown; trailersResponse?: unknown };
-    if (sir.headersResponse != null) return 'local_headers';
-    if (sir.bodyResponse != null) return 'local_body';
-    if (sir.trailersResponse != null) return 'local_trailers';
-    return 'streamed_immediate_response';
-  }
-  return 'empty';
 }
