@@ -39,6 +39,7 @@ const handlers: Handlers = {
     const c = headerValue(req, 'x-case');
     if (c === 'set') return reply.headers('response', { set: [[':status', '203'], ['x-resp', 'added']], remove: ['x-up-remove'] });
     if (c === 'bad-status') return reply.headers('response', { set: [[':status', '99'], ['x-resp', 'still-applied']] });
+    if (c === 'informational-status') return reply.headers('response', { set: [[':status', '150'], ['x-resp', 'still-applied']] });
     if (c === 'echo') return reply.headers('response', { set: [['x-echo-id', headerValue(req, 'x-id') ?? '']] });
     return undefined;
   },
@@ -93,6 +94,12 @@ describe('ext_proc mutations', { timeout: 60_000 }, () => {
 
     it(`HTTP/${proto}: an invalid :status is ignored while other mutations apply`, async () => {
       const r = await call(proto, s.url, { path: '/c', headers: { 'x-case': 'bad-status' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-resp'], 'still-applied');
+    });
+
+    it(`HTTP/${proto}: a :status below 200 is ignored while other mutations apply`, async () => {
+      const r = await call(proto, s.url, { path: '/c', headers: { 'x-case': 'informational-status' } });
       assert.equal(r.status, 200);
       assert.equal(r.headers['x-resp'], 'still-applied');
     });
