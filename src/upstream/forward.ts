@@ -11,6 +11,9 @@ import { forwardH2 } from './forward-h2.js';
 import { forwardNodeHttp1 } from './forward-node-h1.js';
 import { forwardUndici } from './forward-undici.js';
 
+/** Longest wait for response headers when no backendRequestTimeout is set (undici's default). */
+const DEFAULT_HEADERS_TIMEOUT_MS = 300_000;
+
 /** How to forward one request. */
 export interface ForwardOptions {
   readonly target: UpstreamTarget;
@@ -41,12 +44,16 @@ export async function forward(ups: Upstreams, req: GatewayRequest, opts: Forward
   const name = display(opts.target);
   let signal = opts.signal;
   let timer: NodeJS.Timeout | undefined;
-  if (opts.timeoutMs !== undefined) {
+  const chunkedUpload = req.body !== null && req.body.length === undefined && opts.target.scheme === 'http';
+  // undici bounds the wait for response headers itself (300 s); the node:http and node:http2 paths get the
+  // same bound here, so an upstream that accepts and never answers cannot hang a request forever.
+  const timeoutMs = opts.timeoutMs ?? (opts.http2 || chunkedUpload ? DEFAULT_HEADERS_TIMEOUT_MS : undefined);
+  if (timeoutMs !== undefined) {
     const ac = new AbortController();
     const parent = opts.signal;
     if (parent.aborted) ac.abort(parent.reason);
     else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
-    const ms = opts.timeoutMs;
+    const ms = timeoutMs;
     timer = setTimeout(
       () => ac.abort(new GatewayError('upstream_timeout', `upstream timeout: no response within ${ms}ms from ${name}`)),
       ms,
@@ -68,7 +75,7 @@ export async function forward(ups: Upstreams, req: GatewayRequest, opts: Forward
     // A body of unknown length (chunked HTTP/1.1, or HTTP/2 without content-length) may end with trailers
     // (announcing them in `Trailer` is optional, and that header is hop-by-hop anyway), so it takes the
     // node:http path, which can send them.
-    if (req.body !== null && req.body.length === undefined && opts.target.scheme === 'http') {
+    if (chunkedUpload) {
       const headers = req.headers.clone();
       headers.delete('expect');
       headers.set('host', req.authority === '' ? name : req.authority);
