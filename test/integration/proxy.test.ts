@@ -8,7 +8,7 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type Upstream, type UpReply } from '../helpers/upstream.js';
 import { digest, generated, generatedSha256, memoryOf } from '../helpers/streams.js';
 
 const MiB = 1024 * 1024;
@@ -169,9 +169,11 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
 
 test('HEAD and 204/304 responses carry no body; keep-alive connections are reused', { timeout: 30_000 }, async (t) => {
   const { gw, up } = await setup(t);
-  up.setHandler((req) =>
-    req.path === '/empty' ? { status: 204 } : req.path === '/cached' ? { status: 304, headers: { etag: '"v1"' } } : { status: 200, headers: { 'content-length': '5' }, body: req.method === 'HEAD' ? undefined : 'hello' },
-  );
+  up.setHandler((req): UpReply => {
+    if (req.path === '/empty') return { status: 204 };
+    if (req.path === '/cached') return { status: 304, headers: { etag: '"v1"' } };
+    return req.method === 'HEAD' ? { status: 200, headers: { 'content-length': '5' } } : { status: 200, headers: { 'content-length': '5' }, body: 'hello' };
+  });
   const head = await request(gw.url() + '/thing', { method: 'HEAD' });
   assert.equal(head.statusCode, 200);
   assert.equal(head.headers['content-length'], '5');
