@@ -172,3 +172,28 @@ describe('SPEC §2: CR, LF and NUL are never applied and are counted', { timeout
     }
   });
 });
+
+describe('SPEC §2: messageTimeout covers every awaited reply', { timeout: 20_000 }, () => {
+  const cases: Array<[string, Partial<ProcessingOptions>, string]> = [
+    ['a buffered-body reply', { requestBodyMode: 'buffered' }, 'request_body'],
+    ['a bufferedPartial-body reply', { requestBodyMode: 'bufferedPartial' }, 'request_body'],
+    ['a streamed-body reply', { requestBodyMode: 'streamed' }, 'request_body'],
+    ['a trailers reply', { requestBodyMode: 'none', requestTrailerMode: 'send' }, 'request_trailers'],
+  ];
+  for (const [what, o, phase] of cases) {
+    it(`${what}: 504 (not statusOnError) with the phase named`, async () => {
+      // Answers everything except the phase under test.
+      const client = new FakeClient((msg, s) => {
+        if (phaseName(msg) !== phase) s.reply(passThrough(msg));
+      });
+      const req = request(fed(['ab', 'cd'], [['x-t', '1']]));
+      const s = new ExtProcSession({ config: config(o, { messageTimeoutMs: 40, statusOnError: 503 }), ctx: context(), req, client });
+      // Streaming modes forward the headers first: the timeout then fails the body the upstream reads.
+      const e = await s.onRequest(req).then(() => drain(req.body)).then(() => undefined, (err: unknown) => err);
+      assert.ok(e instanceof GatewayError, String(e));
+      assert.equal(e.status, 504);
+      assert.match(e.message, new RegExp(`did not answer ${phase} within messageTimeout \\(40ms\\)`));
+      s.finish();
+    });
+  }
+});
