@@ -36,6 +36,8 @@ export interface BindServerOptions {
   /** Empty for plaintext; otherwise the first entry is the default certificate. */
   readonly certs: readonly HostCert[];
   readonly sink: RequestSink;
+  /** Time a client has to send a complete HTTP/1.1 request head (default 60 s, node's); then 408. */
+  readonly headersTimeoutMs?: number;
 }
 
 /** A stable fingerprint of the certificate set, to detect changes on reload. */
@@ -66,7 +68,8 @@ export class BindServer {
     this.#certsKey = certsKey(opts.certs);
     const sink = opts.sink;
     // requestTimeout 0: uploads and downloads may stream for a long time; idle limits are the policies' job.
-    this.#h1 = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
+    const headersTimeout = opts.headersTimeoutMs ?? 60_000;
+    this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)) }, (req, res) => {
       const socket = req.socket;
       this.#active.set(socket, (this.#active.get(socket) ?? 0) + 1);
       res.once('close', () => {
@@ -76,8 +79,13 @@ export class BindServer {
       });
       serveHttp1(req, res, sink, scheme, () => this.#draining);
     });
+    // This server never listens itself (sockets are handed to it), but node only tracks connections, and so
+    // enforces headersTimeout (slow-header clients) and closeIdleConnections, once 'listening' fired.
+    this.#h1.emit('listening');
     this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-      if (socket.writable && err.code !== 'ECONNRESET') {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
+        socket.end('HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n');
+      } else if (socket.writable && err.code !== 'ECONNRESET') {
         const body = 'bad request\n';
         socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
       } else socket.destroy();
@@ -215,6 +223,8 @@ export class BindServer {
   destroy(): void {
     this.#draining = true;
     this.#outer.close();
+    // Stops node's connection-checking interval of the inner HTTP/1.1 server.
+    this.#h1.close();
     for (const s of this.#sessions) s.destroy();
     for (const s of this.#sockets) s.destroy();
   }
