@@ -140,7 +140,7 @@ test('a handler that throws resets the call instead of crashing', { timeout: 500
   assert.equal(n, 1);
 });
 
-test('the registry shares one client per target key', () => {
+test('the registry shares one client per target key', { timeout: 5_000 }, () => {
   const a = getProcessorClient(loopbackTarget(1));
   assert.equal(getProcessorClient(loopbackTarget(1)), a);
   assert.notEqual(getProcessorClient(loopbackTarget(2)), a);

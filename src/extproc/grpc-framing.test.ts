@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FrameDecoder, frameMessage, readGrpcStatus, decodeGrpcMessage, checkResponseHeaders } from './grpc-framing.js';
 
-test('frames reassemble under any chunking, with several frames per chunk', () => {
+test('frames reassemble under any chunking, with several frames per chunk', { timeout: 5_000 }, () => {
   fc.assert(fc.property(
     fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }),
     fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
@@ -26,32 +26,32 @@ test('frames reassemble under any chunking, with several frames per chunk', () =
   ));
 });
 
-test('a partial frame is reported as pending', () => {
+test('a partial frame is reported as pending', { timeout: 5_000 }, () => {
   const d = new FrameDecoder();
   assert.deepEqual(d.push(frameMessage(Buffer.from('abc')).subarray(0, 6)).messages, []);
   assert.equal(d.pendingBytes, 1);
 });
 
-test('a declared length over the limit fails before buffering the payload', () => {
+test('a declared length over the limit fails before buffering the payload', { timeout: 5_000 }, () => {
   const d = new FrameDecoder(10);
   const head = Buffer.from([0, 0, 0, 0, 11]);
   assert.match(d.push(head).error ?? '', /11 bytes, over the 10-byte limit/);
   assert.deepEqual(d.push(Buffer.from([0, 0, 0, 0, 1, 1])), { messages: [] });
 });
 
-test('compressed and invalid flags are errors', () => {
+test('compressed and invalid flags are errors', { timeout: 5_000 }, () => {
   assert.match(new FrameDecoder().push(Buffer.from([1, 0, 0, 0, 0])).error ?? '', /compressed/);
   assert.match(new FrameDecoder().push(Buffer.from([9, 0, 0, 0, 0])).error ?? '', /flag 9/);
 });
 
-test('grpc-status and percent-decoded grpc-message', () => {
+test('grpc-status and percent-decoded grpc-message', { timeout: 5_000 }, () => {
   assert.deepEqual(readGrpcStatus({ 'grpc-status': '7', 'grpc-message': 'no%20way%20%E2%9C%93' }), { code: 7, message: 'no way ✓' });
   assert.deepEqual(readGrpcStatus({ 'grpc-status': 'x' }), { code: 2, message: '' });
   assert.equal(readGrpcStatus({}), undefined);
   assert.equal(decodeGrpcMessage('bad %ZZ and %41 and %E2'), 'bad %ZZ and A and %E2');
 });
 
-test('response header checks', () => {
+test('response header checks', { timeout: 5_000 }, () => {
   assert.equal(checkResponseHeaders({ ':status': 200, 'content-type': 'application/grpc+proto' }), undefined);
   assert.equal(checkResponseHeaders({ ':status': '200', 'content-type': 'application/grpc' }), undefined);
   assert.match(checkResponseHeaders({ ':status': 503, 'content-type': 'application/grpc' }) ?? '', /HTTP status 503/);

@@ -138,7 +138,7 @@ test('crash destroys the connection mid-stream and restart on the same port work
   assert.equal(d.replies.length, 1);
 });
 
-test('dynamic metadata and mode override builders encode', () => {
+test('dynamic metadata and mode override builders encode', { timeout: 5_000 }, () => {
   const r = reply.headers('response', { dynamicMetadata: { a: 'x', n: 2, nested: { ok: true } }, modeOverride: { responseBodyMode: BodySendMode.BUFFERED } });
   const back = pb.ProcessingResponse.decode(pb.ProcessingResponse.encode(r).finish());
   assert.equal(back.dynamicMetadata!.fields!['a']!.stringValue, 'x');

@@ -35,20 +35,56 @@ test('100 MiB each way through full duplex with bounded gateway memory', { timeo
   assert.ok(grew < 80 * MiB, `gateway peak RSS grew by ${(grew / MiB).toFixed(1)} MiB while streaming 2 × 100 MiB through ext_proc`);
 });
 
+/**
+ * Resolves once `progress` has not been called for `quietMs` (whatever was moving has stalled), or at once
+ * when `done()` is true at a progress call. An observation window for "stays bounded while stalled", not
+ * a synchronisation sleep: it restarts on every sign of progress, so a slow machine only makes it longer.
+ */
+function untilQuiet(quietMs: number, done: () => boolean): { progress: () => void; quiet: Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let resolve!: () => void;
+  const quiet = new Promise<void>((r) => { resolve = r; });
+  const progress = (): void => {
+    clearTimeout(timer);
+    if (done()) resolve();
+    else timer = setTimeout(resolve, quietMs);
+  };
+  return { progress, quiet };
+}
+
 test('a slow client holds back the processor and the upstream: the gateway does not buffer the body', { timeout: 300_000 }, async (t) => {
   const size = 96 * MiB;
-  const s = await setupExtProc(t, { upstream: () => ({ status: 200, body: { size } }) });
+  let seen = 0; // response body bytes the processor received
+  let progress: () => void = () => undefined;
+  const s = await setupExtProc(t, {
+    upstream: () => ({ status: 200, body: { size } }),
+    handlers: {
+      onResponseBody: (msg) => {
+        seen += msg.responseBody!.body?.length ?? 0;
+        progress();
+        return undefined; // the default echo
+      },
+    },
+  });
   const pid = s.gw.child.pid!;
   await (await request(s.url + '/warm', { method: 'POST', body: 'x' })).body.text();
+  seen = 0;
   const before = memoryOf(pid);
   const res = await request(s.url + '/slow-reader');
   const it = res.body[Symbol.asyncIterator]();
   let got = (await it.next()).value.length as number;
-  // Stop reading for a while: with end-to-end flow control everything upstream of us stalls too.
-  await new Promise((r) => setTimeout(r, 1500));
+  // Stop reading until the processor sees no more body: with end-to-end flow control everything upstream of
+  // us stalls too. (Without it the whole body would flow and `seen` would reach `size`.)
+  const watch = untilQuiet(1000, () => seen >= size);
+  progress = watch.progress;
+  progress();
+  await watch.quiet;
+  progress = () => undefined;
+  const stalledSeen = seen;
   const stalled = memoryOf(pid).rss - before.rss;
   for (let r = await it.next(); r.done !== true; r = await it.next()) got += (r.value as Buffer).length;
   assert.equal(got, size);
+  assert.ok(stalledSeen < size / 2, `the processor received ${(stalledSeen / MiB).toFixed(1)} MiB of ${size / MiB} while the client was not reading`);
   assert.ok(stalled < 32 * MiB, `gateway RSS grew by ${(stalled / MiB).toFixed(1)} MiB while the client was not reading`);
 });
 
@@ -91,15 +127,10 @@ test('a processor that sends far more than it receives is held back by HTTP/2 fl
   let got = ((await it.next()).value as Buffer).length;
   // The client stops reading. Observe until the processor made no progress for a second (it is held back)
   // or it finished (nothing held it back: the gateway buffered everything).
-  await new Promise<void>((resolve) => {
-    let quiet: NodeJS.Timeout | undefined;
-    onProgress = () => {
-      clearTimeout(quiet);
-      if (finished) resolve();
-      else quiet = setTimeout(resolve, 1000);
-    };
-    onProgress();
-  });
+  const watch = untilQuiet(1000, () => finished);
+  onProgress = watch.progress;
+  onProgress();
+  await watch.quiet;
   onProgress = () => undefined;
   const stalledProduced = produced;
   const stalledRss = memoryOf(pid).rss - before.rss;
