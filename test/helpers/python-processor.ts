@@ -33,9 +33,15 @@ let stubDir: string | undefined;
 /** Why the Python processor cannot run here, or undefined when it can (tests skip with this reason). */
 export function pythonUnavailable(): string | undefined {
   const r = spawnSync(PYTHON, ['-c', 'import grpc, grpc_tools'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} not found`;
-  if (r.status !== 0) return `python3-grpcio / python3-grpc-tools missing: ${r.stderr.trim().split('\n').pop()}`;
-  return undefined;
+  const why =
+    r.error !== undefined
+      ? `${PYTHON} not found`
+      : r.status !== 0
+        ? `python3-grpcio / python3-grpc-tools missing: ${r.stderr.trim().split('\n').pop()}`
+        : undefined;
+  // CI installs the Debian packages (.ci/run), so there a missing processor is a failure, never a skip.
+  if (why !== undefined && process.env.CI) throw new Error(`the Python ext_proc processor cannot run in CI: ${why}`);
+  return why;
 }
 
 function protoFiles(dir: string): string[] {
