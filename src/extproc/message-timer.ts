@@ -13,18 +13,23 @@ export class MessageTimer {
   /** The running timer was already replaced by an override (once per processing state). */
   #overridden = false;
 
-  constructor(
-    private readonly defaultMs: number,
-    private readonly target: string,
-    /** True while the channel is not reading the processor stream. */
-    private readonly paused: () => boolean,
-    private readonly onTimeout: (ms: number) => void,
-  ) {}
+  readonly #defaultMs: number;
+  readonly #target: string;
+  /** True while the channel is not reading the processor stream. */
+  readonly #paused: () => boolean;
+  readonly #onTimeout: (ms: number) => void;
+
+  constructor(defaultMs: number, target: string, paused: () => boolean, onTimeout: (ms: number) => void) {
+    this.#defaultMs = defaultMs;
+    this.#target = target;
+    this.#paused = paused;
+    this.#onTimeout = onTimeout;
+  }
 
   /** Starts the timer for a new processing state. */
   arm(): void {
     this.#overridden = false;
-    this.#start(this.defaultMs);
+    this.#start(this.#defaultMs);
   }
 
   /** Stops it (nothing is awaited any more). */
@@ -38,7 +43,7 @@ export class MessageTimer {
     const decision = decideOverride(d, { armed: this.#timer !== undefined, usedInState: this.#overridden });
     if (!decision.apply) {
       // Envoy only counts these; a log line names the processor and why, as the reply is still awaited.
-      logger.warn({ processor: this.target, why: decision.why }, 'ext_proc override_message_timeout ignored');
+      logger.warn({ processor: this.#target, why: decision.why }, 'ext_proc override_message_timeout ignored');
       return;
     }
     this.#overridden = true;
@@ -48,8 +53,8 @@ export class MessageTimer {
 
   #start(ms: number): void {
     this.#timer = setTimeout(() => {
-      if (this.paused()) this.#start(ms);
-      else this.onTimeout(ms);
+      if (this.#paused()) this.#start(ms);
+      else this.#onTimeout(ms);
     }, ms);
   }
 }
