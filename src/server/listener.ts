@@ -100,14 +100,18 @@ export class BindServer {
     });
     this.#h2.on('sessionError', () => undefined);
     if (opts.certs.length === 0) {
-      this.#outer = net.createServer((socket) => this.#track(socket) && this.#sniff(socket));
+      // noDelay: small writes (SSE tokens, gRPC messages) must not wait on the peer's delayed ACK (Nagle).
+      this.#outer = net.createServer({ noDelay: true }, (socket) => this.#track(socket) && this.#sniff(socket));
     } else {
       this.#setContexts(opts.certs);
       this.#outer = tls.createServer({
         ...tlsOptions(opts.certs[0]!.tls),
+        noDelay: true,
         SNICallback: (servername, cb) => cb(null, this.#contextFor(servername)),
       });
       this.#outer.on('secureConnection', (socket: tls.TLSSocket) => {
+        // The accepted TCP socket got noDelay from the server options; set it on the TLS wrapper too.
+        socket.setNoDelay(true);
         this.#track(socket);
         if (socket.alpnProtocol === 'h2') this.#h2Sockets.add(socket);
         (socket.alpnProtocol === 'h2' ? this.#h2 : this.#h1).emit('connection', socket);

@@ -109,6 +109,9 @@ export class Upstreams {
       ...(t.scheme === 'https'
         ? { rejectUnauthorized: !(t.tls?.insecure ?? false), ...(t.tls?.caCert !== undefined ? { ca: t.tls.caCert } : {}), ALPNProtocols: ['h2', 'http/1.1'] }
         : {}),
+    }, (_s, socket) => {
+      // Small gRPC/SSE frames must not wait for delayed ACKs (undici and node:http set noDelay themselves).
+      socket.setNoDelay(true);
     });
     session.on('error', forget);
     session.once('close', forget);

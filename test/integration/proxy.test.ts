@@ -188,3 +188,73 @@ test('HEAD and 204/304 responses carry no body; keep-alive connections are reuse
   const get = await request(gw.url() + '/thing');
   assert.equal(await get.body.text(), 'hello');
 });
+
+/** An SSE upstream in its own process (as a real one is): N small events, one per event-loop turn. */
+const SSE_UPSTREAM = `
+const http = require('node:http');
+const N = 200;
+http.createServer((req, res) => {
+  req.resume();
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  let i = 0;
+  const next = () => {
+    if (i === N) return void res.end('data: [DONE]\\n\\n');
+    res.write('data: token ' + i++ + '\\n\\n');
+    setImmediate(next);
+  };
+  next();
+}).listen(0, '127.0.0.1', function () { console.log('PORT ' + this.address().port); });
+`;
+
+/** Median time for one whole SSE stream over one keep-alive connection (after warm-up rounds). */
+async function sseMedianMs(url: string): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const once = (): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      http
+        .get(url, { agent }, (res) => {
+          let text = '';
+          res.setEncoding('latin1');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => (text.endsWith('[DONE]\n\n') ? resolve(performance.now() - t0) : reject(new Error('stream truncated'))));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+  try {
+    for (let i = 0; i < 10; i++) await once();
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) times.push(await once());
+    times.sort((a, b) => a - b);
+    return times[7]!;
+  } finally {
+    agent.destroy();
+  }
+}
+
+test('small streamed writes are not delayed by Nagle (SSE events flow at once, not after delayed ACKs)', { timeout: 60_000 }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', SSE_UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => void child.kill());
+  const upPort = await new Promise<number>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').once('data', (l: string) => resolve(Number(/PORT (\d+)/.exec(l)?.[1])));
+    child.once('exit', () => reject(new Error('SSE upstream exited')));
+  });
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`,
+    { vars: { UP: upPort } },
+  );
+  t.after(() => gw.stop());
+  const direct = await sseMedianMs(`http://127.0.0.1:${upPort}/sse`);
+  const via = await sseMedianMs(gw.url() + '/sse');
+  // A delayed-ACK stall is ~40 ms per stream; proxying 200 small events costs a few ms at most.
+  assert.ok(via < direct + 25, `a 200-event stream took ${via.toFixed(1)} ms through the gateway, ${direct.toFixed(1)} ms direct`);
+});
