@@ -23,6 +23,7 @@
  */
 import type { AiBackend, ExtProcConfig, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
+import { ImmediateResponseError } from '../extproc/session.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { isGrpc } from '../http/message.js';
 import { observeAiResponse, openAiErrorResponse, prepareAiRequest } from '../ai/openai.js';
@@ -56,11 +57,33 @@ export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: G
   } catch (err) {
     const g = GatewayError.from(err);
     ex.error(g);
-    // OpenAI SDK clients read `error.message` from a JSON body; other errors keep the gateway's text form.
-    response = g.code === 'ai_bad_request' ? openAiErrorResponse(g) : errorResponse(g, req);
+    response = failureResponse(g, err, ex, req);
   }
   ex.status(response.status);
   return { response, done: (error, bytes) => ex.end(error, bytes) };
+}
+
+/**
+ * The response for a failed request (the head was not sent yet: the pipeline returns before any write).
+ * A processor's immediate response that arrived mid-body is sent as the processor wrote it; errors on AI
+ * routes use the OpenAI error format (SDK clients read `error.message` from a JSON body); everything else
+ * is the gateway's text (or gRPC) form.
+ */
+function failureResponse(g: GatewayError, err: unknown, ex: Exchange, req: GatewayRequest): GatewayResponse {
+  const immediate = immediateIn(err);
+  if (immediate !== undefined) return immediate.response;
+  const backend = ex.ctx.backend ?? ex.ctx.route?.backends[0];
+  if (g.code === 'ai_bad_request' || backend?.backend.kind === 'ai') return openAiErrorResponse(g);
+  return errorResponse(g, req);
+}
+
+/** The ImmediateResponseError behind `err`, if any (transports may wrap the body's failure as a cause). */
+function immediateIn(err: unknown): ImmediateResponseError | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) {
+    if (e instanceof ImmediateResponseError) return e;
+  }
+  return undefined;
 }
 
 async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
