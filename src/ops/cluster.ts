@@ -9,11 +9,10 @@ import type { GatewayModel } from '../config/model.js';
 import { createMetrics } from '../observability/metrics.js';
 import { logger } from '../observability/logger.js';
 import { isMessage, type FromWorker, type ToWorker } from './cluster-messages.js';
+import { drainingShutdown, watchAndReload } from './lifecycle.js';
 import { startOpsServers, type OpsServers } from './ops-servers.js';
 import { Readiness } from './readiness.js';
-import { referencedFiles } from './referenced-files.js';
-import { reportReloadSuccess } from './reload.js';
-import { watchSpec, type RunOptions, type Running } from './run.js';
+import type { RunOptions, Running } from './run.js';
 import type { FileWatch } from './watch.js';
 
 /** Cluster mode needs the raw text (workers load it themselves) and how to resolve relative paths. */
@@ -148,7 +147,7 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
 
   const spec = opts.watch;
   if (spec !== undefined) {
-    const w = watchSpec(spec, async (next) => {
+    watch = watchAndReload(spec, opts.model, async (next) => {
       const nextModel = spec.load(next); // validated here first, so an invalid edit never reaches a worker
       // Workers still starting are caught up when they report ready (they compare against `text`).
       const previous = text;
@@ -160,33 +159,19 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
         throw new Error(`${failures.length} worker(s) could not apply the config: ${failures[0]}`);
       }
       model = nextModel;
-      w.setExtraFiles(referencedFiles(nextModel));
-      reportReloadSuccess(spec.path, opts.model, nextModel);
+      return nextModel;
     });
-    w.setExtraFiles(referencedFiles(opts.model));
-    watch = w;
   }
 
-  let shutdownPromise: Promise<void> | undefined;
   return {
     readiness,
-    shutdown(drainTimeoutMs, holdMs = 0) {
-      shutdownPromise ??= (async () => {
-        readiness.state = 'draining';
-        watch?.close();
-        if (holdMs > 0) {
-          // Still serving while not ready, so load balancers can take us out before connections are refused.
-          logger.info({ holdMs }, 'not ready; holding before draining');
-          await new Promise((r) => setTimeout(r, holdMs));
-        }
-        logger.info({ workers: workers.size, deadlineMs: drainTimeoutMs }, 'draining');
-        const t0 = Date.now();
-        await stopWorkers(drainTimeoutMs);
-        await ops?.close();
-        metrics.dispose();
-        logger.info({ drainedMs: Date.now() - t0 }, 'stopped');
-      })();
-      return shutdownPromise;
-    },
+    shutdown: drainingShutdown(readiness, watch, async (drainTimeoutMs) => {
+      logger.info({ workers: workers.size, deadlineMs: drainTimeoutMs }, 'draining');
+      const t0 = Date.now();
+      await stopWorkers(drainTimeoutMs);
+      await ops?.close();
+      metrics.dispose();
+      logger.info({ drainedMs: Date.now() - t0 }, 'stopped');
+    }),
   };
 }

@@ -8,11 +8,10 @@ import { createGateway, type Gateway } from '../gateway.js';
 import { createAccessLog } from '../observability/access-log.js';
 import { logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { drainingShutdown, watchAndReload } from './lifecycle.js';
 import { startOpsServers, type OpsServers } from './ops-servers.js';
 import { Readiness } from './readiness.js';
-import { referencedFiles } from './referenced-files.js';
-import { reportReloadFailure, reportReloadSuccess } from './reload.js';
-import { watchConfigFile, type FileWatch } from './watch.js';
+import type { FileWatch } from './watch.js';
 
 /** A watched config file and how to turn its text into a model. */
 export interface WatchSpec {
@@ -42,25 +41,6 @@ export interface Running {
   shutdown(drainTimeoutMs: number, holdMs?: number): Promise<void>;
 }
 
-/** Starts watching `spec.path`; `apply` throws to reject the new text. */
-export function watchSpec(spec: WatchSpec, apply: (text: string) => Promise<void>): FileWatch {
-  return watchConfigFile(
-    spec.path,
-    async (text) => {
-      try {
-        await apply(text);
-      } catch (err) {
-        reportReloadFailure(spec.path, err);
-      }
-    },
-    {
-      initialText: spec.initialText,
-      ...(spec.debounceMs === undefined ? {} : { debounceMs: spec.debounceMs }),
-      onWatchError: (err) => logger.warn({ source: spec.path, error: err.message }, 'config file watch failed; hot reload is off'),
-    },
-  );
-}
-
 /** Starts everything; rejects (after cleaning up) if a bind or ops address cannot be listened on. */
 export async function run(opts: RunOptions): Promise<Running> {
   const metrics = createMetrics();
@@ -69,7 +49,6 @@ export async function run(opts: RunOptions): Promise<Running> {
   const gateway: Gateway = createGateway(opts.model, opts.bindHost === undefined ? {} : { bindHost: opts.bindHost });
   let ops: OpsServers | undefined;
   let watch: FileWatch | undefined;
-  let shutdownPromise: Promise<void> | undefined;
 
   const closeAll = async (): Promise<void> => {
     watch?.close();
@@ -91,38 +70,24 @@ export async function run(opts: RunOptions): Promise<Running> {
 
   const spec = opts.watch;
   if (spec !== undefined) {
-    const w = watchSpec(spec, async (text) => {
+    watch = watchAndReload(spec, opts.model, async (text) => {
       const model = spec.load(text);
       await gateway.reload(model);
-      w.setExtraFiles(referencedFiles(model));
       accessLog.setEnabled(model.frontend.accessLog);
-      // Compared with the startup model: the `config:` block in effect is the one read at startup.
-      reportReloadSuccess(spec.path, opts.model, model);
+      return model;
     });
-    w.setExtraFiles(referencedFiles(opts.model));
-    watch = w;
   }
 
   return {
     readiness,
-    shutdown(drainTimeoutMs, holdMs = 0) {
-      shutdownPromise ??= (async () => {
-        readiness.state = 'draining';
-        watch?.close();
-        if (holdMs > 0) {
-          // Still serving while not ready, so load balancers can take us out before connections are refused.
-          logger.info({ holdMs }, 'not ready; holding before draining');
-          await new Promise((r) => setTimeout(r, holdMs));
-        }
-        logger.info({ inFlight: gateway.inFlight, deadlineMs: drainTimeoutMs }, 'draining');
-        const started = Date.now();
-        await gateway.drain(drainTimeoutMs);
-        const left = gateway.inFlight;
-        await gateway.close();
-        await closeAll();
-        logger.info({ drainedMs: Date.now() - started, abandoned: left }, 'stopped');
-      })();
-      return shutdownPromise;
-    },
+    shutdown: drainingShutdown(readiness, watch, async (drainTimeoutMs) => {
+      logger.info({ inFlight: gateway.inFlight, deadlineMs: drainTimeoutMs }, 'draining');
+      const started = Date.now();
+      await gateway.drain(drainTimeoutMs);
+      const left = gateway.inFlight;
+      await gateway.close();
+      await closeAll();
+      logger.info({ drainedMs: Date.now() - started, abandoned: left }, 'stopped');
+    }),
   };
 }
