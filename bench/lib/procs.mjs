@@ -1,7 +1,31 @@
 // Starting and stopping the processes under test, pinned with taskset, each printing "PORT n" when ready.
+// Every child is registered so `killAll()` can clean up on any exit path (failure, timeout, Ctrl-C).
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { cpuMicros, memKiB } from './proc.mjs';
+
+const live = new Set();
+
+/** Registers a child for cleanup; it is forgotten once it exits. */
+export function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** SIGKILLs every tracked child and its direct children (cluster workers, nginx workers). Synchronous. */
+export function killAll() {
+  for (const child of live) {
+    if (child.exitCode !== null || child.pid === undefined) continue;
+    for (const p of pidTree(child.pid).reverse()) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {}
+    }
+  }
+  live.clear();
+}
 
 /** A free loopback port. */
 export function freePort() {
@@ -15,37 +39,30 @@ export function freePort() {
   });
 }
 
-/** Spawns `cmd args` on `cpu`; resolves once `ready(line)` matches a stdout line (bounded wait). */
-export function startPinned({ cpu, cmd, args, env = {}, ready = (l) => l.startsWith('PORT '), timeoutMs = 20000 }) {
-  const child = spawn('taskset', ['-c', String(cpu), cmd, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Spawns `cmd args` on `cpu` (a taskset list); resolves once a stdout line says "PORT n" (bounded wait). */
+export function startPinned({ cpu, cmd, args, env = {}, timeoutMs = 20000 }) {
+  const child = track(spawn('taskset', ['-c', String(cpu), cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${cmd} did not become ready in ${timeoutMs} ms\n${stderr}`));
+      reject(new Error(`${args.join(' ')} did not become ready in ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
     let buf = '';
     const onData = (d) => {
       buf += d;
-      for (const line of buf.split('\n')) {
-        if (ready(line)) {
-          clearTimeout(timer);
-          child.stdout.off('data', onData);
-          child.stdout.resume();
-          const m = line.match(/PORT (\d+)/);
-          resolve({ child, pid: child.pid, port: m ? Number(m[1]) : undefined });
-          return;
-        }
-      }
+      const m = buf.match(/^PORT (\d+)$/m);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.stdout.resume();
+      resolve({ child, pid: child.pid, port: Number(m[1]) });
     };
     child.stdout.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${cmd} exited early (${code})\n${stderr}`));
+      reject(new Error(`${args.join(' ')} exited early (${code})\n${stderr}`));
     });
   });
 }
@@ -60,33 +77,43 @@ export function pidTree(pid) {
   }
 }
 
+const sumTree = (pid, f) => pidTree(pid).reduce((sum, p) => {
+  try {
+    return sum + f(p);
+  } catch {
+    return sum;
+  }
+}, 0);
+
 /** Total CPU µs of a process tree. */
-export function treeCpu(pid) {
-  return pidTree(pid).reduce((sum, p) => {
+export const treeCpu = (pid) => sumTree(pid, cpuMicros);
+/** Peak RSS (KiB) of a process tree since the last `resetPeak` (sum of each process's high-water mark). */
+export const treePeakRss = (pid) => sumTree(pid, (p) => memKiB(p).hwm);
+/** Current RSS (KiB) of a process tree. */
+export const treeRss = (pid) => sumTree(pid, (p) => memKiB(p).rss);
+
+/** Resets the peak-RSS high-water mark of a process tree (Linux clear_refs "5"), so a peak is per measurement. */
+export function resetPeak(pid) {
+  for (const p of pidTree(pid)) {
     try {
-      return sum + cpuMicros(p);
-    } catch {
-      return sum;
-    }
-  }, 0);
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {}
+  }
 }
 
-/** Peak RSS (KiB) of a process tree (sum of each process's high-water mark). */
-export function treePeakRss(pid) {
-  return pidTree(pid).reduce((sum, p) => {
-    try {
-      return sum + memKiB(p).hwm;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
-
+/** SIGTERM, then SIGKILL (process tree) after 5 s; resolves when the child is gone. */
 export async function stop(proc) {
-  if (!proc || proc.child.exitCode !== null) return;
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   const exited = new Promise((r) => proc.child.once('exit', r));
+  const tree = pidTree(proc.pid);
   proc.child.kill('SIGTERM');
-  const t = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
+  const t = setTimeout(() => {
+    for (const p of tree) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {}
+    }
+  }, 5000);
   await exited;
   clearTimeout(t);
 }

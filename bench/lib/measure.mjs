@@ -1,0 +1,65 @@
+// One wrk-measured cell: warm-up, then RUNS runs; req/s and latency are medians over runs; CPU µs/request from /proc
+// (utime+stime of the target's process tree, and of the processor when there is one); peak RSS per cell.
+import { wrk } from './wrk.mjs';
+import { readFileSync } from 'node:fs';
+import { treeCpu, treePeakRss, resetPeak } from './procs.mjs';
+
+const TICK_US = 1e4; // CLK_TCK 100
+/** Busy CPU µs of CPU 0 so far (/proc/stat: everything but idle and iowait). */
+function cpu0BusyUs() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu0 '));
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) * TICK_US;
+}
+
+/** Median (mean of the middle two for even counts). */
+export const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const fmt = (n, d = 0) => (n === undefined ? '–' : n.toFixed(d));
+
+/**
+ * Measures `url` with wrk. `pid`: process tree under test (CPU, RSS); `procPid`: the ext_proc processor (its CPU).
+ * `wrkCpu`: where wrk runs. Returns one result row.
+ */
+export async function measure(cfg, row, { url, pid, procPid, connections, scriptPath, wrkCpu = '1' }) {
+  await wrk({ url, connections, seconds: cfg.warmup, scriptPath, cpu: wrkCpu });
+  if (pid) resetPeak(pid);
+  const runs = [];
+  for (let i = 0; i < cfg.runs; i++) {
+    const c0 = pid ? treeCpu(pid) : 0;
+    const p0 = procPid ? treeCpu(procPid) : 0;
+    const b0 = cpu0BusyUs();
+    const t0 = performance.now();
+    const r = await wrk({ url, connections, seconds: cfg.seconds, scriptPath, cpu: wrkCpu });
+    const n = Math.max(1, r.requests);
+    const elapsedUs = (performance.now() - t0) * 1000;
+    const ours = pid ? treeCpu(pid) - c0 : 0;
+    // CPU 0 time not used by the process under test: other engineers' work, interrupts (the noise on this cell).
+    const foreignPct = pid && wrkCpu === '1' ? Math.max(0, (cpu0BusyUs() - b0 - ours) / elapsedUs) * 100 : undefined;
+    runs.push({ ...r, foreignPct, cpu: pid ? (treeCpu(pid) - c0) / n : undefined, procCpu: procPid ? (treeCpu(procPid) - p0) / n : undefined });
+  }
+  const out = {
+    ...row,
+    connections,
+    rps: median(runs.map((r) => r.rps)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    cpuUsPerReq: median(runs.map((r) => r.cpu)),
+    procCpuUsPerReq: median(runs.map((r) => r.procCpu)),
+    foreignCpu0Pct: median(runs.map((r) => r.foreignPct)),
+    peakRssMiB: pid ? treePeakRss(pid) / 1024 : undefined,
+    errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
+    runs: runs.map((r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuUsPerReq: r.cpu && Math.round(r.cpu * 10) / 10 })),
+  };
+  console.error(`  ${row.suite}/${row.target} c=${connections}: ${fmt(out.rps)} req/s, p50 ${fmt(out.p50Ms, 2)} p99 ${fmt(out.p99Ms, 2)} ms` +
+    (out.cpuUsPerReq !== undefined ? `, ${fmt(out.cpuUsPerReq, 1)} µs/req` : '') +
+    (out.procCpuUsPerReq !== undefined ? ` (processor ${fmt(out.procCpuUsPerReq, 1)})` : '') +
+    (out.foreignCpu0Pct !== undefined ? `, foreign CPU0 ${fmt(out.foreignCpu0Pct)} %` : '') +
+    (out.peakRssMiB !== undefined ? `, peak RSS ${fmt(out.peakRssMiB)} MiB` : '') + (out.errors ? `, ERRORS ${out.errors}` : ''));
+  return out;
+}

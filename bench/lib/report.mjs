@@ -1,0 +1,102 @@
+// Turns the raw results into ratios, the issue-6 targets with pass/fail, and a Markdown report.
+const f = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '–' : n.toFixed(d));
+const find = (out, suite, target, c) => out.rows.find((r) => r.suite === suite && r.target === target && (c === undefined || r.connections === c));
+
+/** Adds `ratio` / `baseline` to every row: each row against the baseline that matters for it. */
+export function addRatios(out) {
+  for (const r of out.rows) {
+    let base;
+    if (r.suite === 'proxy' && r.target !== 'direct') {
+      // Peer rows carry tollgate ÷ peer (the ratios the targets are stated in); tollgate's own row, tollgate ÷ direct.
+      const tg = find(out, 'proxy', 'tollgate', r.connections);
+      const other = r.target === 'tollgate' ? find(out, 'proxy', 'direct', r.connections) : r;
+      if (tg && other) {
+        r.ratio = tg.rps / other.rps;
+        r.baseline = `tollgate ÷ ${other.target}`;
+      }
+      continue;
+    }
+    if (r.suite.startsWith('extproc') && r.target.includes('+ ext_proc')) base = find(out, r.suite, 'tollgate (no ext_proc)');
+    if (r.suite === 'multicore' && r.target.includes('2 workers')) base = find(out, 'multicore', 'tollgate 1 worker');
+    if (base) {
+      r.baseline = `÷ ${base.target}`;
+      r.ratio = r.rps / base.rps;
+    }
+    if (r.suite === 'latency-1k' && r.target !== 'direct') {
+      const d = find(out, 'latency-1k', 'direct');
+      r.addedP50Ms = r.p50Ms - d.p50Ms;
+      r.addedP99Ms = r.p99Ms - d.p99Ms;
+    }
+  }
+}
+
+/** The issue-6 targets, each {target, figure, pass}. */
+export function targets(out) {
+  const t = [];
+  const add = (target, figure, pass) => t.push({ target, figure, pass: pass === undefined ? null : Boolean(pass) });
+  for (const c of [32, 128]) {
+    const tg = find(out, 'proxy', 'tollgate', c);
+    const fa = find(out, 'proxy', 'fastify-http-proxy', c);
+    const un = find(out, 'proxy', 'undici-floor', c);
+    if (!tg || !fa || !un) continue;
+    const cpu = (peer) => ` (CPU ${f(tg.cpuUsPerReq)} vs ${f(peer.cpuUsPerReq)} µs/req)`;
+    add(`plain proxy ≥ 1.5× @fastify/http-proxy (c=${c})`, `${f(tg.rps / fa.rps, 2)}×${cpu(fa)}`, tg.rps / fa.rps >= 1.5);
+    add(`plain proxy ≥ 0.9× undici floor (c=${c})`, `${f(tg.rps / un.rps, 2)}×${cpu(un)}`, tg.rps / un.rps >= 0.9);
+    add(`plain proxy p99 ≤ fastify's (c=${c})`, `${f(tg.p99Ms, 2)} vs ${f(fa.p99Ms, 2)} ms`, tg.p99Ms <= fa.p99Ms);
+  }
+  const eh = find(out, 'extproc-headers', 'tollgate + ext_proc');
+  const nh = find(out, 'extproc-headers', 'tollgate (no ext_proc)');
+  if (eh && nh) add('ext_proc headers-only (2 phases) ≥ 0.3× no ext_proc', `${f(eh.rps / nh.rps, 2)}× (CPU ${f(eh.cpuUsPerReq)} vs ${f(nh.cpuUsPerReq)} µs/req)`, eh.rps / nh.rps >= 0.3);
+  const le = find(out, 'latency-1k', 'tollgate + ext_proc');
+  if (le) {
+    add('added p50 with ext_proc at ~1k req/s ≤ +1 ms', `+${f(le.addedP50Ms, 2)} ms`, le.addedP50Ms <= 1);
+    add('added p99 with ext_proc at ~1k req/s ≤ +8 ms', `+${f(le.addedP99Ms, 2)} ms`, le.addedP99Ms <= 8);
+  }
+  const fd = out.duplex?.find((r) => r.target.includes('+ ext_proc'));
+  if (fd) add('full-duplex 10 MiB: gateway RSS growth < 64 MiB', `+${f(fd.rssGrowthMiB, 1)} MiB`, fd.rssGrowthMiB < 64);
+  const sd = out.sse?.find((r) => r.target === 'direct');
+  const sg = out.sse?.find((r) => r.target.startsWith('tollgate (ai'));
+  if (sd && sg) add('SSE time to first byte within 2 ms of direct (p50)', `+${f(sg.ttfbP50Ms - sd.ttfbP50Ms, 2)} ms`, sg.ttfbP50Ms - sd.ttfbP50Ms <= 2);
+  const m1 = find(out, 'multicore', 'tollgate 1 worker');
+  const m2 = find(out, 'multicore', 'tollgate 2 workers');
+  if (m1 && m2) add('2 workers ≥ 1.4× 1 worker (plain proxy)', `${f(m2.rps / m1.rps, 2)}×`, m2.rps / m1.rps >= 1.4);
+  return t;
+}
+
+/** The whole report as Markdown. */
+export function markdown(out) {
+  const L = [];
+  L.push(`Date: ${out.date}. Machine: ${out.machine.cpus} × ${out.machine.model}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}, Node ${out.machine.node}.`);
+  L.push(`tollgate commit ${out.commit}. Load average at start / end: ${out.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${out.loadavgEnd?.map((x) => x.toFixed(2)).join(' ') ?? '–'}. ` +
+    `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up; wrk 4.1 -t1.`);
+  L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (tollgate SDK, grpc-js), wrk and the bench clients on CPU 1. ' +
+    'Multi-core rows: gateway, upstream and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "proc" = the processor\'s; ' +
+    '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell).');
+  L.push('');
+  L.push('| suite | target | conns | req/s | p50 ms | p99 ms | CPU µs/req | proc µs/req | peak RSS MiB | foreign CPU0 % | ratio | vs |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of out.rows) {
+    const added = r.addedP50Ms !== undefined ? `+${f(r.addedP50Ms, 2)} / +${f(r.addedP99Ms, 2)} ms` : '';
+    L.push(`| ${r.suite} | ${r.target} | ${r.connections} | ${f(r.rps)} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.cpuUsPerReq, 1)} | ${f(r.procCpuUsPerReq, 1)} | ${f(r.peakRssMiB)} | ${f(r.foreignCpu0Pct)} | ` +
+      `${r.ratio !== undefined ? `${f(r.ratio, 2)}×` : added ? added : ''} | ${r.baseline ?? (added ? 'added p50 / p99 vs direct' : '')} |` + (r.errors ? ` ⚠ ${r.errors} errors` : ''));
+  }
+  if (out.floor) {
+    L.push('', 'ext_proc client floor (same run): one Process stream per request (request_headers → reply → half-close → status), 32 concurrent on one HTTP/2 connection, client on CPU 0, lean grpc-js server on CPU 1.', '');
+    L.push('| client | streams/s | client CPU µs/stream |', '|---|---:|---:|');
+    for (const r of out.floor) L.push(`| ${r.kind} | ${f(r.streamsPerSec)} | ${f(r.cpuUsPerStream)} |`);
+  }
+  if (out.duplex) {
+    L.push('', 'Full-duplex 10 MiB up + 10 MiB echoed back (upstream echoes; processor passes every chunk through).', '');
+    L.push('| target | MiB/s each way, sequential | MiB/s each way, 4 concurrent | gateway RSS before → peak MiB | RSS growth MiB |', '|---|---:|---:|---:|---:|');
+    for (const r of out.duplex) L.push(`| ${r.target} | ${f(r.seqMiBps)} | ${f(r.concMiBps)} | ${r.rssBeforeMiB === undefined ? '–' : `${f(r.rssBeforeMiB)} → ${f(r.peakRssMiB)}`} | ${f(r.rssGrowthMiB, 1)} |`);
+  }
+  if (out.sse) {
+    L.push('', `SSE: sequential OpenAI-style streamed completions (100 chunks, one per upstream event-loop turn), ${out.sse[0]?.n} per target.`, '');
+    L.push('| target | TTFB p50 ms | TTFB p99 ms | total p50 ms | total p99 ms | chunks/s at p50 |', '|---|---:|---:|---:|---:|---:|');
+    for (const r of out.sse) L.push(`| ${r.target} | ${f(r.ttfbP50Ms, 2)} | ${f(r.ttfbP99Ms, 2)} | ${f(r.totalP50Ms, 2)} | ${f(r.totalP99Ms, 2)} | ${f(r.chunks / (r.totalP50Ms / 1000))} |`);
+  }
+  L.push('', 'Targets (issue 6):', '', '| target | figure | result |', '|---|---|---|');
+  for (const t of out.targets) L.push(`| ${t.target} | ${t.figure} | ${t.pass === null ? '–' : t.pass ? 'pass' : '**FAIL**'} |`);
+  if (out.failures?.length) L.push('', 'Suites that failed in this run:', '', ...out.failures.map((x) => `- ${x}`));
+  return L.join('\n') + '\n';
+}

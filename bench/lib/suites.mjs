@@ -1,0 +1,128 @@
+// The bench suites. Placement: the system under test on CPU 0; upstream, processor, wrk and this orchestrator on
+// CPU 1 (except the multi-core suite, where everything shares both cores). Each returns plain result objects.
+import { startPinned, freePort, stop, track } from './procs.mjs';
+import { startGateway, waitHttp } from './gateway.mjs';
+import { startNginx } from '../servers/nginx.mjs';
+import { measure } from './measure.mjs';
+import { script } from './wrk.mjs';
+import { bulk } from './bulk.mjs';
+import { sseLatency } from './sse.mjs';
+import { streamFloor } from './floor.mjs';
+
+const node = process.execPath;
+const route = (up, policies = '') => `  listeners:\n  - routes:\n    - backends:\n      - host: 127.0.0.1:${up}\n${policies}`;
+const ai = (up, policies = '') => `  listeners:\n  - routes:\n    - backends:\n      - ai: {name: openai, provider: {openAI: {}}, hostOverride: "127.0.0.1:${up}"}\n${policies}`;
+const extProc = (proc, options = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${proc}"\n${options ? `          processingOptions: {${options}}\n` : ''}`;
+
+/** One gateway, one bind per scenario (only one bind carries load at a time, so CPU accounting stays per scenario). */
+function gatewayYaml(p, up, proc) {
+  const bind = (port, body) => `- port: ${port}\n${body}`;
+  return ['binds:',
+    bind(p.plain, route(up)),
+    bind(p.headers, route(up, extProc(proc))),
+    bind(p.buffered, route(up, extProc(proc, 'requestBodyMode: buffered'))),
+    bind(p.duplex, route(up, extProc(proc, 'requestBodyMode: fullDuplexStreamed, responseBodyMode: fullDuplexStreamed'))),
+    bind(p.ai, ai(up)),
+    bind(p.aiExt, ai(up, extProc(proc, 'responseBodyMode: fullDuplexStreamed'))),
+  ].join('\n') + '\n';
+}
+
+async function check(url, init, expect) {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+  const text = await r.text();
+  if (r.status !== 200 || !expect(text)) throw new Error(`sanity check failed for ${url}: ${r.status} ${text.slice(0, 200)}`);
+}
+
+/** Suites 1–6: plain proxy peers, ext_proc (headers, buffered body, full duplex), stream floor, SSE, latency. */
+export async function pinnedSuites(cfg, out) {
+  const backend = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/backend.mjs'] });
+  const processor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor.mjs'] });
+  const up = backend.port;
+  const p = {};
+  for (const k of ['plain', 'headers', 'buffered', 'duplex', 'ai', 'aiExt', 'nginx']) p[k] = await freePort();
+  const gw = await startGateway(gatewayYaml(p, up, processor.port), { cpu: '0' });
+  const upstream = { UPSTREAM: `http://127.0.0.1:${up}` };
+  const undici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
+  const fastify = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/fastify-proxy.mjs'], env: upstream });
+  const nginx = { child: track(startNginx({ port: p.nginx, upstreamPort: up })) };
+  nginx.pid = nginx.child.pid;
+  const u = (port, path = '/') => `http://127.0.0.1:${port}${path}`;
+  try {
+    await waitHttp(u(p.nginx));
+    const kib = (t) => t.length === 1024;
+    for (const port of [up, p.plain, p.nginx, fastify.port, undici.port, p.headers]) await check(u(port), {}, kib);
+    await check(u(p.buffered, '/echo'), { method: 'POST', body: 'hello ext_proc' }, (t) => t === 'HELLO EXT_PROC');
+    await check(u(p.duplex, '/echo'), { method: 'POST', body: 'full duplex' }, (t) => t === 'full duplex');
+
+    console.error('# 1. plain proxy (1 KiB responses, keep-alive)');
+    const get = script();
+    const targets = [
+      ['direct', up, undefined], ['tollgate', p.plain, gw.pid], ['nginx', p.nginx, nginx.pid],
+      ['fastify-http-proxy', fastify.port, fastify.pid], ['undici-floor', undici.port, undici.pid],
+    ];
+    for (const c of [32, 128]) {
+      for (const [target, port, pid] of targets) out.rows.push(await measure(cfg, { suite: 'proxy', target }, { url: u(port), pid, connections: c, scriptPath: get }));
+    }
+    await stop(fastify);
+    await stop(undici);
+    await stop(nginx);
+
+    console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
+    for (const [target, port, procPid] of [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid]]) {
+      out.rows.push(await measure(cfg, { suite: 'extproc-headers', target }, { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: get }));
+    }
+    out.floor = await streamFloor({ runs: cfg.runs, seconds: cfg.quick ? 2 : 3 });
+
+    console.error('# 3. ext_proc buffered 10 KiB request body, uppercased by the processor');
+    const post = script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } });
+    for (const [target, port, procPid] of [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.buffered, processor.pid]]) {
+      out.rows.push(await measure(cfg, { suite: 'extproc-body-10KiB', target }, { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: post }));
+    }
+
+    console.error('# 4. ext_proc full-duplex 10 MiB both ways');
+    out.duplex = [];
+    const fd = { mib: 10, sequential: cfg.quick ? 2 : 3, concurrent: 4 };
+    for (const [target, port, pid] of [['direct', up], ['tollgate (no ext_proc)', p.plain, gw.pid], ['tollgate + ext_proc full duplex', p.duplex, gw.pid]]) {
+      const r = { target, ...fd, ...(await bulk(u(port, '/echo'), { ...fd, pid })) };
+      console.error(`  duplex/${target}: ${r.seqMiBps.toFixed(0)} MiB/s sequential, ${r.concMiBps.toFixed(0)} MiB/s ×4` + (r.rssGrowthMiB !== undefined ? `, RSS +${r.rssGrowthMiB.toFixed(1)} MiB (peak ${r.peakRssMiB.toFixed(0)})` : ''));
+      out.duplex.push(r);
+    }
+
+    console.error('# 5. SSE streaming (OpenAI-style, 100 chunks)');
+    out.sse = [];
+    for (const [target, port] of [['direct', up], ['tollgate (ai backend)', p.ai], ['tollgate + ext_proc (full-duplex response)', p.aiExt]]) {
+      const r = { target, chunks: 100, ...(await sseLatency(u(port, '/v1/chat/completions'), { n: cfg.quick ? 40 : 150 })) };
+      console.error(`  sse/${target}: TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms p99 ${r.ttfbP99Ms.toFixed(2)}, total p50 ${r.totalP50Ms.toFixed(2)} ms`);
+      out.sse.push(r);
+    }
+
+    console.error('# 6. latency at ~1k req/s, random arrivals (exponential think time, mean 30 ms, 32 conns)');
+    const paced = script({ meanDelayMs: 30 });
+    for (const [target, port, pid, procPid] of [['direct', up], ['tollgate', p.plain, gw.pid], ['tollgate + ext_proc', p.headers, gw.pid, processor.pid]]) {
+      out.rows.push(await measure(cfg, { suite: 'latency-1k', target }, { url: u(port), pid, procPid, connections: 32, scriptPath: paced }));
+    }
+  } finally {
+    await Promise.all([stop(gw), stop(undici), stop(fastify), stop(nginx)]);
+    await Promise.all([stop(processor), stop(backend)]);
+  }
+}
+
+/** Suite 7: 1 vs 2 workers, everything (gateway, upstream, wrk) sharing both cores: no pinning is possible. */
+export async function multicoreSuite(cfg, out) {
+  const backend = await startPinned({ cpu: '0,1', cmd: node, args: ['bench/servers/backend.mjs'] });
+  try {
+    const get = script();
+    for (const workers of [1, 2]) {
+      const port = await freePort();
+      const gw = await startGateway(`binds:\n- port: ${port}\n${route(backend.port)}`, { cpu: '0,1', env: { TOLLGATE_WORKERS: String(workers) } });
+      try {
+        await check(`http://127.0.0.1:${port}/`, {}, (t) => t.length === 1024);
+        out.rows.push(await measure(cfg, { suite: 'multicore', target: `tollgate ${workers} worker${workers > 1 ? 's' : ''}` }, { url: `http://127.0.0.1:${port}/`, pid: gw.pid, connections: 128, scriptPath: get, wrkCpu: '0,1' }));
+      } finally {
+        await stop(gw);
+      }
+    }
+  } finally {
+    await stop(backend);
+  }
+}
