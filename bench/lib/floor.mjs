@@ -11,10 +11,10 @@ const tsx = [process.execPath, '--import', 'tsx'];
 
 function runClient(kind, port, conc, secs) {
   return new Promise((resolve, reject) => {
-    execFile('taskset', ['-c', '0', ...tsx, 'bench/grpc-spike/client.ts', kind, String(port), String(conc), String(secs)], { timeout: (secs + 30) * 1000 }, (err, stdout, stderr) => {
+    track(execFile('taskset', ['-c', '0', ...tsx, 'bench/grpc-spike/client.ts', kind, String(port), String(conc), String(secs)], { timeout: (secs + 30) * 1000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`floor client ${kind} failed: ${err.message}\n${stderr}`));
       resolve(JSON.parse(stdout.trim().split('\n').pop()));
-    });
+    }));
   });
 }
 

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { track } from './procs.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-wrk-'));
 
@@ -38,7 +39,7 @@ export function script({ method = 'GET', body, headers = {}, meanDelayMs } = {})
 export function wrk({ url, connections = 32, seconds = 5, cpu = '1', scriptPath }) {
   const args = ['-c', String(cpu), 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', scriptPath, url];
   return new Promise((resolve, reject) => {
-    execFile('taskset', args, { timeout: (seconds + 20) * 1000 }, (err, stdout) => {
+    track(execFile('taskset', args, { timeout: (seconds + 20) * 1000 }, (err, stdout) => {
       if (err) return reject(new Error(`wrk failed: ${err.message}\n${stdout}`));
       const line = stdout.split('\n').find((l) => l.startsWith('JSON '));
       if (!line) return reject(new Error(`wrk printed no summary:\n${stdout}`));
@@ -52,6 +53,6 @@ export function wrk({ url, connections = 32, seconds = 5, cpu = '1', scriptPath 
         errors: j.errors,
         non2xx: j.non2xx,
       });
-    });
+    }));
   });
 }
