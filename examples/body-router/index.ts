@@ -4,14 +4,14 @@
  * answers the headers with the routing decision followed by the body itself. In buffered mode the decision
  * rides on the body reply (the gateway still holds the headers).
  *
- * The decision is written twice: `x-route-to: <pool>` (+ `clear_route_cache`, which is how Envoy is told to
- * re-route on a header) and a `/<pool>` path prefix, because tollgate (per SPEC §2) selects the route again
- * only when `:path`, `:authority` or `:method` change. The routes in config.yaml match on both.
+ * The decision is the header `x-route-to: <pool>` (+ `clear_route_cache`, which is how Envoy is told to
+ * re-route on a header). tollgate selects the route again after any request-header edit, so the routes in
+ * config.yaml match on that header alone and the path reaches the backend unchanged.
  *
  * Run: node --import tsx examples/body-router/index.ts --port 9004
  */
 import {
-  bodyReply, bufferBody, headersReply, streamedChunk, type ProcessorContext, type ProcessorHandlers, type ReplyOptions,
+  bodyReply, bufferBody, headersReply, streamedChunk, type ProcessorHandlers, type ReplyOptions,
 } from '../../src/processor/index.js';
 import { isMain, serveFromCli } from '../shared/serve.js';
 
@@ -29,26 +29,25 @@ export function choosePool(body: Buffer): 'a' | 'b' {
   }
 }
 
-function routeTo(pool: 'a' | 'b', ctx: ProcessorContext): ReplyOptions {
-  const path = ctx.requestHeaders?.get(':path') ?? '/';
-  return { set: { 'x-route-to': pool, ':path': `/${pool}${path}` }, clearRouteCache: true };
+function routeTo(pool: 'a' | 'b'): ReplyOptions {
+  return { set: { 'x-route-to': pool }, clearRouteCache: true };
 }
 
 /** The router's handlers, made once per exchange (the chosen pool is reported on the response). */
 export function bodyRouter(): ProcessorHandlers {
   let chosen: 'a' | 'b' = 'a';
-  const decide = (pool: 'a' | 'b', ctx: ProcessorContext): ReplyOptions => {
+  const decide = (pool: 'a' | 'b'): ReplyOptions => {
     chosen = pool;
-    return routeTo(pool, ctx);
+    return routeTo(pool);
   };
   return {
     onRequestHeaders: (headers, ctx) => {
-      if (headers.endOfStream) return headersReply('request', decide('a', ctx)); // no body to read
+      if (headers.endOfStream) return headersReply('request', decide('a')); // no body to read
       // Full duplex: hold the headers reply until the body decided. Other modes: continue now.
       return ctx.fullDuplex('request') ? null : undefined;
     },
     onRequestBody: bufferBody((body, ctx) => {
-      const route = decide(choosePool(body), ctx);
+      const route = decide(choosePool(body));
       if (!ctx.fullDuplex('request')) return bodyReply('request', route);
       const eos = !!ctx.message.requestBody?.endOfStream;
       return [headersReply('request', route), streamedChunk('request', body, eos)];

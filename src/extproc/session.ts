@@ -92,8 +92,13 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.#refuseUnsupported();
     if (sendsNothing(this.modes)) return CONTINUE;
     const before = [req.method, req.authority, req.path].join('\0');
+    const headersBefore = req.headers.version;
     const outcome = await runDirection(this, requestIo(req));
-    if (outcome.kind === 'continue') this.#routingChanged = before !== [req.method, req.authority, req.path].join('\0');
+    // Any header edit may change which route matches (a body-based router sets e.g. `x-route-to`); matching
+    // again is cheap, so every request-header mutation counts, as Envoy's clear_route_cache would.
+    if (outcome.kind === 'continue') {
+      this.#routingChanged = req.headers.version !== headersBefore || before !== [req.method, req.authority, req.path].join('\0');
+    }
     return outcome;
   }
 

@@ -6,6 +6,8 @@
 export class HeaderList {
   /** Flat [name, value] pairs in arrival order; names are lower-case. */
   #entries: Array<[string, string]>;
+  /** Bumped by every mutation, so a caller can tell cheaply whether a list changed since it looked. */
+  #version = 0;
 
   constructor(entries: Iterable<readonly [string, string]> = []) {
     this.#entries = [];
@@ -30,6 +32,11 @@ export class HeaderList {
       else h.#entries.push([lname, String(v)]);
     }
     return h;
+  }
+
+  /** A counter that changes whenever `set`, `append` or `delete` changed the list. */
+  get version(): number {
+    return this.#version;
   }
 
   get size(): number {
@@ -58,6 +65,7 @@ export class HeaderList {
 
   /** Replaces every value of `name` with one value (keeps the position of the first occurrence). */
   set(name: string, value: string): void {
+    this.#version++;
     const n = name.toLowerCase();
     const i = this.#entries.findIndex((e) => e[0] === n);
     if (i < 0) {
@@ -70,6 +78,7 @@ export class HeaderList {
 
   /** Adds another value for `name`. */
   append(name: string, value: string): void {
+    this.#version++;
     this.#entries.push([name.toLowerCase(), value]);
   }
 
@@ -78,7 +87,9 @@ export class HeaderList {
     const n = name.toLowerCase();
     const before = this.#entries.length;
     this.#entries = this.#entries.filter((e) => e[0] !== n);
-    return this.#entries.length !== before;
+    if (this.#entries.length === before) return false;
+    this.#version++;
+    return true;
   }
 
   /** The pairs in order (a copy). */
@@ -90,8 +101,11 @@ export class HeaderList {
     return this.entries()[Symbol.iterator]();
   }
 
+  /** A copy with the same version, so restoring a snapshot does not look like a change. */
   clone(): HeaderList {
-    return new HeaderList(this.#entries);
+    const h = new HeaderList(this.#entries);
+    h.#version = this.#version;
+    return h;
   }
 
   /** Node-style object; repeated names become arrays (set-cookie and friends stay separate). */

@@ -23,7 +23,10 @@ export interface ExtProcExchange {
   onRequest(req: GatewayRequest): Promise<PolicyOutcome>;
   /** Runs the response phases; mutates `res` in place on continue. May reject with a GatewayError. */
   onResponse(res: GatewayResponse): Promise<PolicyOutcome>;
-  /** True when the request-headers reply rewrote :path, :authority/host or :method (route is re-selected). */
+  /**
+   * True when the request phases changed any request header, or :path, :authority/host or :method (the
+   * route is re-selected).
+   */
   readonly routingChanged: boolean;
   /** Releases the stream; `error` set when the exchange failed or the client went away. */
   finish(error?: unknown): void;

@@ -121,3 +121,46 @@ binds:
   assert.ok(counts.a! > 110 && counts.a! < 190, JSON.stringify(counts));
   assert.ok(counts.b! > 10, JSON.stringify(counts));
 });
+
+test('a processor that only sets a header re-routes the request to the route matching that header', { timeout: 30_000 }, async (t) => {
+  const { reply, startProcessor } = await import('../helpers/ext-proc-server.js');
+  const ups = await upstreams(t, ['a', 'b']);
+  // The processor routes on the query string's `to=` (a stand-in for a body-based decision).
+  const proc = await startProcessor({
+    onRequestHeaders: (msg) => {
+      const path = msg.requestHeaders?.headers?.headers?.find((h) => h.key === ':path');
+      const raw = path?.rawValue !== undefined && path.rawValue.length > 0 ? Buffer.from(path.rawValue).toString('latin1') : (path?.value ?? '');
+      return raw.includes('to=b') ? reply.headers('request', { set: [['x-route-to', 'b']] }) : reply.headers('request');
+    },
+  });
+  t.after(() => proc.stop());
+  const gw = await startGateway(`
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - name: pool-b
+      matches:
+      - headers:
+        - name: x-route-to
+          value: {exact: b}
+      backends:
+      - host: 127.0.0.1:${ups.b!.port}
+    - name: router
+      backends:
+      - host: 127.0.0.1:${ups.a!.port}
+      policies:
+        extProc:
+          host: "${proc.target}"
+          processingOptions:
+            requestBodyMode: none
+            responseHeaderMode: skip
+`);
+  t.after(() => gw.stop());
+  const routed = await get(gw.url() + '/v1/chat?to=b');
+  assert.equal(routed.status, 200);
+  assert.equal(routed.body, 'b');
+  assert.equal(ups.b!.requests[0]!.path, '/v1/chat?to=b', 'the path is not rewritten');
+  assert.equal((await get(gw.url() + '/v1/chat?to=a')).body, 'a');
+  assert.equal(ups.a!.requests.length, 1);
+});
