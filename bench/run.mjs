@@ -57,7 +57,8 @@ const git = (...a) => {
 };
 const out = {
   date: new Date().toISOString(),
-  commit: git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', 'src').length ? ' (+ uncommitted src changes)' : ''),
+  // BENCH_COMMIT: set when benchmarking a clean export of a commit (no .git there).
+  commit: process.env.BENCH_COMMIT ?? git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', 'src').length ? ' (+ uncommitted src changes)' : ''),
   machine: {
     cpus: cpus().length,
     model: cpus()[0]?.model,
