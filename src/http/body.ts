@@ -153,16 +153,22 @@ export function bufferBody(data: Buffer | string, trailers?: HeaderList): Body {
  * `getTrailers` is read after the stream ended.
  */
 export function readableBody(stream: Readable, getTrailers: () => HeaderList | undefined, length?: number): Body {
-  return {
+  const body = {
     length,
+    bytesRead: 0,
     trailers: () => {
       const t = getTrailers();
       return t && t.size > 0 ? t : undefined;
     },
     async *[Symbol.asyncIterator]() {
-      for await (const chunk of stream) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+      for await (const c of stream) {
+        const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+        body.bytesRead += chunk.length;
+        yield chunk;
+      }
     },
   };
+  return body;
 }
 
 /** Reads a whole body into one buffer, failing with `onTooLarge()` past `limit` bytes. */

@@ -42,7 +42,10 @@ export interface AccessLogRecord {
   authority: string;
   protocol: string;
   remote: string;
+  /** `namespace/name` of the route (the metrics label). */
   route?: string;
+  /** The route's full key (`<listenerKey>/<namespace>/<name>`), unique per listener. */
+  routeKey?: string;
   backend?: string;
   status?: number;
   durationMs?: number;

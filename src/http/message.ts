@@ -11,6 +11,8 @@ export interface Body extends AsyncIterable<Buffer> {
   trailers(): HeaderList | undefined;
   /** The declared length (from content-length), when known. */
   readonly length?: number | undefined;
+  /** Bytes iterated so far, for bodies that count them (the client's request body: the access log's bytesIn). */
+  readonly bytesRead?: number;
 }
 
 /** A request as it flows through the pipeline. Policies mutate it in place. */

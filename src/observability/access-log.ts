@@ -35,6 +35,7 @@ export function accessLogLine(r: AccessLogRecord, now: number = Date.now()): Rec
     gateway: r.gateway,
     listener: r.listener,
     route: r.route ?? null,
+    routeKey: r.routeKey ?? null,
     backend: r.backend ?? null,
     method: r.method,
     path: r.path,

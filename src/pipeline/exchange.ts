@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Listener } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
-import type { GatewayRequest } from '../http/message.js';
+import type { Body, GatewayRequest } from '../http/message.js';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { ExtProcExchange } from './policy.js';
 
@@ -19,9 +19,12 @@ export class Exchange {
   extProc: ExtProcExchange | undefined;
   timer: NodeJS.Timeout | undefined;
   #ended = false;
+  /** The client's body as received (ext_proc may replace `req.body`); it counts the bytes read. */
+  readonly #clientBody: Body | null;
 
   constructor(req: GatewayRequest, listener: Listener, abort: AbortController, maxBufferSize: number) {
     this.abort = abort;
+    this.#clientBody = req.body;
     this.ctx = {
       id: randomUUID(),
       start: performance.now(),
@@ -73,8 +76,13 @@ export class Exchange {
     }
     const log = this.ctx.log;
     log.durationMs = performance.now() - this.ctx.start;
+    log.bytesIn = this.#clientBody?.bytesRead ?? 0;
     log.bytesOut = bytesOut;
-    if (this.ctx.route !== undefined) log.route = this.ctx.route.key;
+    const route = this.ctx.route;
+    if (route !== undefined) {
+      log.route = `${route.namespace}/${route.name}`;
+      log.routeKey = route.key;
+    }
     if (this.ctx.backend !== undefined) log.backend = this.ctx.backend.backend.name;
     if (Object.keys(this.ctx.extprocMetadata).length > 0) log.dynamicMetadata = this.ctx.extprocMetadata;
     publish(channels.requestEnd, { record: log });

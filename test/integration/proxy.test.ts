@@ -258,3 +258,35 @@ binds:
   // A delayed-ACK stall is ~40 ms per stream; proxying 200 small events costs a few ms at most.
   assert.ok(via < direct + 25, `a 200-event stream took ${via.toFixed(1)} ms through the gateway, ${direct.toFixed(1)} ms direct`);
 });
+
+test('access log: route is namespace/name (the metrics label), routeKey the full key, bytesIn the request body size', { timeout: 30_000 }, async (t) => {
+  const up = await startUpstream({ keepBody: false });
+  const gw = await startGateway(
+    `
+binds:
+- port: {{PORT}}
+  listeners:
+  - routes:
+    - name: hello
+      backends:
+      - host: 127.0.0.1:{{UP}}
+`,
+    { vars: { UP: up.port } },
+  );
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const res = await request(gw.url() + '/upload', { method: 'POST', body: 'x'.repeat(1234) });
+  await res.body.text();
+  const chunked = await request(gw.url() + '/chunked', { method: 'POST', body: Readable.from([Buffer.alloc(100), Buffer.alloc(23)]) });
+  await chunked.body.text();
+  const line = JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('"path":"/upload"'))) as Record<string, unknown>;
+  assert.equal(line.route, 'default/hello');
+  assert.match(String(line.routeKey), /.+\/default\/hello$/);
+  assert.equal(line.bytesIn, 1234);
+  const line2 = JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('"path":"/chunked"'))) as Record<string, unknown>;
+  assert.equal(line2.bytesIn, 123);
+  const metrics = await (await fetch(`${gw.statsUrl}/metrics`)).text();
+  assert.match(metrics, /tollgate_requests_total\{[^}]*route="default\/hello"[^}]*status="200"\} 2/);
+});
