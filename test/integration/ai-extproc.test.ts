@@ -4,12 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import OpenAI from 'openai';
 import type { ProcessingRequest } from '../../src/extproc/messages.js';
 import { startProcessor } from '../helpers/ext-proc-server.js';
-import { startOpenAiMock } from '../helpers/openai-mock.js';
+import { startAiGateway } from '../helpers/gateway-fixtures.js';
+import { readChatStream } from '../helpers/openai-client.js';
 import { freePort } from '../helpers/ports.js';
-import { startGateway } from '../helpers/start-gateway.js';
 
 const KEY = `sk-seed-${randomBytes(10).toString('hex')}`;
 
@@ -50,12 +49,8 @@ test(
   'seed config: with the processor down, failOpen still serves the request, model overridden, key injected',
   { timeout: 30_000 },
   async (t) => {
-    const mock = await startOpenAiMock();
-    t.after(() => mock.close());
     const dead = `127.0.0.1:${await freePort()}`; // nothing listens here
-    const gw = await startGateway(SEED, { vars: { MOCK: mock.port, PROCESSOR: dead }, env: { OPEN_AI_APIKEY: KEY } });
-    t.after(() => gw.stop());
-    const client = new OpenAI({ baseURL: `${gw.url()}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 10_000 });
+    const { mock, gw, client } = await startAiGateway(t, SEED, { vars: { PROCESSOR: dead }, env: { OPEN_AI_APIKEY: KEY } });
 
     const chat = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(chat.choices[0]?.message.content, 'Hello from the mock.');
@@ -63,9 +58,7 @@ test(
     assert.equal(seen.body?.['model'], 'gpt-3.5-turbo');
     assert.equal(seen.headers.authorization, `Bearer ${KEY}`);
 
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [], stream: true });
-    let text = '';
-    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    const { text } = await readChatStream(await client.chat.completions.create({ model: 'gpt-4o', messages: [], stream: true }));
     assert.equal(text, 'tok0 tok1 tok2 ');
 
     const line = JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('"failOpen":true'))) as Record<string, unknown>;
@@ -78,21 +71,12 @@ test(
   'seed config with a live processor: it sees the client-format request and the streamed response, never the key',
   { timeout: 30_000 },
   async (t) => {
-    const mock = await startOpenAiMock({ stream: { chunks: 4 } });
-    t.after(() => mock.close());
     const proc = await startProcessor();
     t.after(() => proc.stop());
-    const gw = await startGateway(SEED, { vars: { MOCK: mock.port, PROCESSOR: proc.target }, env: { OPEN_AI_APIKEY: KEY } });
-    t.after(() => gw.stop());
-    const client = new OpenAI({ baseURL: `${gw.url()}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 10_000 });
+    const { mock, client } = await startAiGateway(t, SEED, { mock: { stream: { chunks: 4 } }, vars: { PROCESSOR: proc.target }, env: { OPEN_AI_APIKEY: KEY } });
 
     const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true });
-    let text = '';
-    let usage: OpenAI.CompletionUsage | null | undefined;
-    for await (const c of stream) {
-      text += c.choices[0]?.delta.content ?? '';
-      if (c.usage) usage = c.usage;
-    }
+    const { text, usage } = await readChatStream(stream);
     assert.equal(text, 'tok0 tok1 tok2 tok3 ');
     assert.equal(usage?.completion_tokens, 4);
 

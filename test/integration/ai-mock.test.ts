@@ -3,12 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { readChatStream, sdkClient } from '../helpers/openai-client.js';
 import { startOpenAiMock } from '../helpers/openai-mock.js';
 
 test('the official SDK talks to the mock directly: chat, stream with usage, embeddings, models, errors, abort', { timeout: 20_000 }, async (t) => {
   const mock = await startOpenAiMock({ stream: { chunks: 4 } });
   t.after(() => mock.close());
-  const client = new OpenAI({ baseURL: `${mock.url}/v1`, apiKey: 'sk-client', maxRetries: 0 });
+  const client = sdkClient(mock.url);
 
   const chat = await client.chat.completions.create({ model: 'm1', messages: [{ role: 'user', content: 'hi' }] });
   assert.equal(chat.choices[0]?.message.content, 'Hello from the mock.');
@@ -21,12 +22,7 @@ test('the official SDK talks to the mock directly: chat, stream with usage, embe
     stream: true,
     stream_options: { include_usage: true },
   });
-  let text = '';
-  let usage: OpenAI.CompletionUsage | null | undefined;
-  for await (const c of stream) {
-    text += c.choices[0]?.delta.content ?? '';
-    if (c.usage) usage = c.usage;
-  }
+  const { text, usage } = await readChatStream(stream);
   assert.equal(text, 'tok0 tok1 tok2 tok3 ');
   assert.equal(usage?.completion_tokens, 4);
 

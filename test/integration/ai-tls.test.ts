@@ -6,9 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import OpenAI from 'openai';
-import { startOpenAiMock } from '../helpers/openai-mock.js';
-import { startGateway } from '../helpers/start-gateway.js';
+import { startAiGateway } from '../helpers/gateway-fixtures.js';
 
 function hasOpenssl(): boolean {
   try {
@@ -28,9 +26,7 @@ test('hostOverride + backendTLS root: TLS to a local server trusted by that CA',
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
   ], { stdio: 'ignore' });
-  const mock = await startOpenAiMock({ tls: { key: readFileSync(keyPath), cert: readFileSync(certPath) } });
-  t.after(() => mock.close());
-  const gw = await startGateway(`
+  const { mock, client } = await startAiGateway(t, `
 binds:
 - port: {{PORT}}
   listeners:
@@ -44,9 +40,7 @@ binds:
       policies:
         backendTLS:
           root: "${certPath}"
-`, { vars: { MOCK: mock.port } });
-  t.after(() => gw.stop());
-  const client = new OpenAI({ baseURL: `${gw.url()}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 10_000 });
+`, { mock: { tls: { key: readFileSync(keyPath), cert: readFileSync(certPath) } } });
   const chat = await client.chat.completions.create({ model: 'x', messages: [] });
   assert.equal(chat.model, 'tls-model');
   assert.equal(mock.requests.length, 1);

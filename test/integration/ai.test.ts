@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
+import { sdkClient } from '../helpers/openai-client.js';
 import { startOpenAiMock, type OpenAiMock } from '../helpers/openai-mock.js';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 
@@ -50,8 +51,8 @@ describe('OpenAI backend through tollgate with the official SDK', { timeout: 60_
   before(async () => {
     mock = await startOpenAiMock({ stream: { chunks: 3 } });
     gw = await startGateway(CONFIG, { vars: { MOCK: mock.port }, env: { OPEN_AI_APIKEY: KEY } });
-    client = new OpenAI({ baseURL: `${gw.url(gw.ports.PORT)}/v1`, apiKey: 'sk-client-own-key', maxRetries: 0, timeout: 10_000 });
-    plain = new OpenAI({ baseURL: `${gw.url(gw.ports.PLAIN)}/v1`, apiKey: 'sk-client-own-key', maxRetries: 0, timeout: 10_000 });
+    client = sdkClient(gw.url(gw.ports.PORT), 'sk-client-own-key');
+    plain = sdkClient(gw.url(gw.ports.PLAIN), 'sk-client-own-key');
   });
   after(async () => {
     await gw?.stop();
