@@ -171,7 +171,11 @@ export class ProcessorChannel {
    */
   #flowControl(): void {
     const most = Math.max(this.backlog('request'), this.backlog('response'));
-    const paused = this.#paused ? most > BACKLOG_LOW : most > BACKLOG_HIGH;
+    // Never stop reading while some reader waits for an answer not read yet: replies share one stream, so
+    // the response headers reply may sit behind unread request-body answers whose reader (the upstream) is
+    // itself waiting for us to take its response. Pausing then would deadlock instead of buffering a little.
+    const starving = this.#waiters.size > 0;
+    const paused = !starving && (this.#paused ? most > BACKLOG_LOW : most > BACKLOG_HIGH);
     if (paused === this.#paused || this.#ended) return;
     this.#paused = paused;
     if (paused) this.#stream?.pause?.();
@@ -197,6 +201,7 @@ export class ProcessorChannel {
     if (this.#state.t === 'passThrough') return Promise.resolve({ kind: 'passThrough' });
     return new Promise((resolve, reject) => {
       this.#waiters.set(dir, { resolve, reject });
+      this.#flowControl();
     });
   }
 
@@ -376,12 +381,12 @@ export class ProcessorChannel {
       if (w === undefined) {
         // Nobody is reading this direction yet (between steps, or a duplex consumer is behind): queue it.
         this.#ready.get(d)!.push(a);
-        if (!(a instanceof ProcessorFailure) && (a.kind === 'reply' || a.kind === 'local')) this.#flowControl();
       } else if (a instanceof ProcessorFailure) {
         w.reject(a);
       } else {
         w.resolve(a);
       }
     }
+    if (!(a instanceof ProcessorFailure) && (a.kind === 'reply' || a.kind === 'local')) this.#flowControl();
   }
 }
