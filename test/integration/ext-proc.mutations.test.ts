@@ -75,8 +75,14 @@ describe('ext_proc mutations', { timeout: 60_000 }, () => {
       assert.equal(up.headers['x-remove-me'], undefined);
     });
 
-    it(`HTTP/${proto}: a value with CR/LF is never applied; the rest of the reply is`, async () => {
+    it(`HTTP/${proto}: a value with CR/LF is never applied (and is counted); the rest of the reply is`, async () => {
+      const rejected = async (): Promise<number> => {
+        const text = await (await fetch(`${s.gw.statsUrl}/metrics`)).text();
+        return Number(/^tollgate_ext_proc_mutations_rejected_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      const before = await rejected();
       const r = await call(proto, s.url, { path: '/b', headers: { 'x-case': 'inject' } });
+      assert.equal(await rejected(), before + 1, 'the refused mutation shows in tollgate_ext_proc_mutations_rejected_total');
       assert.equal(r.status, 200);
       const up = JSON.parse(r.text) as { headers: Record<string, string> };
       assert.equal(up.headers['x-evil'], undefined);
