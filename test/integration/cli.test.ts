@@ -3,12 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGateway } from '../helpers/start-gateway.js';
+import { tempDir } from '../helpers/temp-files.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -28,9 +28,7 @@ function tollgate(args: string[], env: Record<string, string> = {}): Promise<Res
 }
 
 function tempConfig(t: import('node:test').TestContext, name: string, text: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, name);
+  const file = path.join(tempDir(t, 'tollgate-cli-'), name);
   writeFileSync(file, text);
   return file;
 }

@@ -4,10 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startGateway } from '../helpers/start-gateway.js';
+import { tempDir } from '../helpers/temp-files.js';
 
 const HELLO = `
 binds:
@@ -24,8 +24,7 @@ binds:
 `;
 
 test('/config_dump shows the running config with env and file secrets redacted', { timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-ops-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'tollgate-ops-');
   const keyFile = path.join(dir, 'key.txt');
   writeFileSync(keyFile, 'sk-from-file-7f3a91\n');
   const gw = await startGateway(

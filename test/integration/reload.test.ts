@@ -4,12 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
+import { hasOpenssl, makeSelfSignedCert, tempDir } from '../helpers/temp-files.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 const CONFIG = `
@@ -119,8 +118,7 @@ test('a request in flight during a reload completes; new requests see the new co
 });
 
 test('rotating a {file:} secret the config references takes effect without editing the config', { timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-reload-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'tollgate-reload-');
   const keyFile = path.join(dir, 'api-key');
   writeFileSync(keyFile, 'sk-old-1111\n');
   const up = await startUpstream();
@@ -153,23 +151,6 @@ binds:
   assert.ok(!gw.stdout.join('\n').includes('sk-new-2222'), 'the secret reached the log');
 });
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes a self-signed certificate for CN `cn` (and its key) to the given paths. */
-function makeCert(cn: string, certPath: string, keyPath: string): void {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', `/CN=${cn}`, '-keyout', keyPath, '-out', certPath,
-  ], { stdio: 'ignore' });
-}
-
 /** The CN of the certificate the server presents on a new TLS connection. */
 function servedCn(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -183,11 +164,10 @@ function servedCn(port: number): Promise<string> {
 }
 
 test('a rotated TLS certificate is served to new connections without editing the config', { timeout: 30_000, skip: hasOpenssl() ? false : 'openssl not installed' }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-rotate-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'tollgate-rotate-');
   const certPath = path.join(dir, 'tls.crt');
   const keyPath = path.join(dir, 'tls.key');
-  makeCert('rotation-one', certPath, keyPath);
+  makeSelfSignedCert(certPath, keyPath, 'rotation-one');
   const gw = await startGateway(`
 binds:
 - port: {{PORT}}
@@ -205,7 +185,7 @@ binds:
   t.after(() => gw.stop());
   assert.equal(await servedCn(gw.ports.PORT!), 'rotation-one');
   // Like cert-manager or a ConfigMap swap: the new pair is prepared aside, then moved into place.
-  makeCert('rotation-two', path.join(dir, 'new.crt'), path.join(dir, 'new.key'));
+  makeSelfSignedCert(path.join(dir, 'new.crt'), path.join(dir, 'new.key'), 'rotation-two');
   const seen = gw.stdout.length;
   renameSync(path.join(dir, 'new.key'), keyPath);
   renameSync(path.join(dir, 'new.crt'), certPath);

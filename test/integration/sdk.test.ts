@@ -7,15 +7,15 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   bufferBody, continueAndReplace, createProcessor, GrpcCode, mapChunks, ProcessorError, streamedChunk, type HandlersInput,
 } from '../../src/processor/index.js';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
+import { tempDir } from '../helpers/temp-files.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -64,8 +64,7 @@ describe('processor SDK through the gateway', { timeout: 60_000 }, () => {
     const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     assert.ok(code, 'the section has a ts code block');
     assert.ok(code.split('\n').length <= 25, 'about 20 lines');
-    const dir = mkdtempSync(join(tmpdir(), 'tg-readme-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'tg-readme-');
     const file = join(dir, 'my-processor.ts');
     // A user's project is ESM (top-level await in the example).
     writeFileSync(join(dir, 'package.json'), '{"type": "module"}');
