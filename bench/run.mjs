@@ -19,8 +19,22 @@ const arg = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : unde
 const quick = argv.includes('--quick');
 const only = arg('--only');
 const outDir = arg('--out') ?? 'bench/results';
+if (arg('--report')) {
+  // Re-renders latest.md from a results JSON (after a report change), without measuring anything.
+  const { readFileSync } = await import('node:fs');
+  const saved = JSON.parse(readFileSync(arg('--report'), 'utf8'));
+  addRatios(saved);
+  saved.targets = targets(saved);
+  console.log(render(saved));
+  process.exit(0);
+}
 const cfg = { quick, runs: quick ? 1 : 3, seconds: quick ? 2 : 5, warmup: quick ? 1 : 2 };
 const WATCHDOG_MS = 14 * 60_000;
+
+/** The results file: the report plus how it was produced. */
+function render(o) {
+  return `# tollgate benchmark results\n\n${markdown(o)}\nRun time: ${o.durationS} s (\`npm run bench${o.config.quick ? ' -- --quick' : ''}\`).\n`;
+}
 
 function cleanupAndExit(code, why) {
   if (why) console.error(why);
@@ -90,7 +104,7 @@ addRatios(out);
 out.targets = targets(out);
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'latest.json'), JSON.stringify(out, null, 2) + '\n');
-const md = `# tollgate benchmark results\n\n${markdown(out)}\nRun time: ${out.durationS} s (\`npm run bench${quick ? ' -- --quick' : ''}\`).\n`;
+const md = render(out);
 writeFileSync(join(outDir, 'latest.md'), md);
 console.log(md);
 console.error(`done in ${out.durationS} s; wrote ${outDir}/latest.json and latest.md`);
