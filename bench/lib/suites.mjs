@@ -41,6 +41,9 @@ export async function pinnedSuites(cfg, out) {
   const p = {};
   for (const k of ['plain', 'headers', 'buffered', 'duplex', 'ai', 'aiExt', 'nginx']) p[k] = await freePort();
   const gw = await startGateway(gatewayYaml(p, up, processor.port), { cpu: '0' });
+  // Same proxy without access logs (on by default, JSON lines to stdout): shows what logging costs per request.
+  p.quiet = await freePort();
+  const gwQuiet = await startGateway(`frontendPolicies:\n  accessLog: {enabled: false}\nbinds:\n- port: ${p.quiet}\n${route(up)}`, { cpu: '0' });
   const upstream = { UPSTREAM: `http://127.0.0.1:${up}` };
   const undici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
   const fastify = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/fastify-proxy.mjs'], env: upstream });
@@ -50,22 +53,20 @@ export async function pinnedSuites(cfg, out) {
   try {
     await waitHttp(u(p.nginx));
     const kib = (t) => t.length === 1024;
-    for (const port of [up, p.plain, p.nginx, fastify.port, undici.port, p.headers]) await check(u(port), {}, kib);
+    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers]) await check(u(port), {}, kib);
     await check(u(p.buffered, '/echo'), { method: 'POST', body: 'hello ext_proc' }, (t) => t === 'HELLO EXT_PROC');
     await check(u(p.duplex, '/echo'), { method: 'POST', body: 'full duplex' }, (t) => t === 'full duplex');
 
     console.error('# 1. plain proxy (1 KiB responses, keep-alive)');
     const get = script();
     const targets = [
-      ['direct', up, undefined], ['tollgate', p.plain, gw.pid], ['nginx', p.nginx, nginx.pid],
+      ['direct', up, undefined], ['tollgate', p.plain, gw.pid], ['tollgate (access log off)', p.quiet, gwQuiet.pid], ['nginx', p.nginx, nginx.pid],
       ['fastify-http-proxy', fastify.port, fastify.pid], ['undici-floor', undici.port, undici.pid],
     ];
     for (const c of [32, 128]) {
       for (const [target, port, pid] of targets) out.rows.push(await measure(cfg, { suite: 'proxy', target }, { url: u(port), pid, connections: c, scriptPath: get }));
     }
-    await stop(fastify);
-    await stop(undici);
-    await stop(nginx);
+    await Promise.all([stop(fastify), stop(undici), stop(nginx), stop(gwQuiet)]);
 
     console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
     for (const [target, port, procPid] of [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid]]) {
@@ -102,7 +103,7 @@ export async function pinnedSuites(cfg, out) {
       out.rows.push(await measure(cfg, { suite: 'latency-1k', target }, { url: u(port), pid, procPid, connections: 32, scriptPath: paced }));
     }
   } finally {
-    await Promise.all([stop(gw), stop(undici), stop(fastify), stop(nginx)]);
+    await Promise.all([stop(gw), stop(gwQuiet), stop(undici), stop(fastify), stop(nginx)]);
     await Promise.all([stop(processor), stop(backend)]);
   }
 }
