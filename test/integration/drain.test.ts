@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { gatedUpstream, scopedGateway, type TestScope } from '../helpers/gateway-fixtures.js';
+import type { StartedGateway } from '../helpers/start-gateway.js';
+import type { Upstream } from '../helpers/upstream.js';
 
 const CONFIG = `
 binds:
@@ -18,20 +19,6 @@ binds:
     - backends:
       - host: 127.0.0.1:{{UP}}
 `;
-
-/** An upstream whose answers wait until the test releases them. */
-async function gatedUpstream(t: { after: (f: () => Promise<void>) => void }): Promise<{ up: Upstream; release: () => void }> {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const up = await startUpstream({
-    handler: async () => {
-      await released;
-      return { status: 200, body: 'finished' };
-    },
-  });
-  t.after(() => up.close());
-  return { up, release };
-}
 
 function connectRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -44,10 +31,8 @@ function connectRefused(port: number): Promise<boolean> {
   });
 }
 
-async function startWith(t: { after: (f: () => Promise<void>) => void }, up: Upstream, env: Record<string, string> = {}): Promise<StartedGateway> {
-  const gw = await startGateway(CONFIG, { vars: { UP: up.port }, env });
-  t.after(() => gw.stop());
-  return gw;
+function startWith(t: TestScope, up: Upstream, env: Record<string, string> = {}): Promise<StartedGateway> {
+  return scopedGateway(t, CONFIG, { vars: { UP: up.port }, env });
 }
 
 test('SIGTERM: in-flight request completes, readiness fails, new connections are refused, exit 0', { timeout: 30_000 }, async (t) => {
@@ -145,7 +130,8 @@ test('SIGTERM with an HTTP/2 client: GOAWAY is sent, the in-flight stream comple
 });
 
 test('CONNECTION_MIN_TERMINATION_DEADLINE: not ready but still serving for the hold, then drain and exit 0', { timeout: 30_000 }, async (t) => {
-  const gw = await startGateway(
+  const gw = await scopedGateway(
+    t,
     `
 binds:
 - port: {{PORT}}
@@ -157,7 +143,6 @@ binds:
 `,
     { env: { CONNECTION_MIN_TERMINATION_DEADLINE: '1500ms' } },
   );
-  t.after(() => gw.stop());
   gw.kill('SIGTERM');
   await gw.waitForLine((l) => l.includes('holding before draining'));
   assert.equal((await fetch(gw.readyUrl)).status, 503);

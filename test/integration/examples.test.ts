@@ -3,13 +3,10 @@
  * config.yaml (ports substituted): header injector (also started with its documented one-line command), auth
  * gate, JSON transformer, body router, and the chat-completions PII redactor (against the OpenAI mock).
  */
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import OpenAI from 'openai';
-import { createProcessor, type HandlersInput } from '../../src/processor/index.js';
 import { bodyOf, headerEditsOf, replyPhase, requestBody, requestHeaders, responseBody, responseHeaders, testProcessor } from '../../src/processor/testing.js';
 import { authGate, parseTokens } from '../../examples/auth-gate/index.js';
 import { bodyRouter, choosePool } from '../../examples/body-router/index.js';
@@ -17,10 +14,10 @@ import { listenArgs } from '../../examples/shared/serve.js';
 import { INJECTED, PROCESSED_BY, headerInjector } from '../../examples/header-injector/index.js';
 import { jsonTransformer } from '../../examples/json-transformer/index.js';
 import { chatPiiRedactor } from '../../examples/pii-redactor/index.js';
+import { scopedGateway, scopedProcessor, scopedUpstream, startAiGateway } from '../helpers/gateway-fixtures.js';
+import { runListeningScript } from '../helpers/listening-script.js';
+import { readChatStream } from '../helpers/openai-client.js';
 import { freePort } from '../helpers/ports.js';
-import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
-import { startOpenAiMock } from '../helpers/openai-mock.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -32,44 +29,6 @@ function exampleConfig(name: string, replace: Record<string, string>): string {
     text = text.split(from).join(to);
   }
   return text;
-}
-
-async function processor(t: TestContext, handlers: HandlersInput): Promise<string> {
-  const p = createProcessor(handlers);
-  const { target } = await p.listen();
-  t.after(() => p.close({ graceMs: 0 }));
-  return target;
-}
-
-async function upstream(t: TestContext): Promise<Upstream> {
-  const up = await startUpstream();
-  t.after(() => up.close());
-  return up;
-}
-
-async function gateway(t: TestContext, yaml: string, env: Record<string, string> = {}): Promise<StartedGateway> {
-  const gw = await startGateway(yaml, { env });
-  t.after(() => gw.stop());
-  return gw;
-}
-
-/** Starts an example with its README command and resolves with its `listening on host:port` target. */
-async function runExample(t: TestContext, file: string, port: number): Promise<{ target: string; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const target = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then((code) => reject(new Error(`${file} exited (${code}) before listening: ${err}`)));
-  });
-  return { target, stop: () => { child.kill('SIGTERM'); return exited; } };
 }
 
 describe('example logic in-process (the SDK test harness)', { timeout: 10_000 }, () => {
@@ -112,9 +71,9 @@ describe('example logic in-process (the SDK test harness)', { timeout: 10_000 },
 
 describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
   test('header injector (started with its one-line command): the backend gets the header, the client gets one back', async (t) => {
-    const up = await upstream(t);
-    const ex = await runExample(t, 'examples/header-injector/index.ts', await freePort());
-    const gw = await gateway(t, exampleConfig('header-injector', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9001': ex.target }));
+    const up = await scopedUpstream(t);
+    const ex = await runListeningScript(t, ROOT, 'examples/header-injector/index.ts', ['--port', String(await freePort())]);
+    const gw = await scopedGateway(t, exampleConfig('header-injector', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9001': ex.target }));
     const res = await fetch(`${gw.url()}/anything?x=1`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get(PROCESSED_BY.name), PROCESSED_BY.value);
@@ -126,9 +85,9 @@ describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
   });
 
   test('auth gate: 401 without a token, 403 with a bad one, 200 with x-user and no credential upstream', async (t) => {
-    const up = await upstream(t);
-    const target = await processor(t, authGate(parseTokens('good-token=alice')));
-    const gw = await gateway(t, exampleConfig('auth-gate', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9002': target }));
+    const up = await scopedUpstream(t);
+    const target = await scopedProcessor(t, authGate(parseTokens('good-token=alice')));
+    const gw = await scopedGateway(t, exampleConfig('auth-gate', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9002': target }));
     const none = await fetch(`${gw.url()}/x`);
     assert.equal(none.status, 401);
     assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="tollgate"');
@@ -146,9 +105,9 @@ describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
   });
 
   test('JSON transformer (buffered): secrets stripped upstream, response wrapped, bad JSON answered 400', async (t) => {
-    const up = await upstream(t);
-    const target = await processor(t, jsonTransformer);
-    const gw = await gateway(t, exampleConfig('json-transformer', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9003': target }));
+    const up = await scopedUpstream(t);
+    const target = await scopedProcessor(t, jsonTransformer);
+    const gw = await scopedGateway(t, exampleConfig('json-transformer', { '127.0.0.1:18080': `127.0.0.1:${up.port}`, '127.0.0.1:9003': target }));
     const res = await fetch(`${gw.url()}/users`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -171,9 +130,9 @@ describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
   });
 
   test('body router: the JSON body picks the backend; body and path reach it intact (a header alone re-routes)', async (t) => {
-    const [a, b] = [await upstream(t), await upstream(t)];
-    const target = await processor(t, bodyRouter);
-    const gw = await gateway(t, exampleConfig('body-router', {
+    const [a, b] = [await scopedUpstream(t), await scopedUpstream(t)];
+    const target = await scopedProcessor(t, bodyRouter);
+    const gw = await scopedGateway(t, exampleConfig('body-router', {
       '127.0.0.1:18081': `127.0.0.1:${a.port}`,
       '127.0.0.1:18082': `127.0.0.1:${b.port}`,
       '127.0.0.1:9004': target,
@@ -199,21 +158,19 @@ describe('examples end to end through the gateway', { timeout: 90_000 }, () => {
   });
 
   test('PII redactor: the model sees placeholders; streamed and JSON answers are redacted on the way back', async (t) => {
-    const mock = await startOpenAiMock({ content: 'Write to bob@example.com', stream: { tokens: ['Call ', '+1 415-555-0100', ' or mail ', 'bob@example.com'] } });
-    t.after(() => mock.close());
-    const target = await processor(t, chatPiiRedactor());
+    const target = await scopedProcessor(t, chatPiiRedactor());
     const yaml = exampleConfig('pii-redactor', {
-      '                  name: openai\n': `                  name: openai\n                  hostOverride: "127.0.0.1:${mock.port}"\n`,
+      '                  name: openai\n': '                  name: openai\n                  hostOverride: "127.0.0.1:{{MOCK}}"\n',
       '127.0.0.1:9005': target,
     });
-    const gw = await gateway(t, yaml, { OPEN_AI_APIKEY: 'sk-test-key' });
-    const client = new OpenAI({ baseURL: `${gw.url()}/v1`, apiKey: 'sk-client', maxRetries: 0, timeout: 10_000 });
+    const { mock, client } = await startAiGateway(t, yaml, {
+      mock: { content: 'Write to bob@example.com', stream: { tokens: ['Call ', '+1 415-555-0100', ' or mail ', 'bob@example.com'] } },
+      env: { OPEN_AI_APIKEY: 'sk-test-key' },
+    });
     const plain = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'I am jane@corp.example, card 4111-1111-1111-1111' }] });
     assert.deepEqual(mock.requests.at(-1)!.body?.['messages'], [{ role: 'user', content: 'I am [EMAIL], card [CARD]' }]);
     assert.equal(plain.choices[0]?.message.content, 'Write to [EMAIL]');
-    const stream = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream: true });
-    let text = '';
-    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    const { text } = await readChatStream(await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream: true }));
     assert.equal(text, 'Call [PHONE] or mail [EMAIL]');
   });
 });

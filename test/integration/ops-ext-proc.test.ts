@@ -4,9 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../helpers/start-gateway.js';
-import { startUpstream } from '../helpers/upstream.js';
 import { headerValue, startProcessor } from '../helpers/ext-proc-server.js';
+import { scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
 
 interface ExtProcEntry {
   target: string;
@@ -18,14 +17,14 @@ interface ExtProcEntry {
 }
 
 test('access log and metrics report ext_proc phases, failures and failOpen', { timeout: 60_000 }, async (t) => {
-  const up = await startUpstream();
-  t.after(() => up.close());
+  const up = await scopedUpstream(t);
   const proc = await startProcessor({
     onRequestHeaders: (msg) =>
       headerValue(msg, 'x-case') === 'fail' ? { grpcError: { code: 13, message: 'processor exploded' } } : undefined,
   });
   t.after(() => proc.stop());
-  const gw = await startGateway(
+  const gw = await scopedGateway(
+    t,
     `
 binds:
 - port: {{PORT}}
@@ -44,7 +43,6 @@ binds:
 `,
     { vars: { UP: up.port } },
   );
-  t.after(() => gw.stop());
 
   const ok = await fetch(`${gw.url()}/ok`);
   assert.equal(ok.status, 200);

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
+import { gatedUpstream, scopedUpstream } from '../helpers/gateway-fixtures.js';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { hasOpenssl, makeSelfSignedCert, tempDir } from '../helpers/temp-files.js';
-import { startUpstream } from '../helpers/upstream.js';
 
 const CONFIG = `
 binds:
@@ -84,15 +84,7 @@ test('an editor-style save (write temp file, rename over) is picked up', { timeo
 });
 
 test('a request in flight during a reload completes; new requests see the new config', { timeout: 30_000 }, async (t) => {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const up = await startUpstream({
-    handler: async () => {
-      await released;
-      return { status: 200, body: 'slow upstream done' };
-    },
-  });
-  t.after(() => up.close());
+  const { up, release } = await gatedUpstream(t, 'slow upstream done');
   const gw = await startGateway(
     `${CONFIG}
     - name: slow
@@ -121,8 +113,7 @@ test('rotating a {file:} secret the config references takes effect without editi
   const dir = tempDir(t, 'tollgate-reload-');
   const keyFile = path.join(dir, 'api-key');
   writeFileSync(keyFile, 'sk-old-1111\n');
-  const up = await startUpstream();
-  t.after(() => up.close());
+  const up = await scopedUpstream(t);
   const gw = await startGateway(
     `
 binds:

@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as loader from '@grpc/proto-loader';
 import { bufferBody, createProcessor, headersReply, immediate } from '../../src/processor/index.js';
-import { startGateway } from '../helpers/start-gateway.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPS = `${ROOT}/node_modules/@grpc/grpc-js-xds/deps`;
@@ -78,15 +77,14 @@ test('a captured tollgate ⇄ SDK session decodes the same with our protos and t
   }, { tap: (dir, bytes) => wire.push({ dir, bytes: Buffer.from(bytes) }) });
   const { target } = await processor.listen();
   t.after(() => processor.close({ graceMs: 0 }));
-  const up = await startUpstream();
-  t.after(() => up.close());
+  const up = await scopedUpstream(t);
   const ext = (modes: string) => `
               extProc:
                 host: "${target}"
                 requestAttributes: {path: "request.path"}
                 metadataContext: {team: {route: "request.path"}}
                 processingOptions: {${modes}}`;
-  const gw = await startGateway(`
+  const gw = await scopedGateway(t, `
 binds:
   - port: {{PORT}}
     listeners:
@@ -100,7 +98,6 @@ binds:
           - backends: [{host: "127.0.0.1:${up.port}"}]
             policies:${ext('requestBodyMode: none, responseBodyMode: none')}
 `);
-  t.after(() => gw.stop());
 
   const runs: Array<{ name: string; from: number; to: number }> = [];
   for (const [name, init] of [

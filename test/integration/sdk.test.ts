@@ -6,27 +6,25 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  bufferBody, continueAndReplace, createProcessor, GrpcCode, mapChunks, ProcessorError, streamedChunk, type HandlersInput,
+  bufferBody, continueAndReplace, GrpcCode, mapChunks, ProcessorError, streamedChunk, type HandlersInput,
 } from '../../src/processor/index.js';
-import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
+import { scopedGateway, scopedProcessor, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { runListeningScript } from '../helpers/listening-script.js';
+import type { StartedGateway } from '../helpers/start-gateway.js';
 import { tempDir } from '../helpers/temp-files.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import type { Upstream } from '../helpers/upstream.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-async function setup(t: TestContext, handlers: HandlersInput, extProc = ''): Promise<{ gw: StartedGateway; up: Upstream }> {
-  const p = createProcessor(handlers, { onError: () => {} });
-  const { target } = await p.listen();
-  t.after(() => p.close({ graceMs: 0 }));
-  const up = await startUpstream();
-  t.after(() => up.close());
-  const gw = await startGateway(`
+/** An upstream and a gateway whose one route sends it through the processor at `target` (`extProc` adds settings). */
+async function throughProcessor(t: TestContext, target: string, extProc = ''): Promise<{ gw: StartedGateway; up: Upstream }> {
+  const up = await scopedUpstream(t);
+  const gw = await scopedGateway(t, `
 binds:
   - port: {{PORT}}
     listeners:
@@ -36,8 +34,11 @@ binds:
               extProc:
                 host: "${target}"
 ${extProc}`);
-  t.after(() => gw.stop());
   return { gw, up };
+}
+
+async function setup(t: TestContext, handlers: HandlersInput, extProc = ''): Promise<{ gw: StartedGateway; up: Upstream }> {
+  return throughProcessor(t, await scopedProcessor(t, handlers, { onError: () => {} }), extProc);
 }
 
 function h2request(url: string, path: string, body: string, trailers: Record<string, string>): Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }> {
@@ -71,31 +72,8 @@ describe('processor SDK through the gateway', { timeout: 60_000 }, () => {
     // The built package entry point, as `tollgate/processor` resolves for users.
     const entry = pathToFileURL(join(ROOT, 'dist/processor/index.js')).href;
     writeFileSync(file, code.replace("'tollgate/processor'", `'${entry}'`).replace('port: 9000', 'port: 0'));
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c; });
-    const target = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => {
-        out += c;
-        const m = /listening on (\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      void exited.then((c) => reject(new Error(`README processor exited (${c}): ${err}`)));
-    });
-    const up = await startUpstream();
-    t.after(() => up.close());
-    const gw = await startGateway(`
-binds:
-  - port: {{PORT}}
-    listeners:
-      - routes:
-          - backends: [{host: "127.0.0.1:${up.port}"}]
-            policies: { extProc: { host: "${target}" } }
-`);
-    t.after(() => gw.stop());
+    const readmeProcessor = await runListeningScript(t, ROOT, file);
+    const { gw, up } = await throughProcessor(t, readmeProcessor.target);
     const denied = await fetch(`${gw.url()}/x`);
     assert.equal(denied.status, 401);
     assert.deepEqual(await denied.json(), { error: 'missing x-api-key' });
@@ -107,8 +85,7 @@ binds:
     assert.equal(seen.headers['x-team'], 'blue');
     assert.equal(seen.headers['x-api-key'], undefined);
     assert.equal(seen.body.toString(), 'mail [email] now');
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await readmeProcessor.stop(), 0);
   });
 
   test('mapChunks in full duplex (the gateway default) rewrites a 1 MiB body both ways, byte for byte', async (t) => {
