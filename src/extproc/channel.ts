@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { FailureCause } from './failure.js';
 import type { ProcessingRequest, ProcessingResponse } from './messages.js';
+import { BACKLOG_HIGH, BACKLOG_LOW, shouldPause } from './flow-control.js';
 import { localHead } from './local-head.js';
 import { MessageTimer } from './message-timer.js';
 import type { DurationIn } from './timeout-override.js';
@@ -16,14 +17,6 @@ import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js'
 import { initialState, replyKind, transition, type Effect, type Event, type LocalPart, type Phase, type State } from './state.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
 
-/**
- * Unread answers in a direction above which the channel stops reading the processor stream (transport
- * `pause()`, so HTTP/2 flow control holds the processor back) and the full-duplex pump stops sending; at or
- * below BACKLOG_LOW in every direction both resume. A processor that answers each small chunk with a large
- * one is thus bounded by ~BACKLOG_HIGH answers plus one HTTP/2 stream window, however slow the reader.
- */
-export const BACKLOG_HIGH = 8;
-const BACKLOG_LOW = 4;
 
 /** How long a processor may take to close a stream we half-closed before we reset it. */
 const CLOSE_GRACE_MS = 5_000;
@@ -170,12 +163,8 @@ export class ProcessorChannel {
    * that cannot pause, only the pump's side of it (backlogBelowLimit) holds.
    */
   #flowControl(): void {
-    const most = Math.max(this.backlog('request'), this.backlog('response'));
-    // Never stop reading while some reader waits for an answer not read yet: replies share one stream, so
-    // the response headers reply may sit behind unread request-body answers whose reader (the upstream) is
-    // itself waiting for us to take its response. Pausing then would deadlock instead of buffering a little.
-    const starving = this.#waiters.size > 0;
-    const paused = !starving && (this.#paused ? most > BACKLOG_LOW : most > BACKLOG_HIGH);
+    const backlog = Math.max(this.backlog('request'), this.backlog('response'));
+    const paused = shouldPause({ paused: this.#paused, backlog, starving: this.#waiters.size > 0 });
     if (paused === this.#paused || this.#ended) return;
     this.#paused = paused;
     if (paused) this.#stream?.pause?.();
