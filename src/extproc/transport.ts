@@ -34,8 +34,8 @@ export interface ProcessorStream {
   cancel(): void;
   /**
    * Optional flow control: stop delivering `onMessage` until `resume()` (stop reading, so HTTP/2 flow control
-   * holds the processor back). Used by full-duplex bodies when the upstream or client reads slower than the
-   * processor writes.
+   * holds the processor back). The channel pauses while a reader (upstream or client) is more than a few
+   * answers behind the processor and nobody waits for a reply not yet read (flow-control.ts).
    */
   pause?(): void;
   /** Optional: resume delivering messages after `pause()`. */
