@@ -10,6 +10,28 @@ import { startOpenAiMock, type OpenAiMock, type OpenAiMockOptions } from './open
 import { startGateway, type StartGatewayOptions, type StartedGateway } from './start-gateway.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
+/**
+ * A config with one bind on `{{PORT}}` and one listener whose routes are `routes`: YAML list items written as
+ * they stand under `routes:` (`    - name: …`, four spaces in); one leading newline is dropped so a template
+ * literal can start on its own line.
+ */
+export function routesConfig(routes: string): string {
+  return `\nbinds:\n- port: {{PORT}}\n  listeners:\n  - routes:\n${routes.replace(/^\n/, '')}`;
+}
+
+/** One route, `hello`, answering `GET /hello` itself with `body` (no upstream): the smallest config that serves. */
+export function helloConfig(body: string): string {
+  return routesConfig(`
+    - name: hello
+      matches:
+      - path:
+          exact: /hello
+      policies:
+        directResponse:
+          body: ${body}
+`);
+}
+
 /** The part of the test context the fixtures need: somewhere to register cleanup. */
 export type TestScope = Pick<TestContext, 'after'>;
 

@@ -10,9 +10,8 @@ import { piiRedactor, redactPii } from '../../examples/ai-pii-redactor/redactor.
 import { redactOutput, streamRedactor } from '../../examples/ai-stream-redactor/redactor.js';
 import type { HandlersInput } from '../../src/processor/index.js';
 import { bodyOf, requestBody, responseBody, responseHeaders, streamedBody, testProcessor } from '../../src/processor/testing.js';
-import { scopedProcessor, startAiGateway } from '../helpers/gateway-fixtures.js';
+import { routesConfig, scopedProcessor, startAiGateway } from '../helpers/gateway-fixtures.js';
 import { readChatStream } from '../helpers/openai-client.js';
-
 
 describe('example processor logic', () => {
   test('prompt texts come from messages (strings and parts), input and prompt', () => {
@@ -75,11 +74,7 @@ describe('example processor logic', () => {
   });
 });
 
-const config = (processorOptions: string): string => `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+const config = (processorOptions: string): string => routesConfig(`
     - backends:
       - ai:
           name: openai
@@ -95,7 +90,7 @@ binds:
           failureMode: failClosed
           processingOptions:
 ${processorOptions}
-`;
+`);
 
 describe('example processors end to end with the OpenAI SDK', { timeout: 60_000 }, () => {
   test('prompt guard: an injection gets a 403 PermissionDeniedError and never reaches the model', async (t) => {

@@ -7,18 +7,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { gatedUpstream, scopedGateway, type TestScope } from '../helpers/gateway-fixtures.js';
+import { gatedUpstream, routesConfig, scopedGateway, type TestScope } from '../helpers/gateway-fixtures.js';
 import type { StartedGateway } from '../helpers/start-gateway.js';
 import type { Upstream } from '../helpers/upstream.js';
 
-const CONFIG = `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+const CONFIG = routesConfig(`
     - backends:
       - host: 127.0.0.1:{{UP}}
-`;
+`);
 
 function connectRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -132,15 +128,11 @@ test('SIGTERM with an HTTP/2 client: GOAWAY is sent, the in-flight stream comple
 test('CONNECTION_MIN_TERMINATION_DEADLINE: not ready but still serving for the hold, then drain and exit 0', { timeout: 30_000 }, async (t) => {
   const gw = await scopedGateway(
     t,
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    routesConfig(`
     - policies:
         directResponse:
           body: still here
-`,
+`),
     { env: { CONNECTION_MIN_TERMINATION_DEADLINE: '1500ms' } },
   );
   gw.kill('SIGTERM');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headerValue, startProcessor } from '../helpers/ext-proc-server.js';
-import { scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
 
 interface ExtProcEntry {
   target: string;
@@ -25,11 +25,7 @@ test('access log and metrics report ext_proc phases, failures and failOpen', { t
   t.after(() => proc.stop());
   const gw = await scopedGateway(
     t,
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    routesConfig(`
     - name: guarded
       policies:
         extProc:
@@ -40,7 +36,7 @@ binds:
             responseBodyMode: none
       backends:
       - host: 127.0.0.1:{{UP}}
-`,
+`),
     { vars: { UP: up.port } },
   );
 

@@ -6,33 +6,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { helloConfig, routesConfig } from '../helpers/gateway-fixtures.js';
 import { startGateway } from '../helpers/start-gateway.js';
 import { tempDir } from '../helpers/temp-files.js';
 
-const HELLO = `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
-    - name: hello
-      matches:
-      - path:
-          exact: /hello
-      policies:
-        directResponse:
-          body: hi
-`;
+const HELLO = helloConfig('hi');
 
 test('/config_dump shows the running config with env and file secrets redacted', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t, 'tollgate-ops-');
   const keyFile = path.join(dir, 'key.txt');
   writeFileSync(keyFile, 'sk-from-file-7f3a91\n');
   const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    routesConfig(`
     - name: env-key
       matches:
       - path:
@@ -49,7 +34,7 @@ binds:
             file: ${keyFile}
       backends:
       - host: 127.0.0.1:1
-`,
+`),
     { env: { TOLLGATE_TEST_SECRET: 'sk-from-env-52c4e0' } },
   );
   t.after(() => gw.stop());

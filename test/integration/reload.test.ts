@@ -7,23 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { gatedUpstream, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { gatedUpstream, helloConfig, routesConfig, scopedUpstream } from '../helpers/gateway-fixtures.js';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { hasOpenssl, makeSelfSignedCert, tempDir } from '../helpers/temp-files.js';
 
-const CONFIG = `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
-    - name: hello
-      matches:
-      - path:
-          exact: /hello
-      policies:
-        directResponse:
-          body: first
-`;
+const CONFIG = helloConfig('first');
 
 /** Rewrites the watched file and resolves once the gateway logged the outcome of that reload. */
 async function edit(gw: StartedGateway, change: (text: string) => string, expect: RegExp): Promise<Record<string, unknown>> {
@@ -115,18 +103,14 @@ test('rotating a {file:} secret the config references takes effect without editi
   writeFileSync(keyFile, 'sk-old-1111\n');
   const up = await scopedUpstream(t);
   const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    routesConfig(`
     - policies:
         backendAuth:
           key:
             file: ${keyFile}
       backends:
       - host: 127.0.0.1:{{UP}}
-`,
+`),
     { vars: { UP: up.port } },
   );
   t.after(() => gw.stop());
