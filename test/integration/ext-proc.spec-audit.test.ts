@@ -3,7 +3,7 @@
  * status when the processor fails; a failure after response headers reached the client aborts its stream
  * (HTTP/2 reset, HTTP/1.1 close) instead of truncating it; full-duplex failOpen continues with the original
  * body; a processor named through `backend:` works; a timeout while a full-duplex body waits gives 504 even
- * with statusOnError set.
+ * with statusOnError set; override_message_timeout works with a real gRPC processor.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +47,26 @@ describe('SPEC §2 audit, end to end (default options: full duplex both ways)', 
       const slow = await call(proto, s.url, { method: 'POST', path: '/x', headers: { 'x-case': 'silent-duplex-body' }, body: ['a', 'b'] });
       assert.equal(slow.status, 504);
       assert.match(slow.text, /^ext_proc failed: .*within messageTimeout \(300ms\)/);
+    }
+  });
+
+  it('override_message_timeout from a real gRPC processor extends the wait once; out-of-range values are ignored', async (t) => {
+    const s = await setupExtProc(t, {
+      upstream: echoUp,
+      extra: 'messageTimeout: 300ms',
+      handlers: {
+        onRequestHeaders: (msg) => {
+          const seconds = Number(headerValue(msg, 'x-override'));
+          // Announces it needs longer, then answers after twice the configured messageTimeout.
+          return [{ overrideMessageTimeout: { seconds } }, { delayMs: 600, then: reply.headers('request') }];
+        },
+      },
+    });
+    for (const proto of PROTOS) {
+      assert.equal((await call(proto, s.url, { path: '/ok', headers: { 'x-override': '30' } })).status, 200);
+      const tooLong = await call(proto, s.url, { path: '/no', headers: { 'x-override': '7200' } });
+      assert.equal(tooLong.status, 504);
+      assert.match(tooLong.text, /within messageTimeout \(300ms\)/);
     }
   });
 
