@@ -172,7 +172,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     const response = localResponse(services, first);
     if (typeof response === 'string') throw new GatewayError('ext_proc_failed', `ext_proc failed: ${response}`, { status: this.#config.statusOnError });
     this.#responded = true;
-    this.#log.outcome = 'immediate_response'; // the documented outcome set (context.ts); phases tell the two apart
+    this.#log.outcome = 'immediate_response'; // a local reply is one, streamed (context.ts lists the outcomes)
     return { kind: 'respond', response };
   }
 
