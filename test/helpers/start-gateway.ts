@@ -161,3 +161,13 @@ export async function startGateway(yaml: string, opts: StartGatewayOptions = {})
     },
   };
 }
+
+/**
+ * Runs `change` (e.g. an edit that should make the gateway reload its config) and resolves with the first
+ * stdout line logged after it that `matches` (a line from before the change never counts).
+ */
+export async function lineAfter(gw: StartedGateway, change: () => void, matches: RegExp): Promise<string> {
+  const seen = gw.stdout.length;
+  change();
+  return gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && matches.test(l));
+}

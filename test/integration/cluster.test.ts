@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { startGateway } from '../helpers/start-gateway.js';
+import { lineAfter, startGateway } from '../helpers/start-gateway.js';
 
 const CONFIG = `
 config:
@@ -51,9 +51,7 @@ test('two workers serve, metrics are summed, reloads reach all, a dead worker is
   const metrics = await (await fetch(`${gw.statsUrl}/metrics`)).text();
   assert.match(metrics, /tollgate_requests_total\{[^}]*status="200"\} 10/);
 
-  const before = gw.stdout.length;
-  writeFileSync(gw.configPath, readFileSync(gw.configPath, 'utf8').replace('body: one', 'body: two'));
-  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= before && l.includes('config reloaded'));
+  await lineAfter(gw, () => writeFileSync(gw.configPath, readFileSync(gw.configPath, 'utf8').replace('body: one', 'body: two')), /config reloaded/);
   for (let i = 0; i < 6; i++) assert.equal(await get(`${gw.url()}/x`), '200 two');
 
   process.kill(ready.workers[0]!, 'SIGKILL');

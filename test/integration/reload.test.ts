@@ -8,16 +8,14 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { gatedUpstream, helloConfig, routesConfig, scopedUpstream } from '../helpers/gateway-fixtures.js';
-import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
+import { lineAfter, startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { hasOpenssl, makeSelfSignedCert, tempDir } from '../helpers/temp-files.js';
 
 const CONFIG = helloConfig('first');
 
 /** Rewrites the watched file and resolves once the gateway logged the outcome of that reload. */
 async function edit(gw: StartedGateway, change: (text: string) => string, expect: RegExp): Promise<Record<string, unknown>> {
-  const seen = gw.stdout.length;
-  writeFileSync(gw.configPath, change(readFileSync(gw.configPath, 'utf8')));
-  const line = await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && /config reloaded|Failed to reload config/.test(l));
+  const line = await lineAfter(gw, () => writeFileSync(gw.configPath, change(readFileSync(gw.configPath, 'utf8'))), /config reloaded|Failed to reload config/);
   assert.match(line, expect);
   return JSON.parse(line) as Record<string, unknown>;
 }
@@ -60,11 +58,11 @@ test('an invalid edit is logged with its error and the previous config keeps ser
 test('an editor-style save (write temp file, rename over) is picked up', { timeout: 30_000 }, async (t) => {
   const gw = await startGateway(CONFIG);
   t.after(() => gw.stop());
-  const seen = gw.stdout.length;
   const tmp = path.join(path.dirname(gw.configPath), '.config.yaml.swp');
-  writeFileSync(tmp, readFileSync(gw.configPath, 'utf8').replace('body: first', 'body: renamed'));
-  renameSync(tmp, gw.configPath);
-  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && l.includes('config reloaded'));
+  await lineAfter(gw, () => {
+    writeFileSync(tmp, readFileSync(gw.configPath, 'utf8').replace('body: first', 'body: renamed'));
+    renameSync(tmp, gw.configPath);
+  }, /config reloaded/);
   assert.equal(await body(`${gw.url()}/hello`), '200 renamed');
   // The watch survives the rename: a later in-place edit still reloads.
   await edit(gw, (s) => s.replace('body: renamed', 'body: again'), /config reloaded/);
@@ -119,9 +117,7 @@ test('rotating a {file:} secret the config references takes effect without editi
     return ((await r.json()) as { headers: Record<string, unknown> }).headers.authorization;
   };
   assert.equal(await auth(), 'Bearer sk-old-1111');
-  const seen = gw.stdout.length;
-  writeFileSync(keyFile, 'sk-new-2222\n');
-  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && l.includes('config reloaded'));
+  await lineAfter(gw, () => writeFileSync(keyFile, 'sk-new-2222\n'), /config reloaded/);
   assert.equal(await auth(), 'Bearer sk-new-2222');
   assert.ok(!gw.stdout.join('\n').includes('sk-new-2222'), 'the secret reached the log');
 });
@@ -161,9 +157,9 @@ binds:
   assert.equal(await servedCn(gw.ports.PORT!), 'rotation-one');
   // Like cert-manager or a ConfigMap swap: the new pair is prepared aside, then moved into place.
   makeSelfSignedCert(path.join(dir, 'new.crt'), path.join(dir, 'new.key'), 'rotation-two');
-  const seen = gw.stdout.length;
-  renameSync(path.join(dir, 'new.key'), keyPath);
-  renameSync(path.join(dir, 'new.crt'), certPath);
-  await gw.waitForLine((l) => gw.stdout.indexOf(l) >= seen && l.includes('config reloaded'));
+  await lineAfter(gw, () => {
+    renameSync(path.join(dir, 'new.key'), keyPath);
+    renameSync(path.join(dir, 'new.crt'), certPath);
+  }, /config reloaded/);
   assert.equal(await servedCn(gw.ports.PORT!), 'rotation-two');
 });
