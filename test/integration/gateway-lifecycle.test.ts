@@ -142,7 +142,8 @@ test('ext_proc seam: route-level policy wins over the gateway one, routing chang
   assert.match(await denied.body.text(), /denied/);
   assert.equal(finishes, 4);
   assert.equal(ends.length, 4);
-  assert.equal(ends[0]!.record.route, 'test/default/own');
+  assert.equal(ends[0]!.record.route, 'default/own');
+  assert.equal(ends[0]!.record.routeKey, 'test/default/own');
   assert.equal(ends[0]!.record.status, 200);
   assert.equal(ends[3]!.record.status, 403);
   assert.equal(ends[3]!.record.errorCode, 'ext_proc_failed');
