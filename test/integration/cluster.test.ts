@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { h1Request } from '../helpers/http-clients.js';
 import { lineAfter, startGateway } from '../helpers/start-gateway.js';
 
 const CONFIG = `
@@ -22,17 +22,9 @@ binds:
 `;
 
 /** GET on a fresh connection each time, so requests spread over the workers. */
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(`${res.statusCode} ${body}`));
-      })
-      .on('error', reject);
-  });
+async function get(url: string): Promise<string> {
+  const r = await h1Request(url);
+  return `${r.status} ${r.body}`;
 }
 
 test('two workers serve, metrics are summed, reloads reach all, a dead worker is replaced, SIGTERM exits 0', { timeout: 60_000 }, async (t) => {

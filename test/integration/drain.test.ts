@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { gatedUpstream, routesConfig, scopedGateway, type TestScope } from '../helpers/gateway-fixtures.js';
+import { h2Request } from '../helpers/http-clients.js';
 import type { StartedGateway } from '../helpers/start-gateway.js';
 import type { Upstream } from '../helpers/upstream.js';
 
@@ -109,19 +110,12 @@ test('SIGTERM with an HTTP/2 client: GOAWAY is sent, the in-flight stream comple
   session.on('error', () => undefined);
   t.after(() => session.destroy());
   const goaway = once(session, 'goaway');
-  const stream = session.request({ ':path': '/slow-h2' });
-  const body = new Promise<string>((resolve, reject) => {
-    let b = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (c: string) => (b += c));
-    stream.on('end', () => resolve(b));
-    stream.on('error', reject);
-  });
+  const answer = h2Request(session, { ':path': '/slow-h2' });
   await up.nextRequest();
   gw.kill('SIGTERM');
   await goaway;
   release();
-  assert.equal(await body, 'finished');
+  assert.equal((await answer).body, 'finished');
   assert.equal((await gw.exited).code, 0);
 });
 

@@ -7,13 +7,13 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   bufferBody, continueAndReplace, GrpcCode, mapChunks, ProcessorError, streamedChunk, type HandlersInput,
 } from '../../src/processor/index.js';
 import { scopedGateway, scopedProcessor, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { h2RequestOnce } from '../helpers/http-clients.js';
 import { runListeningScript } from '../helpers/listening-script.js';
 import type { StartedGateway } from '../helpers/start-gateway.js';
 import { tempDir } from '../helpers/temp-files.js';
@@ -39,23 +39,6 @@ ${extProc}`);
 
 async function setup(t: TestContext, handlers: HandlersInput, extProc = ''): Promise<{ gw: StartedGateway; up: Upstream }> {
   return throughProcessor(t, await scopedProcessor(t, handlers, { onError: () => {} }), extProc);
-}
-
-function h2request(url: string, path: string, body: string, trailers: Record<string, string>): Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }> {
-  const client = http2.connect(url);
-  return new Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
-    const s = client.request({ ':method': 'POST', ':path': path }, { waitForTrailers: true });
-    s.on('wantTrailers', () => s.sendTrailers(trailers));
-    let status = 0;
-    let text = '';
-    let tr: http2.IncomingHttpHeaders = {};
-    s.on('response', (h) => { status = Number(h[':status']); });
-    s.on('data', (c: Buffer) => { text += c.toString(); });
-    s.on('trailers', (x) => { tr = x; });
-    s.on('end', () => resolve({ status, body: text, trailers: tr }));
-    s.on('error', reject);
-    s.end(body);
-  }).finally(() => client.close());
 }
 
 describe('processor SDK through the gateway', { timeout: 60_000 }, () => {
@@ -103,7 +86,7 @@ describe('processor SDK through the gateway', { timeout: 60_000 }, () => {
     const upper = bufferBody((b) => b.toString().toUpperCase());
     const { gw, up } = await setup(t, { onRequestBody: upper, onResponseBody: upper });
     up.setHandler((req) => ({ status: 200, body: ['resp-', 'onse'], trailers: { 'x-resp-trailer': 'done', 'x-saw': req.body.toString() } }));
-    const r = await h2request(gw.url(), '/t', 'request body', { 'x-req-trailer': 'sent' });
+    const r = await h2RequestOnce(gw.url(), { ':method': 'POST', ':path': '/t' }, { body: 'request body', trailers: { 'x-req-trailer': 'sent' } });
     assert.equal(r.status, 200);
     assert.equal(r.body, 'RESP-ONSE');
     assert.equal(r.trailers['x-resp-trailer'], 'done');
