@@ -4,17 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ExtProcLog } from '../../src/http/context.js';
 import { headerValue, startProcessor } from '../helpers/ext-proc-server.js';
 import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
-
-interface ExtProcEntry {
-  target: string;
-  phases: string[];
-  timeMs: number;
-  outcome: string;
-  failureReason?: string;
-  failOpen?: boolean;
-}
 
 test('access log and metrics report ext_proc phases, failures and failOpen', { timeout: 60_000 }, async (t) => {
   const up = await scopedUpstream(t);
@@ -47,11 +39,11 @@ test('access log and metrics report ext_proc phases, failures and failOpen', { t
   assert.equal(failed.status, 200, 'failOpen continues to the upstream');
   await failed.text();
 
-  const line = async (p: string): Promise<{ status: number; route: string; extProc: ExtProcEntry[] }> =>
+  const line = async (p: string): Promise<{ status: number; route: string; extProc: ExtProcLog[] }> =>
     JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes(`"path":"${p}"`))) as {
       status: number;
       route: string;
-      extProc: ExtProcEntry[];
+      extProc: ExtProcLog[];
     };
   const okLine = await line('/ok');
   assert.equal(okLine.extProc.length, 1);

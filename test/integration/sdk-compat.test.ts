@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as loader from '@grpc/proto-loader';
 import { bufferBody, createProcessor, headersReply, immediate } from '../../src/processor/index.js';
-import { scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPS = `${ROOT}/node_modules/@grpc/grpc-js-xds/deps`;
@@ -79,25 +79,21 @@ test('a captured tollgate ⇄ SDK session decodes the same with our protos and t
   t.after(() => processor.close({ graceMs: 0 }));
   const up = await scopedUpstream(t);
   const ext = (modes: string) => `
-              extProc:
-                host: "${target}"
-                requestAttributes: {path: "request.path"}
-                metadataContext: {team: {route: "request.path"}}
-                processingOptions: {${modes}}`;
-  const gw = await scopedGateway(t, `
-binds:
-  - port: {{PORT}}
-    listeners:
-      - routes:
-          - matches: [{path: {exact: /buffered}}]
-            backends: [{host: "127.0.0.1:${up.port}"}]
-            policies:${ext('requestBodyMode: buffered, responseBodyMode: buffered')}
-          - matches: [{path: {exact: /duplex}}]
-            backends: [{host: "127.0.0.1:${up.port}"}]
-            policies:${ext('requestBodyMode: fullDuplexStreamed, responseBodyMode: fullDuplexStreamed')}
-          - backends: [{host: "127.0.0.1:${up.port}"}]
-            policies:${ext('requestBodyMode: none, responseBodyMode: none')}
-`);
+        extProc:
+          host: "${target}"
+          requestAttributes: {path: "request.path"}
+          metadataContext: {team: {route: "request.path"}}
+          processingOptions: {${modes}}`;
+  const gw = await scopedGateway(t, routesConfig(`
+    - matches: [{path: {exact: /buffered}}]
+      backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:${ext('requestBodyMode: buffered, responseBodyMode: buffered')}
+    - matches: [{path: {exact: /duplex}}]
+      backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:${ext('requestBodyMode: fullDuplexStreamed, responseBodyMode: fullDuplexStreamed')}
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:${ext('requestBodyMode: none, responseBodyMode: none')}
+`));
 
   const runs: Array<{ name: string; from: number; to: number }> = [];
   for (const [name, init] of [

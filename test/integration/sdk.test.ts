@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   bufferBody, continueAndReplace, GrpcCode, mapChunks, ProcessorError, streamedChunk, type HandlersInput,
 } from '../../src/processor/index.js';
-import { scopedGateway, scopedProcessor, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { routesConfig, scopedGateway, scopedProcessor, scopedUpstream } from '../helpers/gateway-fixtures.js';
 import { h2RequestOnce } from '../helpers/http-clients.js';
 import { runListeningScript } from '../helpers/listening-script.js';
 import type { StartedGateway } from '../helpers/start-gateway.js';
@@ -24,16 +24,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** An upstream and a gateway whose one route sends it through the processor at `target` (`extProc` adds settings). */
 async function throughProcessor(t: TestContext, target: string, extProc = ''): Promise<{ gw: StartedGateway; up: Upstream }> {
   const up = await scopedUpstream(t);
-  const gw = await scopedGateway(t, `
-binds:
-  - port: {{PORT}}
-    listeners:
-      - routes:
-          - backends: [{host: "127.0.0.1:${up.port}"}]
-            policies:
-              extProc:
-                host: "${target}"
-${extProc}`);
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:
+        extProc:
+          host: "${target}"
+${extProc}`));
   return { gw, up };
 }
 
@@ -111,10 +107,10 @@ describe('processor SDK through the gateway', { timeout: 60_000 }, () => {
 
   test('a ProcessorError fails the exchange closed (statusOnError), or lets it continue unmodified when failOpen', async (t) => {
     const refuse = { onRequestHeaders: () => { throw new ProcessorError(GrpcCode.PERMISSION_DENIED, 'refused'); } };
-    const closed = await setup(t, refuse, '                failureMode: failClosed\n                statusOnError: 503');
+    const closed = await setup(t, refuse, '          failureMode: failClosed\n          statusOnError: 503');
     assert.equal((await fetch(`${closed.gw.url()}/c`)).status, 503);
     assert.equal(closed.up.requests.length, 0);
-    const open = await setup(t, refuse, '                failureMode: failOpen\n                processingOptions: {requestBodyMode: none, responseBodyMode: none}');
+    const open = await setup(t, refuse, '          failureMode: failOpen\n          processingOptions: {requestBodyMode: none, responseBodyMode: none}');
     const res = await fetch(`${open.gw.url()}/o`);
     assert.equal(res.status, 200);
     await res.arrayBuffer();
