@@ -5,21 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { routesConfig } from '../helpers/gateway-fixtures.js';
 import { h1Request } from '../helpers/http-clients.js';
 import { lineAfter, startGateway } from '../helpers/start-gateway.js';
 
 const CONFIG = `
 config:
-  workers: 2
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  workers: 2${routesConfig(`
     - name: hello
       policies:
         directResponse:
           body: one
-`;
+`)}`;
 
 /** GET on a fresh connection each time, so requests spread over the workers. */
 async function get(url: string): Promise<string> {
