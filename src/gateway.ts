@@ -4,6 +4,7 @@
  * so a reload never changes a request in flight.
  */
 import type { GatewayModel } from './config/model.js';
+import type { RequestAbort } from './http/abort.js';
 import type { GatewayRequest } from './http/message.js';
 import { logger } from './observability/logger.js';
 import { compileModel, type CompiledBind, type CompiledModel } from './pipeline/compiled.js';
@@ -61,7 +62,7 @@ interface LiveBind {
 /** Creates a gateway for `model` (nothing listens until `start()`). */
 export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): Gateway {
   const bindHost = opts.bindHost ?? process.env.TOLLGATE_BIND_HOST ?? '0.0.0.0';
-  const deps: PipelineDeps = { upstreams: new Upstreams(), startExtProc: opts.extProc ?? startExtProc };
+  const deps: PipelineDeps = { upstreams: new Upstreams(), startExtProc: opts.extProc ?? startExtProc, onEnd: () => settle() };
   let compiled: CompiledModel = compileModel(model);
   const live = new Map<number, LiveBind>();
   /** Servers of removed binds, still finishing their in-flight requests. */
@@ -80,29 +81,10 @@ export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): G
 
   function sinkFor(holder: { current: CompiledBind }): RequestSink {
     return {
-      async handle(req: GatewayRequest, abort: AbortController): Promise<HandledResponse> {
+      handle(req: GatewayRequest, abort: RequestAbort): Promise<HandledResponse> {
         inFlight++;
-        let handled: HandledResponse;
-        try {
-          handled = await handleRequest(deps, holder.current, req, abort);
-        } catch (err) {
-          settle();
-          throw err;
-        }
-        const done = handled.done;
-        let ended = false;
-        return {
-          response: handled.response,
-          done(error, bytes) {
-            if (ended) return;
-            ended = true;
-            try {
-              done(error, bytes);
-            } finally {
-              settle();
-            }
-          },
-        };
+        // handleRequest never rejects; the exchange calls deps.onEnd (settle) exactly once when it ends.
+        return handleRequest(deps, holder.current, req, abort);
       },
     };
   }

@@ -120,6 +120,12 @@ export class HeaderList {
     return out;
   }
 
+  /** Appends the pairs to `out` as [name, value, …], leaving out `skip`; returns `out` (one pass, no copies). */
+  flatInto(out: string[], skip?: string): string[] {
+    for (const e of this.#entries) if (e[0] !== skip) out.push(e[0], e[1]);
+    return out;
+  }
+
   /** Flat [name, value, …] array as undici and node's rawHeaders use. */
   toFlat(): string[] {
     const out: string[] = [];

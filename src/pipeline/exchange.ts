@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Listener } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
+import type { RequestAbort } from '../http/abort.js';
 import type { Body, GatewayRequest } from '../http/message.js';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { ExtProcExchange } from './policy.js';
@@ -15,15 +16,17 @@ import type { ExtProcExchange } from './policy.js';
 export class Exchange {
   readonly ctx: RequestContext;
   /** Aborted on client abort (by the server) or request timeout; `ctx.signal` is its signal. */
-  readonly abort: AbortController;
+  readonly abort: RequestAbort;
   extProc: ExtProcExchange | undefined;
   timer: NodeJS.Timeout | undefined;
   #ended = false;
   /** The client's body as received (ext_proc may replace `req.body`); it counts the bytes read. */
   readonly #clientBody: Body | null;
+  readonly #onEnd: (() => void) | undefined;
 
-  constructor(req: GatewayRequest, listener: Listener, abort: AbortController, maxBufferSize: number) {
+  constructor(req: GatewayRequest, listener: Listener, abort: RequestAbort, maxBufferSize: number, onEnd?: () => void) {
     this.abort = abort;
+    this.#onEnd = onEnd;
     this.#clientBody = req.body;
     this.ctx = {
       id: randomUUID(),
@@ -31,7 +34,10 @@ export class Exchange {
       listener,
       route: undefined,
       backend: undefined,
-      signal: abort.signal,
+      // Made on first use: the plain proxy path never needs an AbortSignal.
+      get signal() {
+        return abort.signal;
+      },
       maxBufferSize,
       traceparent: req.headers.get('traceparent'),
       extprocMetadata: {},
@@ -85,6 +91,13 @@ export class Exchange {
     }
     if (this.ctx.backend !== undefined) log.backend = this.ctx.backend.backend.name;
     if (Object.keys(this.ctx.extprocMetadata).length > 0) log.dynamicMetadata = this.ctx.extprocMetadata;
-    publish(channels.requestEnd, { record: log });
+    try {
+      publish(channels.requestEnd, { record: log });
+    } finally {
+      this.#onEnd?.();
+    }
   }
+
+  /** `end` bound to this exchange: the server's completion callback. */
+  readonly done = (error: unknown, bytesOut: number): void => this.end(error, bytesOut);
 }

@@ -23,6 +23,7 @@
  */
 import type { AiBackend, ExtProcConfig, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
+import type { RequestAbort } from '../http/abort.js';
 import { ImmediateResponseError } from '../extproc/session.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { isGrpc } from '../http/message.js';
@@ -44,12 +45,14 @@ import type { ExtProcStarter } from './policy.js';
 export interface PipelineDeps {
   readonly upstreams: Upstreams;
   readonly startExtProc: ExtProcStarter;
+  /** Called once per request when its exchange ended (the gateway's in-flight count). */
+  readonly onEnd?: () => void;
 }
 
 /** Runs one request through every phase; never rejects. */
-export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: GatewayRequest, abort: AbortController): Promise<HandledResponse> {
+export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: GatewayRequest, abort: RequestAbort): Promise<HandledResponse> {
   const listener = selectListener(cb.bind.listeners, req.authority);
-  const ex = new Exchange(req, listener ?? cb.bind.listeners[0] ?? placeholderListener(cb), abort, cb.model.model.frontend.maxBufferSize);
+  const ex = new Exchange(req, listener ?? cb.bind.listeners[0] ?? placeholderListener(cb), abort, cb.model.model.frontend.maxBufferSize, deps.onEnd);
   let response: GatewayResponse;
   try {
     if (listener === undefined) throw new GatewayError('route_not_found', 'route not found');
@@ -60,7 +63,7 @@ export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: G
     response = failureResponse(g, err, ex, req);
   }
   ex.status(response.status);
-  return { response, done: (error, bytes) => ex.end(error, bytes) };
+  return { response, done: ex.done };
 }
 
 /**
@@ -127,7 +130,7 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
     http2: grpc || (req.httpVersion === '2' && backend.kind === 'host'),
     http1Fallback: !grpc,
     timeoutMs: route.policies.timeout?.backendRequestTimeoutMs,
-    signal: ctx.signal,
+    abort: ex.abort,
   });
   if (backend.kind === 'ai') observeAiResponse(backend as AiBackend, res, ctx);
 

@@ -7,7 +7,7 @@ import type { TimeoutPolicy } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 
 /** Starts the deadline; returns the timer to clear when the exchange ends (undefined when no timeout). */
-export function startRequestTimeout(policy: TimeoutPolicy | undefined, abort: AbortController): NodeJS.Timeout | undefined {
+export function startRequestTimeout(policy: TimeoutPolicy | undefined, abort: { abort(reason?: unknown): void }): NodeJS.Timeout | undefined {
   const ms = policy?.requestTimeoutMs;
   if (ms === undefined || ms <= 0) return undefined;
   return setTimeout(() => abort.abort(new GatewayError('request_timeout', `request timeout: no complete response within ${ms}ms`)), ms);

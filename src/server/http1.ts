@@ -2,10 +2,12 @@
  * HTTP/1.1 ⇄ GatewayRequest/GatewayResponse. No policy logic: convert, hand to the sink, write back.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { RequestAbort } from '../http/abort.js';
 import { readableBody } from '../http/body.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
-import { clientClosed, waitWritable, type RequestSink } from './respond.js';
+import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
 /** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
 export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): GatewayRequest {
@@ -63,11 +65,22 @@ export function cancel(body: AsyncIterable<Buffer>): void {
   void it.return?.().catch(() => undefined);
 }
 
+/** Per-server callbacks (made once per server, so a request allocates no closures for them). */
+export interface Http1Hooks {
+  /** True while the server drains (responses then close their connection). */
+  draining(): boolean;
+  /** Called once when the response closed (finished or not). */
+  released(socket: Socket): void;
+}
+
 /** Serves one HTTP/1.1 request end to end. */
-export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', draining: () => boolean): void {
-  const abort = new AbortController();
+export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', hooks: Http1Hooks): void {
+  const abort = new RequestAbort();
+  const socket = req.socket;
+  // One listener does both jobs: abort the exchange when the client left early, and release the socket.
   res.once('close', () => {
     if (!res.writableFinished) abort.abort(clientClosed());
+    hooks.released(socket);
   });
   let greq: GatewayRequest;
   try {
@@ -76,24 +89,24 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request\n');
     return;
   }
-  void sink
-    .handle(greq, abort)
-    .then(async ({ response, done }) => {
-      if (draining()) res.shouldKeepAlive = false;
-      let bytes = 0;
-      try {
-        bytes = await writeHttp1(res, greq.method, response);
-      } catch (err) {
-        // Release whatever still produces the body (the upstream request, an ext_proc stream).
-        abort.abort(err);
-        if (!res.headersSent && !res.destroyed) {
-          // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
-          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
-        } else res.destroy();
-        done(err, bytes);
-        return;
-      }
-      done(undefined, bytes);
-    })
-    .catch(() => res.destroy());
+  respond(res, greq, sink.handle(greq, abort), abort, hooks).catch(() => res.destroy());
+}
+
+async function respond(res: ServerResponse, greq: GatewayRequest, handled: Promise<HandledResponse>, abort: RequestAbort, hooks: Http1Hooks): Promise<void> {
+  const { response, done } = await handled;
+  if (hooks.draining()) res.shouldKeepAlive = false;
+  let bytes = 0;
+  try {
+    bytes = await writeHttp1(res, greq.method, response);
+  } catch (err) {
+    // Release whatever still produces the body (the upstream request, an ext_proc stream).
+    abort.abort(err);
+    if (!res.headersSent && !res.destroyed) {
+      // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
+    } else res.destroy();
+    done(err, bytes);
+    return;
+  }
+  done(undefined, bytes);
 }

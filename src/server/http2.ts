@@ -2,6 +2,7 @@
  * HTTP/2 streams ⇄ GatewayRequest/GatewayResponse. No policy logic: convert, hand to the sink, write back.
  */
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { RequestAbort } from '../http/abort.js';
 import { readableBody } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
 import { headersFromObject } from '../http/hop-by-hop.js';
@@ -79,7 +80,7 @@ export async function writeHttp2(stream: ServerHttp2Stream, method: string, resp
 
 /** Serves one HTTP/2 stream end to end. */
 export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, sink: RequestSink, scheme: 'http' | 'https'): void {
-  const abort = new AbortController();
+  const abort = new RequestAbort();
   let finished = false;
   stream.once('close', () => {
     if (!finished) abort.abort(clientClosed());

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { ServerTls } from '../config/model.js';
 import { logger } from '../observability/logger.js';
 import { hostnameMatches } from '../routing/match.js';
-import { serveHttp1 } from './http1.js';
+import { serveHttp1, type Http1Hooks } from './http1.js';
 import { serveHttp2 } from './http2.js';
 import type { RequestSink } from './respond.js';
 
@@ -69,15 +69,18 @@ export class BindServer {
     const sink = opts.sink;
     // requestTimeout 0: uploads and downloads may stream for a long time; idle limits are the policies' job.
     const headersTimeout = opts.headersTimeoutMs ?? 60_000;
-    this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)) }, (req, res) => {
-      const socket = req.socket;
-      this.#active.set(socket, (this.#active.get(socket) ?? 0) + 1);
-      res.once('close', () => {
+    const hooks: Http1Hooks = {
+      draining: () => this.#draining,
+      released: (socket) => {
         const n = (this.#active.get(socket) ?? 1) - 1;
         this.#active.set(socket, n);
         if (n === 0 && this.#draining) socket.end();
-      });
-      serveHttp1(req, res, sink, scheme, () => this.#draining);
+      },
+    };
+    this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)) }, (req, res) => {
+      const socket = req.socket;
+      this.#active.set(socket, (this.#active.get(socket) ?? 0) + 1);
+      serveHttp1(req, res, sink, scheme, hooks);
     });
     // This server never listens itself (sockets are handed to it), but node only tracks connections, and so
     // enforces headersTimeout (slow-header clients) and closeIdleConnections, once 'listening' fired.

@@ -3,6 +3,7 @@
  * and waiting for a writable to drain without hanging when the peer goes away.
  */
 import { GatewayError, grpcStatusFor } from '../errors.js';
+import type { RequestAbort } from '../http/abort.js';
 import { bufferBody } from '../http/body.js';
 import { HeaderList } from '../http/headers.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
@@ -17,7 +18,7 @@ export interface HandledResponse {
 
 /** The pipeline as the server layer sees it. `handle` never rejects. */
 export interface RequestSink {
-  handle(req: GatewayRequest, abort: AbortController): Promise<HandledResponse>;
+  handle(req: GatewayRequest, abort: RequestAbort): Promise<HandledResponse>;
 }
 
 /** A `text/plain` response with a short body (a newline is appended). */
@@ -58,6 +59,8 @@ interface WritableLike {
 
 /** Resolves when `w` drained; rejects if it closed first, so a writer never waits on a dead peer. */
 export function waitWritable(w: WritableLike): Promise<void> {
+  // 'close' may already have fired (the peer left before write() reported backpressure): never wait on it.
+  if (w.destroyed) return Promise.reject(new Error('client closed the connection'));
   return new Promise((resolve, reject) => {
     const settle = (): void => {
       w.removeListener('drain', settle);

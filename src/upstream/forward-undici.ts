@@ -8,6 +8,8 @@ import type { Dispatcher } from 'undici';
 import { BodyChannel } from '../http/body.js';
 import { headersFromObject } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
+import type { AbortSource } from '../http/abort.js';
+import { display, type UpstreamTarget } from './dispatchers.js';
 import { upstreamError } from './errors.js';
 
 const HIGH_WATER = 64 * 1024;
@@ -24,16 +26,14 @@ export function forwardUndici(
   pool: Dispatcher,
   req: GatewayRequest,
   headers: string[],
-  upstream: string,
-  signal: AbortSignal,
+  target: UpstreamTarget,
+  signal: AbortSource,
 ): Promise<GatewayResponse> {
   return new Promise<GatewayResponse>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let channel: BodyChannel | undefined;
     let started = false;
-    const onAbort = (): void => controller?.abort(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const cleanup = (): void => signal.removeEventListener('abort', onAbort);
+    const cleanup = signal.onAbort(() => controller?.abort(signal.reason as Error));
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c;
@@ -68,7 +68,7 @@ export function forwardUndici(
       onResponseError(_c, err) {
         cleanup();
         const reason = signal.aborted && signal.reason !== undefined ? signal.reason : err;
-        const gerr = upstreamError(reason, upstream);
+        const gerr = upstreamError(reason, display(target));
         if (!started) reject(gerr);
         else channel?.fail(gerr);
       },

@@ -4,6 +4,7 @@
  * for it; node:http for chunked HTTP/1.1 uploads (they may end with trailers); undici `dispatch` otherwise.
  */
 import { GatewayError } from '../errors.js';
+import { signalSource, type AbortSource } from '../http/abort.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { display, NotHttp2Error, type UpstreamTarget, type Upstreams } from './dispatchers.js';
 import { upstreamError } from './errors.js';
@@ -24,33 +25,40 @@ export interface ForwardOptions {
   /** Time allowed until response headers (backendRequestTimeout); undefined = transport defaults. */
   readonly timeoutMs: number | undefined;
   /** Aborted on client abort or request timeout; its reason becomes the error. */
-  readonly signal: AbortSignal;
+  readonly abort: AbortSource & { readonly signal: AbortSignal };
 }
 
 /** Flat header list for HTTP/1.1 upstreams: `host` first (the client's authority, as agentgateway keeps it). */
-function h1Headers(req: GatewayRequest, fallbackHost: string): string[] {
-  const flat = req.headers.toFlat();
-  const out = ['host', req.authority === '' ? fallbackHost : req.authority];
-  for (let i = 0; i < flat.length; i += 2) {
-    // node's server already answered `Expect: 100-continue`; undici refuses to send it on.
-    if (flat[i] === 'expect') continue;
-    out.push(flat[i]!, flat[i + 1]!);
-  }
-  return out;
+function h1Headers(req: GatewayRequest, target: UpstreamTarget): string[] {
+  // node's server already answered `Expect: 100-continue`; undici refuses to send it on.
+  return req.headers.flatInto(['host', req.authority === '' ? display(target) : req.authority], 'expect');
 }
 
-/** Forwards `req`; rejects with a GatewayError (upstream_connect / upstream_reset / upstream_timeout). */
-export async function forward(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions): Promise<GatewayResponse> {
+/**
+ * Forwards `req`; rejects with a GatewayError (upstream_connect / upstream_reset / upstream_timeout). The
+ * common case (HTTP/1.1, known length, no backendRequestTimeout) goes straight to undici: no timer, no
+ * AbortSignal, no extra promise.
+ */
+export function forward(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions): Promise<GatewayResponse> {
+  const t = opts.target;
+  const chunkedUpload = req.body !== null && req.body.length === undefined && t.scheme === 'http';
+  if (opts.timeoutMs === undefined && !opts.http2 && !chunkedUpload) {
+    if (opts.abort.aborted) return Promise.reject(upstreamError(opts.abort.reason, display(t)));
+    return forwardUndici(ups.pool(t), req, h1Headers(req, t), t, opts.abort);
+  }
+  return forwardWithDeadline(ups, req, opts, chunkedUpload);
+}
+
+async function forwardWithDeadline(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions, chunkedUpload: boolean): Promise<GatewayResponse> {
   const name = display(opts.target);
-  let signal = opts.signal;
+  let signal = opts.abort.signal;
   let timer: NodeJS.Timeout | undefined;
-  const chunkedUpload = req.body !== null && req.body.length === undefined && opts.target.scheme === 'http';
   // undici bounds the wait for response headers itself (300 s); the node:http and node:http2 paths get the
   // same bound here, so an upstream that accepts and never answers cannot hang a request forever.
   const timeoutMs = opts.timeoutMs ?? (opts.http2 || chunkedUpload ? DEFAULT_HEADERS_TIMEOUT_MS : undefined);
   if (timeoutMs !== undefined) {
     const ac = new AbortController();
-    const parent = opts.signal;
+    const parent = signal;
     if (parent.aborted) ac.abort(parent.reason);
     else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
     const ms = timeoutMs;
@@ -81,7 +89,7 @@ export async function forward(ups: Upstreams, req: GatewayRequest, opts: Forward
       headers.set('host', req.authority === '' ? name : req.authority);
       return await forwardNodeHttp1(ups.h1Agent, opts.target, req, headers, name, signal);
     }
-    return await forwardUndici(ups.pool(opts.target), req, h1Headers(req, name), name, signal);
+    return await forwardUndici(ups.pool(opts.target), req, h1Headers(req, opts.target), opts.target, signalSource(signal));
   } catch (err) {
     if (err instanceof NotHttp2Error) throw new GatewayError('upstream_reset', `upstream reset: ${err.message}`, { cause: err });
     throw upstreamError(err, name);
