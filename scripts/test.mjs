@@ -24,6 +24,9 @@ if (files.length === 0) {
 // The gateway under test is the compiled dist/ (what users run), so build first.
 const build = spawnSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// tsx does not type-check; the tests and examples are checked here so a type error fails CI.
+const check = spawnSync('npx', ['tsc', '--noEmit', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
+if (check.status !== 0) process.exit(check.status ?? 1);
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const r = spawnSync(
   process.execPath,

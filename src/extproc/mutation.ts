@@ -4,6 +4,7 @@
  * body mutations and ImmediateResponse. Pure; no I/O. A name or value with CR, LF or NUL (or any control
  * character node would refuse to write) is never applied: it is reported back as rejected.
  */
+import { encodeGrpcMessage } from '../http/grpc-message.js';
 import { HeaderList } from '../http/headers.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { grpcStatusFor } from '../errors.js';
@@ -222,14 +223,6 @@ export function bodyChange(m: BodyMutation | null | undefined): BodyChange {
   return { kind: 'unchanged' };
 }
 
-/** Percent-encodes a grpc-message value (gRPC over HTTP/2 spec: outside 0x20..0x7e, and '%'). */
-export function encodeGrpcMessage(s: string): string {
-  let out = '';
-  for (const byte of Buffer.from(s, 'utf8')) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
 
 /** The response built from an ImmediateResponse, plus the header mutations that were refused. */
 export interface ImmediateResult {
@@ -269,3 +262,5 @@ export function immediateResponse(ir: ImmediateResponse, grpc: boolean): Immedia
 export function toGatewayResponse(r: ImmediateResult, makeBody: (b: Buffer) => GatewayResponse['body']): GatewayResponse {
   return { status: r.status, headers: r.headers, body: makeBody(r.body) };
 }
+
+export { encodeGrpcMessage };

@@ -2,6 +2,7 @@
  * Shared response helpers for the server layer: short text responses, the gRPC trailers-only error form,
  * and waiting for a writable to drain without hanging when the peer goes away.
  */
+import { encodeGrpcMessage } from '../http/grpc-message.js';
 import { GatewayError, grpcStatusFor } from '../errors.js';
 import type { RequestAbort } from '../http/abort.js';
 import { bufferBody } from '../http/body.js';
@@ -39,7 +40,7 @@ export function grpcErrorResponse(httpStatus: number, message: string): GatewayR
   const headers = new HeaderList([
     ['content-type', 'application/grpc'],
     ['grpc-status', String(grpcStatusFor(httpStatus))],
-    ['grpc-message', encodeURIComponent(message)],
+    ['grpc-message', encodeGrpcMessage(message)],
   ]);
   return { status: 200, headers, body: null };
 }

@@ -68,8 +68,22 @@ async function pollReady(url: string, deadline: number, exited: () => boolean): 
   }
 }
 
-/** Starts a gateway from YAML text. Call `stop()` in `t.after`. */
+/**
+ * Starts a gateway from YAML text. Call `stop()` in `t.after`. Free ports are picked by binding port 0 and
+ * closing it, so a parallel test can take one before the gateway binds it: on EADDRINUSE we pick new
+ * ports and try again (bounded).
+ */
 export async function startGateway(yaml: string, opts: StartGatewayOptions = {}): Promise<StartedGateway> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(yaml, opts);
+    } catch (err) {
+      if (attempt >= 4 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startGatewayOnce(yaml: string, opts: StartGatewayOptions): Promise<StartedGateway> {
   const { text, ports } = await fillPlaceholders(yaml, opts.vars);
   const [admin, stats, ready] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-test-'));

@@ -129,7 +129,7 @@ test('a processor that only sets a header re-routes the request to the route mat
   const proc = await startProcessor({
     onRequestHeaders: (msg) => {
       const path = msg.requestHeaders?.headers?.headers?.find((h) => h.key === ':path');
-      const raw = path?.rawValue !== undefined && path.rawValue.length > 0 ? Buffer.from(path.rawValue).toString('latin1') : (path?.value ?? '');
+      const raw = path?.rawValue != null && path.rawValue.length > 0 ? Buffer.from(path.rawValue).toString('latin1') : (path?.value ?? '');
       return raw.includes('to=b') ? reply.headers('request', { set: [['x-route-to', 'b']] }) : reply.headers('request');
     },
   });
