@@ -29,6 +29,29 @@ if (arg('--report')) {
   process.exit(0);
 }
 const cfg = { quick, runs: quick ? 1 : 3, seconds: quick ? 2 : 5, warmup: quick ? 1 : 2 };
+
+// A fresh machine may lack the load generator and the C reference proxy: as root (as here and in CI) install
+// Debian's packages; otherwise say exactly what is missing instead of failing half-way through.
+ensureTools();
+function ensureTools() {
+  const have = (cmd) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const missing = [['wrk', 'wrk'], ['/usr/sbin/nginx', 'nginx-light'], ['taskset', 'util-linux']].filter(([c]) => !have(c)).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`npm run bench needs: ${missing.join(', ')} (sudo apt-get install -y ${missing.join(' ')})`);
+    process.exit(2);
+  }
+  console.error(`installing ${missing.join(', ')} with apt-get`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
 const WATCHDOG_MS = 14 * 60_000;
 
 /** The results file: the report plus how it was produced. */
