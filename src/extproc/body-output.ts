@@ -73,6 +73,38 @@ function generatedBody(run: (setTrailers: (t: HeaderList | undefined) => void) =
   };
 }
 
+/** A processor answer to a body chunk (not a clean close, an immediate response or the trailers reply). */
+type BodyReply = Extract<Answer, { kind: 'reply' }>;
+
+/**
+ * The answers that end a streaming body the same way in every mode: a clean close passes the original on
+ * (the `prefix` chunks first, then the rest), an immediate response fails the body, and the trailers reply
+ * ends it with the mutated trailers. Returns `'ended'` when the body is complete, else the body reply for
+ * the mode to handle. `onPass` runs before the original flows, so the caller's cleanup knows not to stop it.
+ */
+async function* ending(
+  s: StreamServices,
+  pump: InputPump,
+  a: Exclude<Answer, { kind: 'local' }>,
+  prefix: () => readonly Buffer[],
+  setTrailers: (t: HeaderList | undefined) => void,
+  onPass: () => void,
+): AsyncGenerator<Buffer, BodyReply | 'ended'> {
+  if (a.kind === 'passThrough') {
+    onPass();
+    const rest = pump.passThrough(prefix());
+    yield* rest;
+    setTrailers(rest.trailers());
+    return 'ended';
+  }
+  if (a.kind === 'immediate') throw s.immediateError(a.msg);
+  if (a.phase === 'trailers') {
+    setTrailers(mutated(s, pump.trailers, a));
+    return 'ended';
+  }
+  return a;
+}
+
 /**
  * Full duplex: only `streamed_response` chunks are forwarded; the body ends on their `end_of_stream` or on
  * the trailers reply. A processor that closes cleanly before any processed byte was forwarded, while the
@@ -86,25 +118,16 @@ export function duplexOutput(s: StreamServices, pump: InputPump): Body {
     try {
       for (;;) {
         const a = await next(s, () => pump.holding && !forwarded);
-        if (a.kind === 'passThrough') {
-          if (forwarded || !pump.holding) {
-            const cause: FailureCause = { kind: 'closed', detail: `the processor closed the stream in the middle of the ${s.dir} body, after processed bytes were forwarded` };
-            return s.failure(new ProcessorFailure(cause), false);
-          }
-          passing = true;
-          const rest = pump.passThrough(pump.held);
-          yield* rest;
-          setTrailers(rest.trailers());
+        if (a.kind === 'passThrough' && (forwarded || !pump.holding)) {
+          const cause: FailureCause = { kind: 'closed', detail: `the processor closed the stream in the middle of the ${s.dir} body, after processed bytes were forwarded` };
+          return s.failure(new ProcessorFailure(cause), false);
+        }
+        const reply = yield* ending(s, pump, a, () => pump.held, setTrailers, () => (passing = true));
+        if (reply === 'ended') {
           completed = true;
           return;
         }
-        if (a.kind === 'immediate') throw s.immediateError(a.msg);
-        if (a.phase === 'trailers') {
-          setTrailers(mutated(s, pump.trailers, a));
-          completed = true;
-          return;
-        }
-        const change = bodyChange(commonOf(a)?.bodyMutation);
+        const change = bodyChange(commonOf(reply)?.bodyMutation);
         if (change.kind === 'streamed') {
           if (change.body.length > 0) {
             forwarded = true;
@@ -146,23 +169,14 @@ export function streamedOutput(s: StreamServices, pump: InputPump): Body {
     try {
       for (;;) {
         const a = await next(s, () => false);
-        if (a.kind === 'passThrough') {
-          passing = true;
-          const rest = pump.passThrough(pump.inFlight.splice(0));
-          yield* rest;
-          setTrailers(rest.trailers());
-          completed = true;
-          return;
-        }
-        if (a.kind === 'immediate') throw s.immediateError(a.msg);
-        if (a.phase === 'trailers') {
-          setTrailers(mutated(s, pump.trailers, a));
+        const reply = yield* ending(s, pump, a, () => pump.inFlight.splice(0), setTrailers, () => (passing = true));
+        if (reply === 'ended') {
           completed = true;
           return;
         }
         const original = pump.inFlight.shift() ?? Buffer.alloc(0);
         pump.wakeWindow();
-        const change = bodyChange(commonOf(a)?.bodyMutation);
+        const change = bodyChange(commonOf(reply)?.bodyMutation);
         if (change.kind === 'streamed') {
           protocol(s, `the processor answered ${s.dir}_body with a streamed_response, which only fullDuplexStreamed mode allows; in streamed mode it must send a body, clear_body or no mutation`);
         }
