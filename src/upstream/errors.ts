@@ -3,6 +3,7 @@
  * with short, clear text: connect failures → 503, resets/protocol errors → 502, timeouts → 504.
  */
 import { GatewayError } from '../errors.js';
+import type { Body } from '../http/message.js';
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
@@ -60,4 +61,24 @@ export function upstreamError(err: unknown, display: string): GatewayError {
     return new GatewayError('upstream_timeout', `upstream timeout: ${reason} from ${display}`, { cause: err });
   }
   return new GatewayError('upstream_reset', `upstream reset: ${reason} from ${display}`, { cause: err });
+}
+
+/**
+ * `inner` with its read failures turned into upstream errors (`cause` picks the error to report, e.g. a
+ * stream error seen first) and `checkEnd` run after the last chunk, to fail a body that ended without
+ * completing instead of letting a truncated body look like a clean end.
+ */
+export function upstreamBody(inner: Body, display: string, checkEnd: () => void, cause: (err: unknown) => unknown = (err) => err): Body {
+  return {
+    length: inner.length,
+    trailers: inner.trailers,
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield* inner;
+      } catch (err) {
+        throw upstreamError(cause(err), display);
+      }
+      checkEnd();
+    },
+  };
 }

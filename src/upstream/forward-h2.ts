@@ -8,7 +8,7 @@ import type { HeaderList } from '../http/headers.js';
 import { headersFromObject } from '../http/hop-by-hop.js';
 import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
 import { waitWritable } from '../server/respond.js';
-import { upstreamError } from './errors.js';
+import { upstreamBody, upstreamError } from './errors.js';
 import { bodyless } from './forward-undici.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
@@ -86,21 +86,17 @@ export function forwardH2(
         stream.once('trailers', (t: IncomingHttpHeaders) => (trailers = headersFromObject(t, false)));
         const cl = h['content-length'];
         const inner = readableBody(stream, () => trailers, cl === undefined ? undefined : Number(cl));
-        res.body = {
-          length: inner.length,
-          trailers: inner.trailers,
-          async *[Symbol.asyncIterator]() {
-            try {
-              yield* inner;
-            } catch (err) {
-              throw upstreamError(streamError ?? err, upstream);
-            }
+        res.body = upstreamBody(
+          inner,
+          upstream,
+          () => {
             // A reset with a non-error code after partial data must not look like a clean end.
             if (stream.rstCode !== undefined && stream.rstCode !== 0 && trailers === undefined) {
               throw upstreamError(new Error(`stream reset (code ${stream.rstCode})`), upstream);
             }
           },
-        };
+          (err) => streamError ?? err,
+        );
       } else if (!ended) {
         stream.resume();
       }

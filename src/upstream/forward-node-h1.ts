@@ -9,7 +9,7 @@ import { headersFromRaw } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { waitWritable } from '../server/respond.js';
 import type { UpstreamTarget } from './dispatchers.js';
-import { upstreamError } from './errors.js';
+import { upstreamBody, upstreamError } from './errors.js';
 import { bodyless } from './forward-undici.js';
 
 /** Sends `req` with chunked encoding and its trailers; resolves at response headers. */
@@ -42,18 +42,9 @@ export function forwardNodeHttp1(
       const res: GatewayResponse = { status, headers: headersFromRaw(inc.rawHeaders), body: null };
       if (!bodyless(req.method, status, cl)) {
         const inner = readableBody(inc, () => (inc.rawTrailers.length > 0 ? headersFromRaw(inc.rawTrailers) : undefined), cl === undefined ? undefined : Number(cl));
-        res.body = {
-          length: inner.length,
-          trailers: inner.trailers,
-          async *[Symbol.asyncIterator]() {
-            try {
-              yield* inner;
-            } catch (err) {
-              throw upstreamError(err, upstream);
-            }
-            if (!inc.complete) throw upstreamError(new Error('connection closed mid-body'), upstream);
-          },
-        };
+        res.body = upstreamBody(inner, upstream, () => {
+          if (!inc.complete) throw upstreamError(new Error('connection closed mid-body'), upstream);
+        });
       } else inc.resume();
       resolve(res);
     });
