@@ -8,49 +8,20 @@ import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { Agent, request } from 'undici';
-import { startGateway } from '../helpers/start-gateway.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { h2Request } from '../helpers/http-clients.js';
 
 const TLS_DIR = new URL('../fixtures/tls/', import.meta.url);
 const CA = readFileSync(new URL('server.crt', TLS_DIR), 'utf8');
 
-interface H2Result {
-  status: number;
-  headers: http2.IncomingHttpHeaders;
-  body: string;
-}
-
-function h2request(client: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string): Promise<H2Result> {
-  return new Promise((resolve, reject) => {
-    const s = client.request(headers, { endStream: body === undefined });
-    let res: http2.IncomingHttpHeaders = {};
-    let data = '';
-    s.on('response', (h) => (res = h));
-    s.on('data', (c: Buffer) => (data += c.toString()));
-    s.on('end', () => resolve({ status: Number(res[':status']), headers: res, body: data }));
-    s.on('error', reject);
-    if (body !== undefined) s.end(body);
-  });
-}
-
 test('h2c prior knowledge and HTTP/1.1 share one plaintext port; HTTP/2 goes upstream as HTTP/2', { timeout: 30_000 }, async (t) => {
-  const up = await startUpstream();
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const up = await scopedUpstream(t);
+  const gw = await scopedGateway(t, routesConfig(`
     - backends: [{host: "127.0.0.1:${up.port}"}]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
+`));
   const client = http2.connect(gw.url());
   t.after(() => client.close());
-  const r = await h2request(client, { ':method': 'POST', ':path': '/h2?x=1', ':authority': 'svc.local', 'x-h2': 'yes' }, 'h2 body');
+  const r = await h2Request(client, { ':method': 'POST', ':path': '/h2?x=1', ':authority': 'svc.local', 'x-h2': 'yes' }, { body: 'h2 body' });
   assert.equal(r.status, 200);
   const echoed = JSON.parse(r.body) as { httpVersion: string; path: string; authority: string; body: string; headers: Record<string, string> };
   assert.equal(echoed.httpVersion, '2');
@@ -61,11 +32,11 @@ binds:
   assert.equal(echoed.headers['x-forwarded-proto'], 'http');
 
   // 20 concurrent streams on one connection.
-  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => h2request(client, { ':path': `/n/${i}` })));
+  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => h2Request(client, { ':path': `/n/${i}` })));
   many.forEach((m, i) => assert.equal((JSON.parse(m.body) as { path: string }).path, `/n/${i}`));
 
   // A bodyless HTTP/2 request reaches the upstream bodyless.
-  const get = JSON.parse((await h2request(client, { ':path': '/get' })).body) as { bodyBytes: number; headers: Record<string, string> };
+  const get = JSON.parse((await h2Request(client, { ':path': '/get' })).body) as { bodyBytes: number; headers: Record<string, string> };
   assert.equal(get.bodyBytes, 0);
 
   // The same port still speaks HTTP/1.1.
@@ -74,9 +45,10 @@ binds:
 });
 
 test('TLS listener negotiates h2 and http/1.1 via ALPN', { timeout: 30_000 }, async (t) => {
-  const up = await startUpstream();
+  const up = await scopedUpstream(t);
   const tlsPath = new URL('.', TLS_DIR).pathname;
-  const gw = await startGateway(
+  const gw = await scopedGateway(
+    t,
     `
 binds:
 - port: {{PORT}}
@@ -90,14 +62,10 @@ binds:
     - backends: [{host: "127.0.0.1:${up.port}"}]
 `,
   );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
   const port = gw.ports.PORT!;
   const client = http2.connect(`https://localhost:${port}`, { ca: CA });
   t.after(() => client.close());
-  const r = await h2request(client, { ':path': '/secure-h2' });
+  const r = await h2Request(client, { ':path': '/secure-h2' });
   assert.equal(r.status, 200);
   const e = JSON.parse(r.body) as { httpVersion: string; headers: Record<string, string> };
   assert.equal(e.httpVersion, '2');
@@ -138,36 +106,17 @@ test('an HTTP/2 client reaches an HTTP/1.1-only backend (fallback), trailers inc
   });
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   const port = (plain.address() as import('node:net').AddressInfo).port;
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
-    - backends: [{host: "127.0.0.1:${port}"}]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
+  t.after(() => {
     plain.close();
     plain.closeAllConnections();
   });
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${port}"}]
+`));
   const client = http2.connect(gw.url());
   t.after(() => client.close());
   for (let i = 0; i < 2; i++) {
-    const result = await new Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
-      const s = client.request({ ':method': 'POST', ':path': '/x' }, { waitForTrailers: true });
-      s.on('wantTrailers', () => s.sendTrailers({ 'x-req-trailer': 'h2' }));
-      let status = 0;
-      let body = '';
-      let trailers: http2.IncomingHttpHeaders = {};
-      s.on('response', (h) => (status = Number(h[':status'])));
-      s.on('data', (c: Buffer) => (body += c.toString()));
-      s.on('trailers', (tr) => (trailers = tr));
-      s.on('end', () => resolve({ status, body, trailers }));
-      s.on('error', reject);
-      s.end('up');
-    });
+    const result = await h2Request(client, { ':method': 'POST', ':path': '/x' }, { body: 'up', trailers: { 'x-req-trailer': 'h2' } });
     assert.equal(result.status, 200);
     assert.equal(result.body, 'from h1');
     assert.equal(result.trailers['x-h1-trailer'], 'yes');
@@ -179,20 +128,10 @@ binds:
 });
 
 test('an HTTP/2 client resetting its stream aborts the upstream request', { timeout: 30_000 }, async (t) => {
-  const up = await startUpstream({ handler: () => ({ hang: true }) });
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const up = await scopedUpstream(t, { handler: () => ({ hang: true }) });
+  const gw = await scopedGateway(t, routesConfig(`
     - backends: [{host: "127.0.0.1:${up.port}"}]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
+`));
   const client = http2.connect(gw.url());
   t.after(() => client.close());
   const s = client.request({ ':path': '/hang' });
@@ -203,15 +142,16 @@ binds:
   assert.equal(seen.aborted, true);
   // The connection is still usable for other streams.
   up.setHandler(() => ({ body: 'alive' }));
-  assert.equal((await h2request(client, { ':path': '/next' })).body, 'alive');
+  assert.equal((await h2Request(client, { ':path': '/next' })).body, 'alive');
 });
 
 test('a TLS bind with several listeners picks the certificate by SNI and the listener by host', { timeout: 30_000 }, async (t) => {
-  const a = await startUpstream({ handler: () => ({ body: 'default' }) });
-  const b = await startUpstream({ handler: () => ({ body: 'other' }) });
+  const a = await scopedUpstream(t, { handler: () => ({ body: 'default' }) });
+  const b = await scopedUpstream(t, { handler: () => ({ body: 'other' }) });
   const tlsPath = new URL('.', TLS_DIR).pathname;
   const sniPath = new URL('../fixtures/tls-sni/', import.meta.url).pathname;
-  const gw = await startGateway(
+  const gw = await scopedGateway(
+    t,
     `
 binds:
 - port: {{PORT}}
@@ -230,11 +170,6 @@ binds:
     - backends: [{host: "127.0.0.1:${b.port}"}]
 `,
   );
-  t.after(async () => {
-    await gw.stop();
-    await a.close();
-    await b.close();
-  });
   const otherCa = readFileSync(new URL('../fixtures/tls-sni/other.crt', import.meta.url), 'utf8');
   const port = gw.ports.PORT!;
   const get = (servername: string, ca: string): Promise<string> =>
