@@ -5,17 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startGateway } from '../helpers/start-gateway.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
 
 test('header modifiers, directResponse and requestTimeout', { timeout: 60_000 }, async (t) => {
-  const up = await startUpstream();
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const up = await scopedUpstream(t);
+  const gw = await scopedGateway(t, routesConfig(`
     - name: health
       matches: [{path: {exact: /health}}]
       policies:
@@ -43,12 +37,7 @@ binds:
         responseHeaderModifier:
           add: [{name: x-served-by, value: tollgate}]
           remove: [x-upstream-internal]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
+`));
 
   const health = await request(gw.url() + '/health');
   assert.equal(health.statusCode, 200);
@@ -80,13 +69,8 @@ binds:
 });
 
 test('accepted but unimplemented policies fail with a 500 naming them, before any backend call', { timeout: 30_000 }, async (t) => {
-  const up = await startUpstream();
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const up = await scopedUpstream(t);
+  const gw = await scopedGateway(t, routesConfig(`
     - name: guarded
       matches: [{path: {pathPrefix: /guarded}}]
       backends: [{host: "127.0.0.1:${up.port}"}]
@@ -95,12 +79,7 @@ binds:
           allowOrigins: ["https://example.com"]
     - name: open
       backends: [{host: "127.0.0.1:${up.port}"}]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
+`));
   const r = await request(gw.url() + '/guarded');
   const body = await r.body.text();
   assert.equal(r.statusCode, 500);

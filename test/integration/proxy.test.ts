@@ -7,29 +7,23 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
-import { startUpstream, type Upstream, type UpReply } from '../helpers/upstream.js';
+import { routesConfig, scopedGateway, scopedUpstream, type TestScope } from '../helpers/gateway-fixtures.js';
+import type { StartedGateway } from '../helpers/start-gateway.js';
+import type { Upstream, UpReply } from '../helpers/upstream.js';
 import { digest, generated, generatedSha256, memoryOf } from '../helpers/streams.js';
 
 const MiB = 1024 * 1024;
 
-async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<{ gw: StartedGateway; up: Upstream }> {
-  const up = await startUpstream({ keepBody: false });
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+async function setup(t: TestScope): Promise<{ gw: StartedGateway; up: Upstream }> {
+  const up = await scopedUpstream(t, { keepBody: false });
+  const gw = await scopedGateway(
+    t,
+    routesConfig(`
     - backends:
       - host: 127.0.0.1:{{UP}}
-`,
+`),
     { vars: { UP: up.port } },
   );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
   return { gw, up };
 }
 
@@ -241,18 +235,14 @@ test('small streamed writes are not delayed by Nagle (SSE events flow at once, n
     child.stdout.setEncoding('utf8').once('data', (l: string) => resolve(Number(/PORT (\d+)/.exec(l)?.[1])));
     child.once('exit', () => reject(new Error('SSE upstream exited')));
   });
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(
+    t,
+    routesConfig(`
     - backends:
       - host: 127.0.0.1:{{UP}}
-`,
+`),
     { vars: { UP: upPort } },
   );
-  t.after(() => gw.stop());
   const direct = await sseMedianMs(`http://127.0.0.1:${upPort}/sse`);
   const via = await sseMedianMs(gw.url() + '/sse');
   // A delayed-ACK stall is ~40 ms per stream; proxying 200 small events costs a few ms at most.
@@ -260,23 +250,16 @@ binds:
 });
 
 test('access log: route is namespace/name (the metrics label), routeKey the full key, bytesIn the request body size', { timeout: 30_000 }, async (t) => {
-  const up = await startUpstream({ keepBody: false });
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const up = await scopedUpstream(t, { keepBody: false });
+  const gw = await scopedGateway(
+    t,
+    routesConfig(`
     - name: hello
       backends:
       - host: 127.0.0.1:{{UP}}
-`,
+`),
     { vars: { UP: up.port } },
   );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
   const res = await request(gw.url() + '/upload', { method: 'POST', body: 'x'.repeat(1234) });
   await res.body.text();
   const chunked = await request(gw.url() + '/chunked', { method: 'POST', body: Readable.from([Buffer.alloc(100), Buffer.alloc(23)]) });

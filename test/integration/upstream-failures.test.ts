@@ -7,18 +7,12 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { request } from 'undici';
 import { freePort } from '../helpers/ports.js';
-import { startGateway } from '../helpers/start-gateway.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
 
 test('refused, reset and timed-out upstreams map to 503/502/504 text/plain over HTTP/1.1 and HTTP/2', { timeout: 60_000 }, async (t) => {
-  const up = await startUpstream();
+  const up = await scopedUpstream(t);
   const dead = await freePort();
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(t, routesConfig(`
     - name: refused
       matches: [{path: {pathPrefix: /refused}}]
       backends: [{host: "127.0.0.1:${dead}"}]
@@ -29,12 +23,7 @@ binds:
         timeout: {backendRequestTimeout: 300ms}
     - name: other
       backends: [{host: "127.0.0.1:${up.port}"}]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
-    await up.close();
-  });
+`));
 
   const check = async (path: string, status: number, text: RegExp): Promise<void> => {
     const r = await request(gw.url() + path);
@@ -89,12 +78,11 @@ test('TLS upstreams: backendTLS root verifies, insecure skips verification, an u
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as import('node:net').AddressInfo).port;
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  t.after(() => {
+    server.close();
+    server.closeAllConnections();
+  });
+  const gw = await scopedGateway(t, routesConfig(`
     - name: verified
       matches: [{path: {pathPrefix: /verified}}]
       backends: [{host: "127.0.0.1:${port}"}]
@@ -109,13 +97,7 @@ binds:
     - name: untrusted
       matches: [{path: {pathPrefix: /untrusted}}]
       backends: [{host: "https://127.0.0.1:${port}"}]
-`,
-  );
-  t.after(async () => {
-    await gw.stop();
-    server.close();
-    server.closeAllConnections();
-  });
+`));
   const verified = await request(gw.url() + '/verified');
   assert.equal(await verified.body.text(), 'tls:/verified');
   const insecure = await request(gw.url() + '/insecure');
