@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reply } from '../helpers/ext-proc-server.js';
 import { call, PROTOS, setupExtProc } from '../helpers/ext-proc-harness.js';
-import { startGateway } from '../helpers/start-gateway.js';
+import { routesConfig, scopedGateway } from '../helpers/gateway-fixtures.js';
 import { freePort } from '../helpers/ports.js';
 
 for (const proto of PROTOS) {
@@ -27,12 +27,9 @@ for (const proto of PROTOS) {
 
 test('an upstream connect error on an AI route is an OpenAI-format JSON error', { timeout: 30_000 }, async (t) => {
   const dead = await freePort();
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(
+    t,
+    routesConfig(`
     - backends:
       - ai:
           name: openai
@@ -40,10 +37,9 @@ binds:
             openAI:
               model: some-model
           hostOverride: "127.0.0.1:{{DEAD}}"
-`,
+`),
     { vars: { DEAD: dead } },
   );
-  t.after(() => gw.stop());
   const res = await fetch(gw.url() + '/v1/chat/completions', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

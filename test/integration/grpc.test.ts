@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../helpers/ports.js';
-import { startGateway } from '../helpers/start-gateway.js';
+import { routesConfig, scopedGateway } from '../helpers/gateway-fixtures.js';
 
 const id = (b: Buffer): Buffer => b;
 const service = {
@@ -53,27 +53,18 @@ function unary(client: EchoClient, text: string, md = new grpc.Metadata()): Prom
 
 test('gRPC unary and streaming calls pass through the gateway with status trailers', { timeout: 30_000 }, async (t) => {
   const { port, server } = await startGrpcServer();
+  t.after(() => server.forceShutdown());
   const dead = await freePort();
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(t, routesConfig(`
     - name: grpc
       matches: [{path: {pathPrefix: /test.Echo}}]
       backends: [{host: "127.0.0.1:${port}"}]
     - name: down
       matches: [{path: {pathPrefix: /down.Svc}}]
       backends: [{host: "127.0.0.1:${dead}"}]
-`,
-  );
+`));
   const client = new EchoClientCtor(`127.0.0.1:${gw.ports.PORT}`, grpc.credentials.createInsecure());
-  t.after(async () => {
-    client.close();
-    await gw.stop();
-    server.forceShutdown();
-  });
+  t.after(() => client.close());
 
   const md = new grpc.Metadata();
   md.set('x-client', 'meta');

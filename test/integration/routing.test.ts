@@ -5,15 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startGateway } from '../helpers/start-gateway.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { routesConfig, scopedGateway, scopedUpstream, type TestScope } from '../helpers/gateway-fixtures.js';
+import type { Upstream } from '../helpers/upstream.js';
 
-async function upstreams(t: { after: (fn: () => Promise<void>) => void }, names: string[]): Promise<Record<string, Upstream>> {
+async function upstreams(t: TestScope, names: string[]): Promise<Record<string, Upstream>> {
   const out: Record<string, Upstream> = {};
-  for (const n of names) out[n] = await startUpstream({ handler: () => ({ status: 200, body: n }) });
-  t.after(async () => {
-    for (const u of Object.values(out)) await u.close();
-  });
+  for (const n of names) out[n] = await scopedUpstream(t, { handler: () => ({ status: 200, body: n }) });
   return out;
 }
 
@@ -24,12 +21,7 @@ async function get(url: string, opts: { method?: string; headers?: Record<string
 
 test('route selection: exact > prefix > regex, longer prefix first, method/header/query matches, 404 text', { timeout: 30_000 }, async (t) => {
   const u = await upstreams(t, ['exact', 'prefix', 'longer', 'regex', 'method', 'header', 'query']);
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(t, routesConfig(`
     - name: regex
       matches: [{path: {regex: "/api/v[0-9]+/.*"}}]
       backends: [{host: "127.0.0.1:${u.regex!.port}"}]
@@ -51,9 +43,7 @@ binds:
     - name: query
       matches: [{path: {pathPrefix: /things}, query: [{name: debug, value: {exact: "1"}}]}]
       backends: [{host: "127.0.0.1:${u.query!.port}"}]
-`,
-  );
-  t.after(() => gw.stop());
+`));
   const base = gw.url();
   assert.equal((await get(base + '/api/v1/health')).body, 'exact');
   assert.equal((await get(base + '/api/v1/other')).body, 'longer');
@@ -71,8 +61,7 @@ binds:
 
 test('listener hostnames and route hostnames pick the right backend; unknown hosts get 404', { timeout: 30_000 }, async (t) => {
   const u = await upstreams(t, ['api', 'wild', 'www']);
-  const gw = await startGateway(
-    `
+  const gw = await scopedGateway(t, `
 binds:
 - port: {{PORT}}
   listeners:
@@ -86,9 +75,7 @@ binds:
     - hostnames: [www.example.com]
       backends: [{host: "127.0.0.1:${u.www!.port}"}]
     - backends: [{host: "127.0.0.1:${u.wild!.port}"}]
-`,
-  );
-  t.after(() => gw.stop());
+`);
   const base = gw.url();
   assert.equal((await get(base + '/', { headers: { host: 'api.example.com' } })).body, 'api');
   assert.equal((await get(base + '/', { headers: { host: 'www.example.com:8080' } })).body, 'www');
@@ -98,12 +85,7 @@ binds:
 
 test('weighted backends: weight 0 never receives traffic, others share it', { timeout: 30_000 }, async (t) => {
   const u = await upstreams(t, ['a', 'b', 'never']);
-  const gw = await startGateway(
-    `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(t, routesConfig(`
     - backends:
       - host: "127.0.0.1:${u.a!.port}"
         weight: 3
@@ -111,9 +93,7 @@ binds:
         weight: 1
       - host: "127.0.0.1:${u.never!.port}"
         weight: 0
-`,
-  );
-  t.after(() => gw.stop());
+`));
   const counts: Record<string, number> = { a: 0, b: 0, never: 0 };
   for (let i = 0; i < 200; i++) counts[(await get(gw.url() + '/'))!.body]!++;
   assert.equal(counts.never, 0);
@@ -134,11 +114,7 @@ test('a processor that only sets a header re-routes the request to the route mat
     },
   });
   t.after(() => proc.stop());
-  const gw = await startGateway(`
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  const gw = await scopedGateway(t, routesConfig(`
     - name: pool-b
       matches:
       - headers:
@@ -155,8 +131,7 @@ binds:
           processingOptions:
             requestBodyMode: none
             responseHeaderMode: skip
-`);
-  t.after(() => gw.stop());
+`));
   const routed = await get(gw.url() + '/v1/chat?to=b');
   assert.equal(routed.status, 200);
   assert.equal(routed.body, 'b');
