@@ -165,6 +165,28 @@ ${indent(o.extra ?? '', 10)}
 `;
 }
 
+/**
+ * The seed's second config: one listener without routes, and a failClosed extProc attached to it through
+ * `gatewayPolicies` / `gatewayName`. `extra` goes under `extProc:` (e.g. a processingOptions block).
+ */
+export function seedGatewayPolicyConfig(procHost: string, extra = ''): string {
+  return `
+binds:
+- port: {{PORT}}
+  listeners:
+  - gatewayName: my-gateway
+gatewayPolicies:
+  - name: extproc
+    target:
+      gateway: my-gateway
+    policy:
+      extProc:
+        host: "${procHost}"
+        failureMode: failClosed
+${indent(extra, 8)}
+`;
+}
+
 /** Starts upstream + processor + gateway; everything is stopped in `t.after`. */
 export async function setupExtProc(
   t: { after: (fn: () => Promise<void>) => void },

@@ -10,7 +10,7 @@ import { freePort } from '../helpers/ports.js';
 import { startGateway, type StartedGateway } from '../helpers/start-gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { headerValue, reply, startProcessor, type TestProcessor } from '../helpers/ext-proc-server.js';
-import { call, closeClients, PROTOS } from '../helpers/ext-proc-harness.js';
+import { call, closeClients, PROTOS, seedGatewayPolicyConfig } from '../helpers/ext-proc-harness.js';
 
 /** Header-only processing options, indented to sit under an `extProc:` key whose fields start at `pad`. */
 const headersOnly = (pad: number): string =>
@@ -151,23 +151,8 @@ policies:
 });
 
 describe("the seed's second config (gatewayPolicies, failClosed)", { timeout: 60_000 }, () => {
-  const seed = (procHost: string, mode: string) => `
-binds:
-- port: {{PORT}}
-  listeners:
-  - gatewayName: my-gateway
-gatewayPolicies:
-  - name: extproc
-    target:
-      gateway: my-gateway
-    policy:
-      extProc:
-        host: "${procHost}"
-        failureMode: failClosed
-        processingOptions:
-          requestBodyMode: ${mode}
-          responseBodyMode: ${mode}
-`;
+  const seed = (procHost: string, mode: string): string =>
+    seedGatewayPolicyConfig(procHost, `processingOptions:\n  requestBodyMode: ${mode}\n  responseBodyMode: ${mode}`);
   for (const mode of ['none', 'buffered']) {
     it(`processor up (${mode}): it sees every request, and the listener without routes answers 404`, async (t) => {
       const proc = await startProcessor({

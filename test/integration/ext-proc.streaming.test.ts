@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { freePort } from '../helpers/ports.js';
 import { headerValue, reply, startProcessor, type Handlers, type ProcessorContext } from '../helpers/ext-proc-server.js';
 import { startGateway } from '../helpers/start-gateway.js';
-import { call, closeClients, processing, PROTOS, setupExtProc, suiteCleanup, type ExtProcSetup } from '../helpers/ext-proc-harness.js';
+import { call, closeClients, processing, PROTOS, seedGatewayPolicyConfig, setupExtProc, suiteCleanup, type ExtProcSetup } from '../helpers/ext-proc-harness.js';
 import type { ProcessingRequest } from '../../src/extproc/messages.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -151,20 +151,7 @@ describe('ext_proc mode_override', { timeout: 60_000 }, () => {
 });
 
 describe("the seed's configs on default options (full duplex)", { timeout: 60_000 }, () => {
-  const seed = (host: string) => `
-binds:
-- port: {{PORT}}
-  listeners:
-  - gatewayName: my-gateway
-gatewayPolicies:
-  - name: extproc
-    target:
-      gateway: my-gateway
-    policy:
-      extProc:
-        host: "${host}"
-        failureMode: failClosed
-`;
+  const seed = (host: string): string => seedGatewayPolicyConfig(host);
   it('second config, processor up: the body streams through it and the listener answers 404', async (t) => {
     const proc = await startProcessor();
     const g = await startGateway(seed(proc.target));
