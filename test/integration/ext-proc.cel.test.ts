@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { reply, startProcessor, type TestProcessor } from '../helpers/ext-proc-server.js';
+import { routesConfig } from '../helpers/gateway-fixtures.js';
 import { startGateway } from '../helpers/start-gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { call, closeClients, PROTOS } from '../helpers/ext-proc-harness.js';
@@ -28,11 +29,7 @@ describe('ext_proc CEL fields', { timeout: 60_000 }, () => {
         onResponseHeaders: (msg) => reply.headers('response', { set: [['x-resp-attr', JSON.stringify(attrs(msg))], ['x-resp-meta', JSON.stringify(meta(msg))]] }),
       });
     const [chat, other] = await Promise.all([named('chat'), named('other')]);
-    const g = await startGateway(`
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    const g = await startGateway(routesConfig(`
     - backends: [{host: "127.0.0.1:${up.port}"}]
       policies:
         extProc:
@@ -55,7 +52,7 @@ binds:
             processingOptions:
               requestBodyMode: none
               responseBodyMode: none
-`);
+`));
     t.after(async () => {
       closeClients();
       await g.stop();

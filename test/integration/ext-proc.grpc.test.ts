@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { routesConfig } from '../helpers/gateway-fixtures.js';
 import { startGateway } from '../helpers/start-gateway.js';
 import { headerValue, reply, startProcessor } from '../helpers/ext-proc-server.js';
 
@@ -33,16 +34,12 @@ describe('gRPC through an extProc route', { timeout: 60_000 }, () => {
     const proc = await startProcessor({
       onRequestHeaders: (msg) => (headerValue(msg, 'x-block') ? reply.immediate({ status: 403, grpcStatus: 7, body: 'blocked by policy' }) : undefined),
     });
-    const gw = await startGateway(`
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    const gw = await startGateway(routesConfig(`
     - backends: [{host: "127.0.0.1:${upPort}"}]
       policies:
         extProc:
           host: "${proc.target}"
-`);
+`));
     const Client = grpc.makeGenericClientConstructor(service, 'Echo');
     const client = new Client(`127.0.0.1:${new URL(gw.url()).port}`, grpc.credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => unknown>;
     t.after(async () => {

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { digest, generated, generatedSha256, memoryOf } from '../helpers/streams.js';
 import { setupExtProc } from '../helpers/ext-proc-harness.js';
+import { routesConfig } from '../helpers/gateway-fixtures.js';
 import { reply } from '../helpers/ext-proc-server.js';
 
 const MiB = 1024 * 1024;
@@ -168,11 +169,7 @@ test('a streaming-echo upstream (full-duplex request, response headers only) nev
         return null;
       },
     },
-    config: (procHost) => `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+    config: (procHost) => routesConfig(`
     - backends:
       - host: 127.0.0.1:${echoPort}
       policies:
@@ -181,7 +178,7 @@ binds:
           processingOptions:
             requestBodyMode: fullDuplexStreamed
             responseBodyMode: none
-`,
+`),
   });
   const size = 48 * MiB;
   const res = await request(s.url + '/bidi', { method: 'POST', body: Readable.from(generated(size)) });

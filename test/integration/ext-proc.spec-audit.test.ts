@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { headerValue, reply, type Handlers } from '../helpers/ext-proc-server.js';
 import { call, PROTOS, setupExtProc } from '../helpers/ext-proc-harness.js';
+import { routesConfig } from '../helpers/gateway-fixtures.js';
 
 const echoUp = (req: { path: string; body: Buffer }) => ({ status: 200, headers: { 'content-type': 'text/plain' }, body: req.body.length > 0 ? req.body : `upstream ${req.path}` });
 
@@ -92,20 +93,18 @@ describe('SPEC §2 audit, end to end (default options: full duplex both ways)', 
     const s = await setupExtProc(t, {
       handlers: { onRequestHeaders: () => reply.headers('request', { set: [['x-via', 'named']] }) },
       upstream: (req) => ({ status: 200, body: String(req.headers['x-via'] ?? 'none') }),
-      config: (procHost, upPort) => `
+      config: (procHost, upPort) =>
+        `
 backends:
 - name: my-proc
-  host: "${procHost}"
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
+  host: "${procHost}"` +
+        routesConfig(`
     - backends:
       - host: 127.0.0.1:${upPort}
       policies:
         extProc:
           backend: my-proc
-`,
+`),
     });
     for (const proto of PROTOS) assert.equal((await call(proto, s.url, { path: '/n' })).text, 'named');
   });
