@@ -166,16 +166,17 @@ ${indent(o.extra ?? '', 10)}
 }
 
 /**
- * The seed's second config: one listener without routes, and a failClosed extProc attached to it through
- * `gatewayPolicies` / `gatewayName`. `extra` goes under `extProc:` (e.g. a processingOptions block).
+ * The seed's second config: one listener (`gatewayName: my-gateway`) and a failClosed extProc attached to it
+ * through `gatewayPolicies`. `extra` goes under `extProc:` (e.g. a processingOptions block); `routes`, YAML
+ * list items as they stand under `routes:` (four spaces in), gives the listener routes (none by default).
  */
-export function seedGatewayPolicyConfig(procHost: string, extra = ''): string {
+export function seedGatewayPolicyConfig(procHost: string, extra = '', routes?: string): string {
   return `
 binds:
 - port: {{PORT}}
   listeners:
   - gatewayName: my-gateway
-gatewayPolicies:
+${routes === undefined ? '' : `    routes:\n${routes.replace(/^\n/, '')}`}gatewayPolicies:
   - name: extproc
     target:
       gateway: my-gateway

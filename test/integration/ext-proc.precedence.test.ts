@@ -54,12 +54,11 @@ describe('ext_proc attachment and precedence', { timeout: 120_000 }, () => {
   };
 
   it('seed shape: gatewayPolicies via gatewayName; a route-level extProc replaces it; rewrites re-select the route', async () => {
-    const g = await start(`
-binds:
-- port: {{PORT}}
-  listeners:
-  - gatewayName: my-gateway
-    routes:
+    const g = await start(
+      seedGatewayPolicyConfig(
+        gwProc.target,
+        headersOnly(0).slice(1),
+        `
     - name: own
       matches: [{path: {pathPrefix: /own}}]
       backends: [{host: 127.0.0.1:${up1.port}}]
@@ -74,15 +73,9 @@ binds:
       backends: [{host: 127.0.0.1:${up2.port}}]
     - name: rest
       backends: [{host: 127.0.0.1:${up1.port}}]
-gatewayPolicies:
-  - name: extproc
-    target:
-      gateway: my-gateway
-    policy:
-      extProc:
-        host: "${gwProc.target}"
-        failureMode: failClosed${headersOnly(8)}
-`);
+`,
+      ),
+    );
     for (const proto of PROTOS) {
       const own = await call(proto, g.url(), { path: '/own/x' });
       assert.equal(own.headers['x-saw-route'], 'ran');
