@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { request } from 'undici';
 import { freePort } from '../helpers/ports.js';
 import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { h2Request, type H2Result } from '../helpers/http-clients.js';
 
 test('refused, reset and timed-out upstreams map to 503/502/504 text/plain over HTTP/1.1 and HTTP/2', { timeout: 60_000 }, async (t) => {
   const up = await scopedUpstream(t);
@@ -45,16 +46,7 @@ test('refused, reset and timed-out upstreams map to 503/502/504 text/plain over 
   // Same failures seen by an HTTP/2 client (HTTP/2 upstream path).
   const client = http2.connect(gw.url());
   t.after(() => client.close());
-  const h2get = (path: string): Promise<{ status: number; body: string }> =>
-    new Promise((resolve, reject) => {
-      const s = client.request({ ':path': path });
-      let status = 0;
-      let body = '';
-      s.on('response', (h) => (status = Number(h[':status'])));
-      s.on('data', (c: Buffer) => (body += c.toString()));
-      s.on('end', () => resolve({ status, body }));
-      s.on('error', reject);
-    });
+  const h2get = (path: string): Promise<H2Result> => h2Request(client, { ':path': path });
   const refused = await h2get('/refused');
   assert.equal(refused.status, 503);
   assert.match(refused.body, /connection refused/);
