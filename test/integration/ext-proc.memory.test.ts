@@ -55,6 +55,18 @@ function untilQuiet(quietMs: number, done: () => boolean): { progress: () => voi
   return { progress, quiet };
 }
 
+/**
+ * Observes until the processor stalls (no progress for a second) or `done()`: points the test's progress
+ * hook at the observer through `hook` for the window, and unhooks it afterwards.
+ */
+async function untilStalled(done: () => boolean, hook: (progress: () => void) => void): Promise<void> {
+  const watch = untilQuiet(1000, done);
+  hook(watch.progress);
+  watch.progress();
+  await watch.quiet;
+  hook(() => undefined);
+}
+
 test('a slow client holds back the processor and the upstream: the gateway does not buffer the body', { timeout: 300_000 }, async (t) => {
   const size = 96 * MiB;
   let seen = 0; // response body bytes the processor received
@@ -78,11 +90,7 @@ test('a slow client holds back the processor and the upstream: the gateway does 
   let got = (await it.next()).value.length as number;
   // Stop reading until the processor sees no more body: with end-to-end flow control everything upstream of
   // us stalls too. (Without it the whole body would flow and `seen` would reach `size`.)
-  const watch = untilQuiet(1000, () => seen >= size);
-  progress = watch.progress;
-  progress();
-  await watch.quiet;
-  progress = () => undefined;
+  await untilStalled(() => seen >= size, (p) => (progress = p));
   const stalledSeen = seen;
   const stalled = memoryOf(pid).rss - before.rss;
   for (let r = await it.next(); r.done !== true; r = await it.next()) got += (r.value as Buffer).length;
@@ -132,11 +140,7 @@ test('a processor that sends far more than it receives is held back by HTTP/2 fl
   let got = ((await it.next()).value as Buffer).length;
   // The client stops reading. Observe until the processor made no progress for a second (it is held back)
   // or it finished (nothing held it back: the gateway buffered everything).
-  const watch = untilQuiet(1000, () => finished);
-  onProgress = watch.progress;
-  onProgress();
-  await watch.quiet;
-  onProgress = () => undefined;
+  await untilStalled(() => finished, (p) => (onProgress = p));
   const stalledProduced = produced;
   const stalledRss = memoryOf(pid).rss - before.rss;
   t.diagnostic(`stalled: processor produced ${stalledProduced} MiB, gateway RSS +${(stalledRss / MiB).toFixed(1)} MiB`);
