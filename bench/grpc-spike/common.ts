@@ -1,6 +1,6 @@
 // Shared pieces of the gRPC spike: the measured message shapes and the grpc-js service definition on our codecs.
+import { extProcServiceDef } from '../../src/processor/services.js';
 import type * as grpc from '@grpc/grpc-js';
-import { pb } from '../../src/extproc/messages.js';
 import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
 
 /** 15 request headers (~880 B encoded, a JWT and a cookie included), like reference/node-performance.md B3/B5. */
@@ -34,14 +34,4 @@ export const REPLY: ProcessingResponse = {
 };
 
 /** The Process method on our generated protobufjs codecs (custom serialize/deserialize). */
-export const PROCESS: grpc.ServiceDefinition = {
-  Process: {
-    path: '/envoy.service.ext_proc.v3.ExternalProcessor/Process',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (m: ProcessingRequest) => Buffer.from(pb.ProcessingRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => pb.ProcessingRequest.decode(b),
-    responseSerialize: (m: ProcessingResponse) => Buffer.from(pb.ProcessingResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => pb.ProcessingResponse.decode(b),
-  },
-};
+export const PROCESS: grpc.ServiceDefinition = extProcServiceDef();

@@ -1,5 +1,6 @@
 // Unit tests of the scriptable processor fixture itself, driven by a plain @grpc/grpc-js client (not our transport),
 // so a bug in our client cannot hide a bug in the fixture.
+import { extProcServiceDef } from '../../src/processor/services.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -7,17 +8,7 @@ import { pb, BodySendMode, AppendAction } from '../../src/extproc/messages.js';
 import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
 import { startProcessor, reply, headerValue, type TestProcessor } from './ext-proc-server.js';
 
-const Client = grpc.makeGenericClientConstructor({
-  Process: {
-    path: '/envoy.service.ext_proc.v3.ExternalProcessor/Process',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (m: ProcessingRequest) => Buffer.from(pb.ProcessingRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => pb.ProcessingRequest.decode(b),
-    responseSerialize: (m: ProcessingResponse) => Buffer.from(pb.ProcessingResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => pb.ProcessingResponse.decode(b),
-  },
-}, 'ExternalProcessor');
+const Client = grpc.makeGenericClientConstructor(extProcServiceDef(), 'ExternalProcessor');
 
 type Decoded = ReturnType<typeof pb.ProcessingResponse.decode>;
 interface Call { replies: Decoded[]; status: Promise<grpc.StatusObject>; stream: grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse> }

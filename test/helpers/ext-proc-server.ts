@@ -8,9 +8,10 @@
  * Replies are sent in handler order per stream; `ctx.send` sends out of band (for out-of-order replies).
  * We own the TCP listener (grpc-js connection injector) so `crash()` can destroy sockets abruptly.
  */
+import { extProcServiceDef } from '../../src/processor/services.js';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { pb, BodySendMode } from '../../src/extproc/messages.js';
+import { BodySendMode } from '../../src/extproc/messages.js';
 import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
 import { phaseOf, reply, type Phase } from './ext-proc-replies.js';
 
@@ -98,18 +99,7 @@ export interface TestProcessor {
   crash(): void;
 }
 
-const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
-const serviceDef: grpc.ServiceDefinition = {
-  Process: {
-    path: PROCESS_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (m: ProcessingRequest) => Buffer.from(pb.ProcessingRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => pb.ProcessingRequest.decode(b),
-    responseSerialize: (m: ProcessingResponse) => Buffer.from(pb.ProcessingResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => pb.ProcessingResponse.decode(b),
-  },
-};
+const serviceDef: grpc.ServiceDefinition = extProcServiceDef();
 
 /** The mode-aware pass-through reply for a message. */
 export function defaultReplyFor(msg: ProcessingRequest, bodyMode: { request: number; response: number }): ProcessingResponse | null {
