@@ -9,14 +9,14 @@ const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 
 /**
  * Spawns tollgate pinned to `cpu` with `yaml`; admin and stats servers off, readiness on a free port (polled, bounded).
- * `nodeArgs` go to node itself (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
+ * `main`: the CLI entry (another build, for A/B comparisons). `nodeArgs` go to node itself (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
  * Access logs stay at the default (on, to stdout, discarded): that is what users run.
  */
-export async function startGateway(yaml, { cpu = '0', env = {}, nodeArgs = [], timeoutMs = 30000 } = {}) {
+export async function startGateway(yaml, { cpu = '0', env = {}, nodeArgs = [], timeoutMs = 30000, main = 'dist/main.js' } = {}) {
   const file = join(dir, `tollgate-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, yaml);
   const readyPort = await freePort();
-  const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs, 'dist/main.js', '-f', file], {
+  const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs, main, '-f', file], {
     env: { ...process.env, TOLLGATE_BIND_HOST: '127.0.0.1', ADMIN_ADDR: 'off', STATS_ADDR: 'off', READINESS_ADDR: `127.0.0.1:${readyPort}`, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   }));

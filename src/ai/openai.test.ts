@@ -7,6 +7,7 @@ import { HeaderList } from '../http/headers.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { AiBadRequestError } from './errors.js';
 import { observeAiResponse, prepareAiRequest } from './openai.js';
+import { signalSource } from '../http/abort.js';
 
 function backend(over: Partial<AiBackend> = {}): AiBackend {
   return {
@@ -28,7 +29,7 @@ function ctx(maxBufferSize = 1 << 20): RequestContext {
     listener: {} as Listener,
     route: undefined,
     backend: undefined,
-    signal: new AbortController().signal,
+    signal: new AbortController().signal, abort: signalSource(new AbortController().signal),
     maxBufferSize,
     traceparent: undefined,
     extprocMetadata: {},

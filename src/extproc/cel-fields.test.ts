@@ -9,6 +9,7 @@ import type { GatewayRequest } from '../http/message.js';
 import { FakeClient, passThrough } from './fake-stream.test-helper.js';
 import { structToJson } from './struct.js';
 import { ExtProcSession } from './session.js';
+import { signalSource } from '../http/abort.js';
 
 const config: ExtProcConfig = {
   target: { scheme: 'http', host: '127.0.0.1', port: 1, display: 'p', tls: undefined },
@@ -24,7 +25,7 @@ const config: ExtProcConfig = {
   responseAttributes: { 'response.code': compileCel('response.code') },
 };
 const ctx = (): RequestContext => ({
-  id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal,
+  id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal, abort: signalSource(new AbortController().signal),
   maxBufferSize: 1024, traceparent: undefined, extprocMetadata: { model: 'm1' },
   log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
 });

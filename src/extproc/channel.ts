@@ -244,7 +244,8 @@ export class ProcessorChannel {
   /** Releases everything; safe to call more than once. */
   finish(): void {
     this.#dispatch({ e: 'finish' });
-    this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
+    // Only a reader still waiting needs the failure (most exchanges end with none: no Error to build).
+    if (this.#waiters.size > 0) this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
     for (const q of this.#ready.values()) q.length = 0;
     this.#wakeBacklog('request');
     this.#wakeBacklog('response');

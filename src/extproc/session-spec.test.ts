@@ -13,6 +13,7 @@ import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
 import { FakeClient, passThrough, phaseName, type FakeScript } from './fake-stream.test-helper.js';
 import type { ProcessingRequest, ProcessingResponse } from './messages.js';
 import { ExtProcSession } from './session.js';
+import { signalSource } from '../http/abort.js';
 
 const opts = (o: Partial<ProcessingOptions> = {}): ProcessingOptions => ({
   requestHeaderMode: 'send', responseHeaderMode: 'skip', requestBodyMode: 'none', responseBodyMode: 'none',
@@ -24,7 +25,7 @@ const config = (o: Partial<ProcessingOptions> = {}, c: Partial<ExtProcConfig> = 
   metadataContext: undefined, requestAttributes: undefined, responseAttributes: undefined, ...c,
 });
 const context = (maxBufferSize = 1024): RequestContext => ({
-  id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal,
+  id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal, abort: signalSource(new AbortController().signal),
   maxBufferSize, traceparent: undefined, extprocMetadata: {},
   log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
 });

@@ -11,6 +11,7 @@ import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { FakeClient, passThrough, phaseName, type FakeStreamControl } from './fake-stream.test-helper.js';
 import type { ProcessingRequest, ProcessingResponse } from './messages.js';
 import { ExtProcSession } from './session.js';
+import { signalSource } from '../http/abort.js';
 
 const options: ProcessingOptions = {
   requestHeaderMode: 'send', responseHeaderMode: 'send', requestBodyMode: 'none', responseBodyMode: 'none',
@@ -23,7 +24,7 @@ const config = (messageTimeoutMs: number): ExtProcConfig => ({
 });
 const context = (): RequestContext => ({
   id: 'r1', start: 0, listener: {} as never, route: undefined, backend: undefined,
-  signal: new AbortController().signal, maxBufferSize: 1024, traceparent: undefined, extprocMetadata: {},
+  signal: new AbortController().signal, abort: signalSource(new AbortController().signal), maxBufferSize: 1024, traceparent: undefined, extprocMetadata: {},
   log: { id: 'r1', startTime: 0, gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
 });
 const request = (): GatewayRequest => ({

@@ -9,6 +9,7 @@ import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { FakeClient, passThrough, phaseName, type FakeScript } from './fake-stream.test-helper.js';
 import type { ProcessingResponse } from './messages.js';
 import { ExtProcSession } from './session.js';
+import { signalSource } from '../http/abort.js';
 
 const opts = (o: Partial<ProcessingOptions> = {}): ProcessingOptions => ({
   requestHeaderMode: 'send', responseHeaderMode: 'send', requestBodyMode: 'none', responseBodyMode: 'none',
@@ -20,9 +21,10 @@ const config = (o: Partial<ProcessingOptions> = {}, c: Partial<ExtProcConfig> = 
   metadataContext: undefined, requestAttributes: undefined, responseAttributes: undefined, ...c,
 });
 function context(o: { maxBufferSize?: number; signal?: AbortSignal } = {}): RequestContext {
+  const signal = o.signal ?? new AbortController().signal;
   return {
     id: 'r1', start: 0, listener: {} as never, route: undefined, backend: undefined,
-    signal: o.signal ?? new AbortController().signal, maxBufferSize: o.maxBufferSize ?? 1024,
+    signal, abort: signalSource(signal), maxBufferSize: o.maxBufferSize ?? 1024,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', extprocMetadata: {},
     log: { id: 'r1', startTime: 0, gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
   };

@@ -24,6 +24,8 @@ import { structToJson } from './struct.js';
 import { celHooks } from './cel-fields.js';
 import type { ProcessorClient } from './transport.js';
 
+const noop = (): void => undefined;
+
 /** Hooks for the CEL-driven fields (issue 4: metadataContext and request/response attributes). */
 export interface SessionHooks {
   readonly metadataContext?: () => import('./messages.js').ProcessingRequest['metadataContext'];
@@ -53,7 +55,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   readonly #ctx: RequestContext;
   readonly #grpc: boolean;
   readonly #log: ExtProcLog;
-  readonly #onAbort: () => void;
+  readonly #offAbort: () => void;
 
   constructor(opts: SessionOptions) {
     const { config, ctx, req } = opts;
@@ -79,9 +81,13 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     });
     this.#log = { target: config.target.display, phases: this.channel.phases, timeMs: 0, outcome: 'skipped' };
     (ctx.log.extProc ??= []).push(this.#log);
-    this.#onAbort = () => this.finish(ctx.signal.reason);
-    if (ctx.signal.aborted) queueMicrotask(this.#onAbort);
-    else ctx.signal.addEventListener('abort', this.#onAbort, { once: true });
+    const abort = ctx.abort;
+    if (abort.aborted) {
+      queueMicrotask(() => this.finish(abort.reason));
+      this.#offAbort = noop;
+    } else {
+      this.#offAbort = abort.onAbort(() => this.finish(abort.reason));
+    }
   }
 
   get routingChanged(): boolean {
@@ -111,7 +117,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   finish(error?: unknown): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#ctx.signal.removeEventListener('abort', this.#onAbort);
+    this.#offAbort();
     const state = this.channel.state;
     this.channel.finish();
     this.#log.timeMs = Math.round(this.channel.waitedMs * 1000) / 1000;

@@ -2,6 +2,7 @@
  * Per-request state shared by the pipeline, policies and observability: one object per exchange.
  */
 import type { Listener, Route, WeightedBackend } from '../config/model.js';
+import type { AbortSource } from './abort.js';
 
 /** What ext_proc did on this request, for the access log and metrics. */
 export interface ExtProcLog {
@@ -68,6 +69,8 @@ export interface RequestContext {
   backend: WeightedBackend | undefined;
   /** Aborted when the client goes away or the request timeout fires. */
   readonly signal: AbortSignal;
+  /** The same abort as `signal`, observed through a plain callback (no AbortSignal or EventTarget per request). */
+  readonly abort: AbortSource;
   /** Bound on every body the gateway buffers. */
   readonly maxBufferSize: number;
   /** W3C traceparent of the request (if any), propagated to processors. */

@@ -38,6 +38,7 @@ export class Exchange {
       get signal() {
         return abort.signal;
       },
+      abort,
       maxBufferSize,
       traceparent: req.headers.get('traceparent'),
       extprocMetadata: {},

@@ -101,7 +101,7 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   rejectUnimplemented(listener.policies.unimplemented, route?.policies.unimplemented);
   if (extProc !== undefined) {
     ex.extProc = deps.startExtProc(extProc, ctx, req);
-    const outcome = await raceSignal(ex.extProc.onRequest(req), ctx.signal);
+    const outcome = await raceSignal(ex.extProc.onRequest(req), ctx.abort);
     if (outcome.kind === 'respond') return outcome.response;
     if (ex.extProc.routingChanged) ctx.route = route = matchRoute(table, req);
   }
@@ -135,7 +135,7 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   if (backend.kind === 'ai') observeAiResponse(backend as AiBackend, res, ctx);
 
   if (ex.extProc !== undefined) {
-    const outcome = await raceSignal(ex.extProc.onResponse(res), ctx.signal);
+    const outcome = await raceSignal(ex.extProc.onResponse(res), ctx.abort);
     if (outcome.kind === 'respond') return outcome.response;
   }
   applyHeaderModifier(wb.policies.responseHeaderModifier, res.headers);

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import { applyHeaderModifier } from './header-modifier.js';
 import { directResponse } from './direct-response.js';
 import { raceSignal, startRequestTimeout } from './timeout.js';
+import { RequestAbort } from '../http/abort.js';
 
 test('header modifier: set replaces all values, add appends, remove deletes; absent policy is a no-op', () => {
   const h = new HeaderList([['x-a', '1'], ['x-a', '2'], ['x-gone', 'y'], ['keep', 'k']]);
@@ -28,10 +29,10 @@ test('direct response carries status and body, and is a fresh object each time',
 });
 
 test('request timeout aborts with a request_timeout GatewayError; raceSignal rejects with it', { timeout: 5000 }, async () => {
-  const ac = new AbortController();
+  const ac = new RequestAbort();
   const t = startRequestTimeout({ requestTimeoutMs: 20, backendRequestTimeoutMs: undefined }, ac);
   assert.ok(t !== undefined);
-  await assert.rejects(raceSignal(new Promise(() => undefined), ac.signal), (e: unknown) => e instanceof GatewayError && e.code === 'request_timeout' && e.status === 504);
+  await assert.rejects(raceSignal(new Promise(() => undefined), ac), (e: unknown) => e instanceof GatewayError && e.code === 'request_timeout' && e.status === 504);
   assert.equal(startRequestTimeout(undefined, ac), undefined);
-  assert.equal(await raceSignal(Promise.resolve(5), new AbortController().signal), 5);
+  assert.equal(await raceSignal(Promise.resolve(5), new RequestAbort()), 5);
 });

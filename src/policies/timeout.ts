@@ -1,10 +1,11 @@
 /**
  * timeout.requestTimeout: one deadline for the whole exchange, ext_proc included. When it fires, the
  * request's AbortController is aborted with a `request_timeout` GatewayError (504), which every awaiting
- * phase (ext_proc, upstream, body streams) observes through `ctx.signal`.
+ * phase (ext_proc, upstream, body streams) observes through `ctx.abort` (or `ctx.signal`).
  */
 import type { TimeoutPolicy } from '../config/model.js';
 import { GatewayError } from '../errors.js';
+import type { AbortSource } from '../http/abort.js';
 
 /** Starts the deadline; returns the timer to clear when the exchange ends (undefined when no timeout). */
 export function startRequestTimeout(policy: TimeoutPolicy | undefined, abort: { abort(reason?: unknown): void }): NodeJS.Timeout | undefined {
@@ -14,18 +15,17 @@ export function startRequestTimeout(policy: TimeoutPolicy | undefined, abort: { 
 }
 
 /** Rejects with the signal's reason as soon as it aborts, so a phase that ignores the signal cannot outlive the deadline. */
-export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
+export function raceSignal<T>(p: Promise<T>, abort: AbortSource): Promise<T> {
+  if (abort.aborted) return Promise.reject(abort.reason as Error);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const remove = abort.onAbort(() => reject(abort.reason as Error));
     p.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         reject(e as Error);
       },
     );

@@ -1,0 +1,54 @@
+// Development aid (not part of `npm run bench`): measures one scenario quickly, for before/after numbers while
+// optimising. Same placement as the bench: gateway on CPU 0; upstream, processor and wrk on CPU 1.
+// Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
+//        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT]
+// --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
+// dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
+// prints each run and the medians.
+import { startPinned, freePort, stop, killAll } from './lib/procs.mjs';
+import { startGateway } from './lib/gateway.mjs';
+import { measure, median } from './lib/measure.mjs';
+import { script } from './lib/wrk.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (n, d) => (argv.includes(n) ? argv[argv.indexOf(n) + 1] : d);
+const kind = argv[0] && !argv[0].startsWith('--') ? argv[0] : 'headers';
+const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' ? [argv[i + 1]] : []));
+const prof = arg('--prof');
+if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${prof}`);
+const other = arg('--ab');
+const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2 };
+process.on('exit', killAll);
+
+const backend = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/backend.mjs'] });
+const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/processor.mjs'] });
+const ext = (opts = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${processor.port}"\n${opts ? `          processingOptions: {${opts}}\n` : ''}`;
+const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
+const policies = { headers: ext(HEADERS_ONLY), 'latency-ext': ext(HEADERS_ONLY), duplex: ext(), buffered: ext('requestBodyMode: buffered, responseBodyMode: none') }[kind] ?? '';
+const front = kind === 'quiet' ? 'frontendPolicies:\n  accessLog: {enabled: false}\n' : '';
+const yaml = (port) => `${front}binds:\n- port: ${port}\n  listeners:\n  - routes:\n    - backends:\n      - host: 127.0.0.1:${backend.port}\n${policies}`;
+const scriptPath = kind === 'buffered'
+  ? script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } })
+  : script(kind.startsWith('latency') ? { meanDelayMs: 30 } : {});
+const procPid = policies ? processor.pid : undefined;
+const gws = [{ name: 'this', main: 'dist/main.js' }, ...(other ? [{ name: other, main: `${other}/dist/main.js` }] : [])];
+for (const g of gws) {
+  g.port = await freePort();
+  g.proc = await startGateway(yaml(g.port), { cpu: '0', nodeArgs, main: g.main });
+  g.rows = [];
+}
+const one = { ...cfg, runs: 1 };
+for (let i = 0; i < (other ? cfg.runs : 1); i++) {
+  for (const g of gws) {
+    g.rows.push(await measure(other ? one : cfg, { suite: 'cell', target: `${kind} ${g.name}` }, { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath }));
+  }
+}
+if (other) {
+  for (const g of gws) {
+    const m = (k) => median(g.rows.map((r) => r[k]));
+    console.error(`MEDIAN ${kind} ${g.name}: ${m('rps').toFixed(0)} req/s, p50 ${m('p50Ms').toFixed(2)} p99 ${m('p99Ms').toFixed(2)} ms, ${m('cpuUsPerReq').toFixed(1)} µs/req`);
+  }
+}
+for (const g of gws) await stop(g.proc);
+await Promise.all([stop(processor), stop(backend)]);
+process.exit(0);
