@@ -24,7 +24,7 @@ const backend = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench
 const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/processor.mjs'] });
 const ext = (opts = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${processor.port}"\n${opts ? `          processingOptions: {${opts}}\n` : ''}`;
 const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
-const policies = { headers: ext(HEADERS_ONLY), 'latency-ext': ext(HEADERS_ONLY), duplex: ext(), buffered: ext('requestBodyMode: buffered, responseBodyMode: none') }[kind] ?? '';
+const policies = { headers: ext(HEADERS_ONLY), 'latency-ext': ext(HEADERS_ONLY), duplex: ext(), buffered: ext('requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip') }[kind] ?? '';
 const front = kind === 'quiet' ? 'frontendPolicies:\n  accessLog: {enabled: false}\n' : '';
 const yaml = (port) => `${front}binds:\n- port: ${port}\n  listeners:\n  - routes:\n    - backends:\n      - host: 127.0.0.1:${backend.port}\n${policies}`;
 const scriptPath = kind === 'buffered'

@@ -14,13 +14,18 @@ const route = (up, policies = '') => `  listeners:\n  - routes:\n    - backends:
 const ai = (up, policies = '') => `  listeners:\n  - routes:\n    - backends:\n      - ai: {name: openai, provider: {openAI: {}}, hostOverride: "127.0.0.1:${up}"}\n${policies}`;
 const extProc = (proc, options = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${proc}"\n${options ? `          processingOptions: {${options}}\n` : ''}`;
 
+// tollgate's defaults (agentgateway's) are full-duplex bodies and trailers both ways; "headers only" and
+// "buffered request body" must say what they mean, or the 1 KiB response body streams through the processor too.
+const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
+const BUFFERED_REQUEST = 'requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
+
 /** One gateway, one bind per scenario (only one bind carries load at a time, so CPU accounting stays per scenario). */
 function gatewayYaml(p, up, proc) {
   const bind = (port, body) => `- port: ${port}\n${body}`;
   return ['binds:',
     bind(p.plain, route(up)),
-    bind(p.headers, route(up, extProc(proc))),
-    bind(p.buffered, route(up, extProc(proc, 'requestBodyMode: buffered'))),
+    bind(p.headers, route(up, extProc(proc, HEADERS_ONLY))),
+    bind(p.buffered, route(up, extProc(proc, BUFFERED_REQUEST))),
     bind(p.duplex, route(up, extProc(proc, 'requestBodyMode: fullDuplexStreamed, responseBodyMode: fullDuplexStreamed'))),
     bind(p.ai, ai(up)),
     bind(p.aiExt, ai(up, extProc(proc, 'responseBodyMode: fullDuplexStreamed'))),
