@@ -1,10 +1,10 @@
 // Development aid (not part of `npm run bench`): measures one scenario quickly, for before/after numbers while
 // optimising. Same placement as the bench: gateway on CPU 0; upstream, processor and wrk on CPU 1.
 // Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
-//        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT]
+//        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]...
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
 // dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
-// prints each run and the medians.
+// prints each run and the medians. --b-node-arg alone compares this build with and without extra node flags.
 import { startPinned, freePort, stop, killAll } from './lib/procs.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { measure, median } from './lib/measure.mjs';
@@ -16,7 +16,8 @@ const kind = argv[0] && !argv[0].startsWith('--') ? argv[0] : 'headers';
 const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' ? [argv[i + 1]] : []));
 const prof = arg('--prof');
 if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${prof}`);
-const other = arg('--ab');
+const bArgs = argv.flatMap((a, i) => (a === '--b-node-arg' ? [argv[i + 1]] : []));
+const other = arg('--ab') ?? (bArgs.length > 0 ? '.' : undefined);
 const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2 };
 process.on('exit', killAll);
 
@@ -31,10 +32,10 @@ const scriptPath = kind === 'buffered'
   ? script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } })
   : script(kind.startsWith('latency') ? { meanDelayMs: 30 } : {});
 const procPid = policies ? processor.pid : undefined;
-const gws = [{ name: 'this', main: 'dist/main.js' }, ...(other ? [{ name: other, main: `${other}/dist/main.js` }] : [])];
+const gws = [{ name: 'this', main: 'dist/main.js', nodeArgs }, ...(other ? [{ name: `${other} ${bArgs.join(' ')}`.trim(), main: `${other}/dist/main.js`, nodeArgs: [...nodeArgs, ...bArgs] }] : [])];
 for (const g of gws) {
   g.port = await freePort();
-  g.proc = await startGateway(yaml(g.port), { cpu: '0', nodeArgs, main: g.main });
+  g.proc = await startGateway(yaml(g.port), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
   g.rows = [];
 }
 const one = { ...cfg, runs: 1 };

@@ -44,6 +44,9 @@ if (!existsSync(new URL('../dist/main.js', import.meta.url))) {
   const b = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
+// The gateway runs with the V8 flags its launcher's shebang carries (src/ops/node-flags.ts).
+const { GATEWAY_NODE_FLAGS } = await import('../dist/ops/node-flags.js');
+services.find((s) => s.name === 'tollgate').args.unshift(...GATEWAY_NODE_FLAGS);
 
 const children = [];
 let stopping = false;

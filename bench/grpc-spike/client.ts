@@ -1,18 +1,20 @@
 // Spike client: C concurrent loops of "open stream, send request_headers, await reply, half-close, await status"
-// over one HTTP/2 connection. Prints {streamsPerSec, cpuUsPerStream} as JSON.
+// over one HTTP/2 connection (`raw2`: two such messages per stream, as a headers-only ext_proc exchange sends).
+// Prints {streamsPerSec, cpuUsPerStream} as JSON. It runs the compiled dist/ transport, as the gateway does.
 import * as grpc from '@grpc/grpc-js';
-import { H2ProcessorClient } from '../../src/extproc/client.js';
+import { H2ProcessorClient } from '../../dist/extproc/client.js';
 import { buildRequest, PROCESS } from './common.js';
-import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
+import type { ProcessingRequest, ProcessingResponse } from '../../dist/extproc/messages.js';
 
 const [kind, port, conc, secs] = [process.argv[2]!, Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
 type OneStream = () => Promise<void>;
 
-function rawH2(): OneStream {
+function rawH2(messages: number): OneStream {
   const c = new H2ProcessorClient({ scheme: 'http', host: '127.0.0.1', port, display: `127.0.0.1:${port}`, tls: undefined });
   return () => new Promise<void>((resolve, reject) => {
+    let replies = 0;
     const s = c.open({
-      onMessage: () => s.closeSend(),
+      onMessage: () => (++replies < messages ? s.send(buildRequest()) : s.closeSend()),
       onEnd: (e) => (e.kind === 'ok' ? resolve() : reject(new Error(JSON.stringify(e)))),
     });
     s.send(buildRequest());
@@ -33,7 +35,7 @@ function grpcJs(): OneStream {
   });
 }
 
-const one = kind === 'raw' ? rawH2() : grpcJs();
+const one = kind === 'raw' ? rawH2(1) : kind === 'raw2' ? rawH2(2) : grpcJs();
 let done = 0;
 let measuring = false;
 let stop = false;

@@ -1,7 +1,7 @@
 // Shared pieces of the gRPC spike: the measured message shapes and the grpc-js service definition on our codecs.
-import { extProcServiceDef } from '../../src/processor/services.js';
+import { extProcServiceDef } from '../../dist/processor/services.js';
 import type * as grpc from '@grpc/grpc-js';
-import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
+import type { ProcessingRequest, ProcessingResponse } from '../../dist/extproc/messages.js';
 
 /** 15 request headers (~880 B encoded, a JWT and a cookie included), like reference/node-performance.md B3/B5. */
 export const HEADER_LIST: Array<[string, string]> = [

@@ -1,7 +1,7 @@
 // Spike server: a lean grpc-js ext_proc server (one reply per message, OK on half-close). Prints its port.
 import * as grpc from '@grpc/grpc-js';
 import { PROCESS, REPLY } from './common.js';
-import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/messages.js';
+import type { ProcessingRequest, ProcessingResponse } from '../../dist/extproc/messages.js';
 
 const server = new grpc.Server();
 server.addService(PROCESS, {

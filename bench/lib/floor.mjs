@@ -29,11 +29,11 @@ export async function streamFloor({ runs, seconds, conc = 32 }) {
       child.once('exit', (c) => reject(new Error(`spike server exited (${c})`)));
     });
     const rows = [];
-    for (const kind of ['raw', 'grpc-js']) {
+    for (const kind of ['raw', 'raw2', 'grpc-js']) {
       const rs = [];
       for (let i = 0; i < runs; i++) rs.push(await runClient(kind, port, conc, seconds));
       const row = {
-        kind: kind === 'raw' ? 'raw node:http2 (tollgate transport)' : '@grpc/grpc-js',
+        kind: { raw: 'raw node:http2 (tollgate transport)', raw2: 'raw node:http2, 2 messages per stream', 'grpc-js': '@grpc/grpc-js' }[kind],
         conc,
         streamsPerSec: median(rs.map((r) => r.streamsPerSec)),
         cpuUsPerStream: median(rs.map((r) => r.cpuUsPerStream)),

@@ -4,11 +4,13 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, track, pidTree } from './procs.mjs';
+import { GATEWAY_NODE_FLAGS } from '../../dist/ops/node-flags.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 
 /**
  * Spawns tollgate pinned to `cpu` with `yaml`; admin and stats servers off, readiness on a free port (polled, bounded).
+ * It runs with the V8 flags `bin/tollgate.js` carries (GATEWAY_NODE_FLAGS), as a user's gateway does.
  * `main`: the CLI entry (another build, for A/B comparisons). `nodeArgs` go to node itself (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
  * Access logs stay at the default (on, to stdout, discarded): that is what users run.
  */
@@ -16,7 +18,7 @@ export async function startGateway(yaml, { cpu = '0', env = {}, nodeArgs = [], t
   const file = join(dir, `tollgate-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, yaml);
   const readyPort = await freePort();
-  const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs, main, '-f', file], {
+  const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...GATEWAY_NODE_FLAGS, ...nodeArgs, main, '-f', file], {
     env: { ...process.env, TOLLGATE_BIND_HOST: '127.0.0.1', ADMIN_ADDR: 'off', STATS_ADDR: 'off', READINESS_ADDR: `127.0.0.1:${readyPort}`, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   }));
