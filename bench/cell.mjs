@@ -1,7 +1,7 @@
 // Development aid (not part of `npm run bench`): measures one scenario quickly, for before/after numbers while
 // optimising. Same placement as the bench: gateway on CPU 0; upstream, processor and wrk on CPU 1.
 // Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
-//        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]...
+//        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]... [--proc-node-arg FLAG]...
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
 // dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
 // prints each run and the medians. --b-node-arg alone compares this build with and without extra node flags.
@@ -22,7 +22,8 @@ const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5
 process.on('exit', killAll);
 
 const backend = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/backend.mjs'] });
-const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/processor.mjs'] });
+const procArgs = argv.flatMap((a, i) => (a === '--proc-node-arg' ? [argv[i + 1]] : []));
+const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: [...procArgs, 'bench/servers/processor.mjs'] });
 const ext = (opts = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${processor.port}"\n${opts ? `          processingOptions: {${opts}}\n` : ''}`;
 const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
 const policies = { headers: ext(HEADERS_ONLY), 'latency-ext': ext(HEADERS_ONLY), duplex: ext(), buffered: ext('requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip') }[kind] ?? '';

@@ -1,6 +1,6 @@
 // Starts the compiled tollgate CLI (dist/main.js) on a CPU set with its own config file; waits for readiness.
 import { spawn } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, track, pidTree } from './procs.mjs';
@@ -20,7 +20,8 @@ export async function startGateway(yaml, { cpu = '0', env = {}, nodeArgs = [], t
   const readyPort = await freePort();
   const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...GATEWAY_NODE_FLAGS, ...nodeArgs, main, '-f', file], {
     env: { ...process.env, TOLLGATE_BIND_HOST: '127.0.0.1', ADMIN_ADDR: 'off', STATS_ADDR: 'off', READINESS_ADDR: `127.0.0.1:${readyPort}`, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // BENCH_GATEWAY_STDOUT=FILE keeps the gateway's stdout (access log, --trace-gc) for a look afterwards.
+    stdio: ['ignore', process.env.BENCH_GATEWAY_STDOUT ? openSync(process.env.BENCH_GATEWAY_STDOUT, 'a') : 'ignore', 'pipe'],
   }));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
