@@ -15,6 +15,7 @@ import { runCluster } from './ops/cluster.js';
 import { run, type Running } from './ops/run.js';
 import { DEFAULT_DRAIN_MS, drainDeadlineMs, drainHoldMs, onShutdownSignals } from './ops/shutdown.js';
 import { runWorker } from './ops/worker.js';
+import { missingNodeFlags } from './ops/node-flags.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -92,6 +93,8 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 
   if (process.env.TOLLGATE_LOG_LEVEL === undefined && process.env.LOG_LEVEL === undefined) setLogLevel(model.config.logLevel);
+  const missing = missingNodeFlags();
+  if (missing.length > 0) logger.info({ missing }, 'node runs without the V8 flags tollgate is tuned for (bin/tollgate.js sets them; see docs/architecture.md)');
   if (model.config.logFormat === 'text') logger.warn('config.logging.format "text" is not supported; logs stay JSON (pipe through pino-pretty to read them)');
   let deadline = drainDeadlineMs(process.env);
   if (deadline === undefined) {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
+import { GATEWAY_NODE_FLAGS } from '../../src/ops/node-flags.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -90,7 +91,8 @@ async function startGatewayOnce(yaml: string, opts: StartGatewayOptions): Promis
   const configPath = path.join(dir, 'config.yaml');
   writeFileSync(configPath, text);
   const configArgs = opts.inline === true ? ['-c', text] : ['-f', configPath];
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/tollgate.js'), ...configArgs], {
+  // The gateway runs with the V8 flags its launcher's shebang gives it in production.
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, path.join(ROOT, 'bin/tollgate.js'), ...configArgs], {
     cwd: ROOT,
     env: {
       ...process.env,
