@@ -2,6 +2,7 @@
 // optimising. Same placement as the bench: gateway on CPU 0; upstream, processor and wrk on CPU 1.
 // Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
 //        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]... [--proc-node-arg FLAG]...
+//        [--vs fastify|undici]  (alternate with a peer proxy on CPU 0 instead of a second gateway)
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
 // dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
 // prints each run and the medians. --b-node-arg alone compares this build with and without extra node flags.
@@ -17,7 +18,8 @@ const nodeArgs = argv.flatMap((a, i) => (a === '--node-arg' ? [argv[i + 1]] : []
 const prof = arg('--prof');
 if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${prof}`);
 const bArgs = argv.flatMap((a, i) => (a === '--b-node-arg' ? [argv[i + 1]] : []));
-const other = arg('--ab') ?? (bArgs.length > 0 ? '.' : undefined);
+const vs = arg('--vs');
+const other = arg('--ab') ?? (bArgs.length > 0 || vs ? '.' : undefined);
 const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2 };
 process.on('exit', killAll);
 
@@ -34,9 +36,15 @@ const scriptPath = kind === 'buffered'
   : script(kind.startsWith('latency') ? { meanDelayMs: 30 } : {});
 const procPid = policies ? processor.pid : undefined;
 const gws = [{ name: 'this', main: 'dist/main.js', nodeArgs }, ...(other ? [{ name: `${other} ${bArgs.join(' ')}`.trim(), main: `${other}/dist/main.js`, nodeArgs: [...nodeArgs, ...bArgs] }] : [])];
+if (vs) gws[1] = { name: vs, peer: `bench/servers/${vs}-proxy.mjs` };
 for (const g of gws) {
-  g.port = await freePort();
-  g.proc = await startGateway(yaml(g.port), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
+  if (g.peer) {
+    g.proc = await startPinned({ cpu: 0, cmd: process.execPath, args: [g.peer], env: { UPSTREAM: `http://127.0.0.1:${backend.port}` } });
+    g.port = g.proc.port;
+  } else {
+    g.port = await freePort();
+    g.proc = await startGateway(yaml(g.port), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
+  }
   g.rows = [];
 }
 const one = { ...cfg, runs: 1 };
