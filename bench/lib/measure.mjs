@@ -26,23 +26,44 @@ const fmt = (n, d = 0) => (n === undefined ? '–' : n.toFixed(d));
  * Measures `url` with wrk. `pid`: process tree under test (CPU, RSS); `procPid`: the ext_proc processor (its CPU).
  * `wrkCpu`: where wrk runs. Returns one result row.
  */
-export async function measure(cfg, row, { url, pid, procPid, connections, scriptPath, wrkCpu = '1' }) {
-  await wrk({ url, connections, seconds: cfg.warmup, scriptPath, cpu: wrkCpu });
-  if (pid) resetPeak(pid);
-  const runs = [];
-  for (let i = 0; i < cfg.runs; i++) {
-    const c0 = pid ? treeCpu(pid) : 0;
-    const p0 = procPid ? treeCpu(procPid) : 0;
-    const b0 = cpu0BusyUs();
-    const t0 = performance.now();
-    const r = await wrk({ url, connections, seconds: cfg.seconds, scriptPath, cpu: wrkCpu });
-    const n = Math.max(1, r.requests);
-    const elapsedUs = (performance.now() - t0) * 1000;
-    const ours = pid ? treeCpu(pid) - c0 : 0;
-    // CPU 0 time not used by the process under test: other engineers' work, interrupts (the noise on this cell).
-    const foreignPct = pid && wrkCpu === '1' ? Math.max(0, (cpu0BusyUs() - b0 - ours) / elapsedUs) * 100 : undefined;
-    runs.push({ ...r, foreignPct, cpu: pid ? (treeCpu(pid) - c0) / n : undefined, procCpu: procPid ? (treeCpu(procPid) - p0) / n : undefined });
+export async function measure(cfg, row, opts) {
+  return (await measureInterleaved(cfg, [{ row, opts }]))[0];
+}
+
+/** One wrk run of a cell, with the CPU of the process under test (and of the processor) per request. */
+async function oneRun(cfg, { url, pid, procPid, connections, scriptPath, wrkCpu = '1' }) {
+  const c0 = pid ? treeCpu(pid) : 0;
+  const p0 = procPid ? treeCpu(procPid) : 0;
+  const b0 = cpu0BusyUs();
+  const t0 = performance.now();
+  const r = await wrk({ url, connections, seconds: cfg.seconds, scriptPath, cpu: wrkCpu });
+  const n = Math.max(1, r.requests);
+  const elapsedUs = (performance.now() - t0) * 1000;
+  const ours = pid ? treeCpu(pid) - c0 : 0;
+  // CPU 0 time not used by the process under test: other engineers' work, interrupts (the noise on this cell).
+  const foreignPct = pid && wrkCpu === '1' ? Math.max(0, (cpu0BusyUs() - b0 - ours) / elapsedUs) * 100 : undefined;
+  return { ...r, foreignPct, cpu: pid ? ours / n : undefined, procCpu: procPid ? (treeCpu(procPid) - p0) / n : undefined };
+}
+
+/**
+ * Measures several cells (each `{row, opts}` as for `measure`) with their runs interleaved: run 1 of every
+ * cell, then run 2 of every cell, and so on. On a shared VM the speed drifts by tens of percent over minutes;
+ * interleaving makes the drift hit every cell of a comparison alike, so the ratios hold even when the absolute
+ * figures move. Peak RSS is per process, so cells sharing one gateway process report the same peak.
+ */
+export async function measureInterleaved(cfg, cells) {
+  for (const { opts } of cells) {
+    await wrk({ url: opts.url, connections: opts.connections, seconds: cfg.warmup, scriptPath: opts.scriptPath, cpu: opts.wrkCpu ?? '1' });
   }
+  for (const { opts } of cells) if (opts.pid) resetPeak(opts.pid);
+  const runs = cells.map(() => []);
+  for (let i = 0; i < cfg.runs; i++) {
+    for (const [k, { opts }] of cells.entries()) runs[k].push(await oneRun(cfg, opts));
+  }
+  return cells.map(({ row, opts }, k) => summarize(row, opts, runs[k]));
+}
+
+function summarize(row, { pid, connections }, runs) {
   const out = {
     ...row,
     connections,

@@ -3,7 +3,7 @@
 import { startPinned, freePort, stop, track } from './procs.mjs';
 import { startGateway, waitHttp } from './gateway.mjs';
 import { startNginx } from '../servers/nginx.mjs';
-import { measure } from './measure.mjs';
+import { measureInterleaved } from './measure.mjs';
 import { script } from './wrk.mjs';
 import { bulk } from './bulk.mjs';
 import { sseLatency } from './sse.mjs';
@@ -68,22 +68,21 @@ export async function pinnedSuites(cfg, out) {
       ['direct', up, undefined], ['tollgate', p.plain, gw.pid], ['tollgate (access log off)', p.quiet, gwQuiet.pid], ['nginx', p.nginx, nginx.pid],
       ['fastify-http-proxy', fastify.port, fastify.pid], ['undici-floor', undici.port, undici.pid],
     ];
+    // Each comparison's runs are interleaved (measure.mjs): drift on the shared VM then hits every target alike.
     for (const c of [32, 128]) {
-      for (const [target, port, pid] of targets) out.rows.push(await measure(cfg, { suite: 'proxy', target }, { url: u(port), pid, connections: c, scriptPath: get }));
+      out.rows.push(...(await measureInterleaved(cfg, targets.map(([target, port, pid]) => ({ row: { suite: 'proxy', target }, opts: { url: u(port), pid, connections: c, scriptPath: get } })))));
     }
     await Promise.all([stop(fastify), stop(undici), stop(nginx), stop(gwQuiet)]);
 
     console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
-    for (const [target, port, procPid] of [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid]]) {
-      out.rows.push(await measure(cfg, { suite: 'extproc-headers', target }, { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: get }));
-    }
+    out.rows.push(...(await measureInterleaved(cfg, [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid]].map(([target, port, procPid]) =>
+      ({ row: { suite: 'extproc-headers', target }, opts: { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: get } })))));
     out.floor = await streamFloor({ runs: cfg.runs, seconds: cfg.quick ? 2 : 3 });
 
     console.error('# 3. ext_proc buffered 10 KiB request body, uppercased by the processor');
     const post = script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } });
-    for (const [target, port, procPid] of [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.buffered, processor.pid]]) {
-      out.rows.push(await measure(cfg, { suite: 'extproc-body-10KiB', target }, { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: post }));
-    }
+    out.rows.push(...(await measureInterleaved(cfg, [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.buffered, processor.pid]].map(([target, port, procPid]) =>
+      ({ row: { suite: 'extproc-body-10KiB', target }, opts: { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: post } })))));
 
     console.error('# 4. ext_proc full-duplex 10 MiB both ways');
     out.duplex = [];
@@ -104,9 +103,8 @@ export async function pinnedSuites(cfg, out) {
 
     console.error('# 6. latency at ~1k req/s, random arrivals (exponential think time, mean 30 ms, 32 conns)');
     const paced = script({ meanDelayMs: 30 });
-    for (const [target, port, pid, procPid] of [['direct', up], ['tollgate', p.plain, gw.pid], ['tollgate + ext_proc', p.headers, gw.pid, processor.pid]]) {
-      out.rows.push(await measure(cfg, { suite: 'latency-1k', target }, { url: u(port), pid, procPid, connections: 32, scriptPath: paced }));
-    }
+    out.rows.push(...(await measureInterleaved(cfg, [['direct', up], ['tollgate', p.plain, gw.pid], ['tollgate + ext_proc', p.headers, gw.pid, processor.pid]].map(([target, port, pid, procPid]) =>
+      ({ row: { suite: 'latency-1k', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: paced } })))));
   } finally {
     await Promise.all([stop(gw), stop(gwQuiet), stop(undici), stop(fastify), stop(nginx)]);
     await Promise.all([stop(processor), stop(backend)]);
@@ -118,15 +116,18 @@ export async function multicoreSuite(cfg, out) {
   const backend = await startPinned({ cpu: '0,1', cmd: node, args: ['bench/servers/backend.mjs'] });
   try {
     const get = script();
-    for (const workers of [1, 2]) {
-      const port = await freePort();
-      const gw = await startGateway(`binds:\n- port: ${port}\n${route(backend.port)}`, { cpu: '0,1', env: { TOLLGATE_WORKERS: String(workers) } });
-      try {
+    // Both gateways run at once (only the measured one carries load), so their runs can be interleaved.
+    const gws = [];
+    try {
+      for (const workers of [1, 2]) {
+        const port = await freePort();
+        gws.push({ workers, port, gw: await startGateway(`binds:\n- port: ${port}\n${route(backend.port)}`, { cpu: '0,1', env: { TOLLGATE_WORKERS: String(workers) } }) });
         await check(`http://127.0.0.1:${port}/`, {}, (t) => t.length === 1024);
-        out.rows.push(await measure(cfg, { suite: 'multicore', target: `tollgate ${workers} worker${workers > 1 ? 's' : ''}` }, { url: `http://127.0.0.1:${port}/`, pid: gw.pid, connections: 128, scriptPath: get, wrkCpu: '0,1' }));
-      } finally {
-        await stop(gw);
       }
+      out.rows.push(...(await measureInterleaved(cfg, gws.map(({ workers, port, gw }) =>
+        ({ row: { suite: 'multicore', target: `tollgate ${workers} worker${workers > 1 ? 's' : ''}` }, opts: { url: `http://127.0.0.1:${port}/`, pid: gw.pid, connections: 128, scriptPath: get, wrkCpu: '0,1' } })))));
+    } finally {
+      await Promise.all(gws.map(({ gw }) => stop(gw)));
     }
   } finally {
     await stop(backend);
