@@ -58,7 +58,12 @@ export async function measureInterleaved(cfg, cells) {
   for (const { opts } of cells) if (opts.pid) resetPeak(opts.pid);
   const runs = cells.map(() => []);
   for (let i = 0; i < cfg.runs; i++) {
-    for (const [k, { opts }] of cells.entries()) runs[k].push(await oneRun(cfg, opts));
+    for (const [k, { opts }] of cells.entries()) {
+      // A target that sat idle while the others ran gets a short warm-up first (V8 shrinks an idle heap), so
+      // every run measures a process under steady load, as a sequential run would.
+      if (i > 0 && cells.length > 1) await wrk({ url: opts.url, connections: opts.connections, seconds: 1, scriptPath: opts.scriptPath, cpu: opts.wrkCpu ?? '1' });
+      runs[k].push(await oneRun(cfg, opts));
+    }
   }
   return cells.map(({ row, opts }, k) => summarize(row, opts, runs[k]));
 }
