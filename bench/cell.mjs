@@ -3,6 +3,8 @@
 // Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
 //        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]... [--proc-node-arg FLAG]...
 //        [--vs fastify|undici]  (alternate with a peer proxy on CPU 0 instead of a second gateway)
+//        [--processor sdk|lean]  (the ext_proc processor: bench/servers/processor.mjs on the SDK, the default, or
+//        processor-lean.mjs on raw node:http2, which leaves more of CPU 1 to wrk and the upstream)
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
 // dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
 // prints each run and the medians. --b-node-arg alone compares this build with and without extra node flags.
@@ -25,7 +27,10 @@ process.on('exit', killAll);
 
 const backend = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/backend.mjs'] });
 const procArgs = argv.flatMap((a, i) => (a === '--proc-node-arg' ? [argv[i + 1]] : []));
-const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: [...procArgs, 'bench/servers/processor.mjs'] });
+const processorKind = arg('--processor', 'sdk');
+const processorScript = { sdk: 'bench/servers/processor.mjs', lean: 'bench/servers/processor-lean.mjs' }[processorKind];
+if (!processorScript) throw new Error(`--processor must be sdk or lean, not ${processorKind}`);
+const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: [...procArgs, processorScript] });
 const ext = (opts = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${processor.port}"\n${opts ? `          processingOptions: {${opts}}\n` : ''}`;
 const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
 const policies = { headers: ext(HEADERS_ONLY), 'latency-ext': ext(HEADERS_ONLY), duplex: ext(), buffered: ext('requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip') }[kind] ?? '';
@@ -50,7 +55,7 @@ for (const g of gws) {
 const one = { ...cfg, runs: 1 };
 for (let i = 0; i < (other ? cfg.runs : 1); i++) {
   for (const g of gws) {
-    g.rows.push(await measure(other ? one : cfg, { suite: 'cell', target: `${kind} ${g.name}` }, { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath }));
+    g.rows.push(await measure(other ? one : cfg, { suite: 'cell', target: `${kind}${procPid ? ` (${processorKind} processor)` : ''} ${g.name}` }, { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath }));
   }
 }
 if (other) {
