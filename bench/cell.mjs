@@ -8,6 +8,8 @@
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
 // dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
 // prints each run and the medians. --b-node-arg alone compares this build with and without extra node flags.
+// Allocation sites (collected objects included, unlike --heap-prof): --node-arg --require --node-arg
+// ./bench/lib/alloc-sampler.cjs writes /tmp/alloc.heapprofile when the gateway exits.
 import { startPinned, freePort, stop, killAll } from './lib/procs.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { measure, median } from './lib/measure.mjs';

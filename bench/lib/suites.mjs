@@ -20,11 +20,12 @@ const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrai
 const BUFFERED_REQUEST = 'requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
 
 /** One gateway, one bind per scenario (only one bind carries load at a time, so CPU accounting stays per scenario). */
-function gatewayYaml(p, up, proc) {
+function gatewayYaml(p, up, proc, sdkProc) {
   const bind = (port, body) => `- port: ${port}\n${body}`;
   return ['binds:',
     bind(p.plain, route(up)),
     bind(p.headers, route(up, extProc(proc, HEADERS_ONLY))),
+    bind(p.headersSdk, route(up, extProc(sdkProc, HEADERS_ONLY))),
     bind(p.buffered, route(up, extProc(proc, BUFFERED_REQUEST))),
     bind(p.duplex, route(up, extProc(proc, 'requestBodyMode: fullDuplexStreamed, responseBodyMode: fullDuplexStreamed'))),
     bind(p.ai, ai(up)),
@@ -41,11 +42,14 @@ async function check(url, init, expect) {
 /** Suites 1–6: plain proxy peers, ext_proc (headers, buffered body, full duplex), stream floor, SSE, latency. */
 export async function pinnedSuites(cfg, out) {
   const backend = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/backend.mjs'] });
-  const processor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor.mjs'] });
+  // The no-op processor is the lean one (node:http2, ~95 µs/req): it shares CPU 1 with wrk and the upstream, and
+  // on the SDK (grpc-js, ~215 µs/req) it would cap the cells. The SDK processor gets one headers-only row of its own.
+  const processor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor-lean.mjs'] });
+  const sdkProcessor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor.mjs'] });
   const up = backend.port;
   const p = {};
-  for (const k of ['plain', 'headers', 'buffered', 'duplex', 'ai', 'aiExt', 'nginx']) p[k] = await freePort();
-  const gw = await startGateway(gatewayYaml(p, up, processor.port), { cpu: '0' });
+  for (const k of ['plain', 'headers', 'headersSdk', 'buffered', 'duplex', 'ai', 'aiExt', 'nginx']) p[k] = await freePort();
+  const gw = await startGateway(gatewayYaml(p, up, processor.port, sdkProcessor.port), { cpu: '0' });
   // Same proxy without access logs (on by default, JSON lines to stdout): shows what logging costs per request.
   p.quiet = await freePort();
   const gwQuiet = await startGateway(`frontendPolicies:\n  accessLog: {enabled: false}\nbinds:\n- port: ${p.quiet}\n${route(up)}`, { cpu: '0' });
@@ -58,7 +62,7 @@ export async function pinnedSuites(cfg, out) {
   try {
     await waitHttp(u(p.nginx));
     const kib = (t) => t.length === 1024;
-    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers]) await check(u(port), {}, kib);
+    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers, p.headersSdk]) await check(u(port), {}, kib);
     await check(u(p.buffered, '/echo'), { method: 'POST', body: 'hello ext_proc' }, (t) => t === 'HELLO EXT_PROC');
     await check(u(p.duplex, '/echo'), { method: 'POST', body: 'full duplex' }, (t) => t === 'full duplex');
 
@@ -75,7 +79,8 @@ export async function pinnedSuites(cfg, out) {
     await Promise.all([stop(fastify), stop(undici), stop(nginx), stop(gwQuiet)]);
 
     console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
-    out.rows.push(...(await measureInterleaved(cfg, [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid]].map(([target, port, procPid]) =>
+    const headerCells = [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid], ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
+    out.rows.push(...(await measureInterleaved(cfg, headerCells.map(([target, port, procPid]) =>
       ({ row: { suite: 'extproc-headers', target }, opts: { url: u(port), pid: gw.pid, procPid, connections: 32, scriptPath: get } })))));
     out.floor = await streamFloor({ runs: cfg.runs, seconds: cfg.quick ? 2 : 3 });
 
@@ -107,7 +112,7 @@ export async function pinnedSuites(cfg, out) {
       ({ row: { suite: 'latency-1k', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: paced } })))));
   } finally {
     await Promise.all([stop(gw), stop(gwQuiet), stop(undici), stop(fastify), stop(nginx)]);
-    await Promise.all([stop(processor), stop(backend)]);
+    await Promise.all([stop(processor), stop(sdkProcessor), stop(backend)]);
   }
 }
 
