@@ -3,6 +3,7 @@
 // Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
 //        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]... [--proc-node-arg FLAG]...
 //        [--vs fastify|undici]  (alternate with a peer proxy on CPU 0 instead of a second gateway)
+//        [--b-quiet]  (the second gateway runs with the access log off)
 //        [--processor sdk|lean]  (the ext_proc processor: bench/servers/processor.mjs on the SDK, the default, or
 //        processor-lean.mjs on raw node:http2, which leaves more of CPU 1 to wrk and the upstream)
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
@@ -23,7 +24,8 @@ const prof = arg('--prof');
 if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${prof}`);
 const bArgs = argv.flatMap((a, i) => (a === '--b-node-arg' ? [argv[i + 1]] : []));
 const vs = arg('--vs');
-const other = arg('--ab') ?? (bArgs.length > 0 || vs ? '.' : undefined);
+const bQuiet = argv.includes('--b-quiet');
+const other = arg('--ab') ?? (bArgs.length > 0 || vs || bQuiet ? '.' : undefined);
 const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2 };
 process.on('exit', killAll);
 
@@ -36,21 +38,23 @@ const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: [...p
 const ext = (opts = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${processor.port}"\n${opts ? `          processingOptions: {${opts}}\n` : ''}`;
 const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
 const policies = { headers: ext(HEADERS_ONLY), 'latency-ext': ext(HEADERS_ONLY), duplex: ext(), buffered: ext('requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip') }[kind] ?? '';
-const front = kind === 'quiet' ? 'frontendPolicies:\n  accessLog: {enabled: false}\n' : '';
-const yaml = (port) => `${front}binds:\n- port: ${port}\n  listeners:\n  - routes:\n    - backends:\n      - host: 127.0.0.1:${backend.port}\n${policies}`;
+const QUIET = 'frontendPolicies:\n  accessLog: {enabled: false}\n';
+const front = kind === 'quiet' ? QUIET : '';
+const yaml = (port, f = front) => `${f}binds:\n- port: ${port}\n  listeners:\n  - routes:\n    - backends:\n      - host: 127.0.0.1:${backend.port}\n${policies}`;
 const scriptPath = kind === 'buffered'
   ? script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } })
   : script(kind.startsWith('latency') ? { meanDelayMs: 30 } : {});
 const procPid = policies ? processor.pid : undefined;
 const gws = [{ name: 'this', main: 'dist/main.js', nodeArgs }, ...(other ? [{ name: `${other} ${bArgs.join(' ')}`.trim(), main: `${other}/dist/main.js`, nodeArgs: [...nodeArgs, ...bArgs] }] : [])];
 if (vs) gws[1] = { name: vs, peer: `bench/servers/${vs}-proxy.mjs` };
+if (bQuiet) Object.assign(gws[1], { name: 'access log off', quiet: true });
 for (const g of gws) {
   if (g.peer) {
     g.proc = await startPinned({ cpu: 0, cmd: process.execPath, args: [g.peer], env: { UPSTREAM: `http://127.0.0.1:${backend.port}` } });
     g.port = g.proc.port;
   } else {
     g.port = await freePort();
-    g.proc = await startGateway(yaml(g.port), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
+    g.proc = await startGateway(yaml(g.port, g.quiet ? QUIET : front), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
   }
   g.rows = [];
 }
