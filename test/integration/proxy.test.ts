@@ -100,6 +100,7 @@ test('256 MiB upload (content-length and chunked) and download stream with flat 
 
   const after = memoryOf(pid);
   const grew = after.peak - before.peak;
+  t.diagnostic(`gateway peak RSS +${(grew / MiB).toFixed(1)} MiB over 3 × 256 MiB`);
   assert.ok(grew < 100 * MiB, `gateway peak RSS grew by ${(grew / MiB).toFixed(1)} MiB while streaming 3 × 256 MiB`);
 });
 
