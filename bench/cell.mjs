@@ -13,7 +13,7 @@
 // ./bench/lib/alloc-sampler.cjs writes /tmp/alloc.heapprofile when the gateway exits.
 import { startPinned, freePort, stop, killAll } from './lib/procs.mjs';
 import { startGateway } from './lib/gateway.mjs';
-import { measure, median } from './lib/measure.mjs';
+import { measureInterleaved } from './lib/measure.mjs';
 import { script } from './lib/wrk.mjs';
 
 const argv = process.argv.slice(2);
@@ -56,19 +56,12 @@ for (const g of gws) {
     g.port = await freePort();
     g.proc = await startGateway(yaml(g.port, g.quiet ? QUIET : front), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
   }
-  g.rows = [];
 }
-const one = { ...cfg, runs: 1 };
-for (let i = 0; i < (other ? cfg.runs : 1); i++) {
-  for (const g of gws) {
-    g.rows.push(await measure(other ? one : cfg, { suite: 'cell', target: `${kind}${procPid ? ` (${processorKind} processor)` : ''} ${g.name}` }, { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath }));
-  }
-}
+// Several targets: their runs alternate (measure.mjs), so drift on the shared VM hits each alike.
+const label = (g) => `${kind}${procPid ? ` (${processorKind} processor)` : ''} ${g.name}`;
+const rows = await measureInterleaved(cfg, gws.map((g) => ({ row: { suite: 'cell', target: label(g) }, opts: { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath } })));
 if (other) {
-  for (const g of gws) {
-    const m = (k) => median(g.rows.map((r) => r[k]));
-    console.error(`MEDIAN ${kind} ${g.name}: ${m('rps').toFixed(0)} req/s, p50 ${m('p50Ms').toFixed(2)} p99 ${m('p99Ms').toFixed(2)} ms, ${m('cpuUsPerReq').toFixed(1)} µs/req`);
-  }
+  for (const r of rows) console.error(`MEDIAN ${r.target}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs/req`);
 }
 for (const g of gws) await stop(g.proc);
 await Promise.all([stop(processor), stop(backend)]);
