@@ -11,6 +11,7 @@ import http2 from 'node:http2';
 import { FrameDecoder, frameMessage } from '../../dist/extproc/grpc-framing.js';
 import { pb } from '../../dist/extproc/messages.js';
 import { decodeHealthRequest, encodeHealthResponse } from '../../dist/processor/services.js';
+import { upper } from './upper.mjs';
 
 const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
 const HEALTH_PATH = '/grpc.health.v1.Health/Check';
@@ -31,15 +32,6 @@ const RESPONSE_BODY = frame({ responseBody: { response: {} } });
 const RESPONSE_HEAD = { ':status': 200, 'content-type': 'application/grpc' };
 const WAIT_FOR_TRAILERS = { waitForTrailers: true };
 const OK_TRAILERS = { 'grpc-status': '0' };
-
-const upper = (buf) => {
-  const out = Buffer.allocUnsafe(buf.length);
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i];
-    out[i] = c >= 97 && c <= 122 ? c - 32 : c;
-  }
-  return out;
-};
 
 // grpc-message is percent-encoded (PROTOCOL-HTTP2.md): everything outside printable ASCII, and '%'.
 const grpcMessage = (s) => s.replace(/[^\x20-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));

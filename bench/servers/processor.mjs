@@ -2,15 +2,7 @@
 // request body, which it uppercases (the "rewritten body" suite). Full-duplex bodies get the SDK's pass-through
 // (each chunk echoed as a streamed chunk). Prints "PORT n" when listening.
 import { createProcessor, bodyReply } from '../../dist/processor/index.js';
-
-const upper = (buf) => {
-  const out = Buffer.allocUnsafe(buf.length);
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i];
-    out[i] = c >= 97 && c <= 122 ? c - 32 : c;
-  }
-  return out;
-};
+import { upper } from './upper.mjs';
 
 const processor = createProcessor({
   onRequestBody: (chunk, ctx) => (ctx.fullDuplex('request') ? undefined : bodyReply('request', { body: upper(chunk.data) })),
