@@ -66,7 +66,7 @@ export function targets(out) {
   if (sd && sg) add('SSE time to first byte within 2 ms of direct (p50)', `+${f(sg.ttfbP50Ms - sd.ttfbP50Ms, 2)} ms`, sg.ttfbP50Ms - sd.ttfbP50Ms <= 2);
   const m1 = find(out, 'multicore', 'tollgate 1 worker');
   const m2 = find(out, 'multicore', 'tollgate 2 workers');
-  if (m1 && m2) add('2 workers ≥ 1.4× 1 worker (plain proxy)', `${f(m2.rps / m1.rps, 2)}× (CPU ${f(m2.cpuUsPerReq)} vs ${f(m1.cpuUsPerReq)} µs/req; wrk and the upstream share the 2 cores)`, m2.rps / m1.rps >= 1.4);
+  if (m1 && m2) add('2 workers ≥ 1.4× 1 worker (plain proxy)', `${f(m2.rps / m1.rps, 2)}× (CPU ${f(m2.cpuUsPerReq)} vs ${f(m1.cpuUsPerReq)} µs/req; wrk and an nginx origin share the 2 cores)`, m2.rps / m1.rps >= 1.4);
   return t;
 }
 
@@ -77,7 +77,7 @@ export function markdown(out) {
   L.push(`tollgate commit ${out.commit}. Load average at start / end: ${out.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${out.loadavgEnd?.map((x) => x.toFixed(2)).join(' ') ?? '–'}. ` +
     `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up; wrk 4.1 -t1.`);
   L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (a lean no-op on node:http2, bench/servers/processor-lean.mjs; the "SDK processor" row uses the tollgate SDK on grpc-js), wrk and the bench clients on CPU 1. ' +
-    'Multi-core rows: gateway, upstream and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "req/s per core" = 1e6 ÷ CPU µs/req (saturation rows); "proc" = the processor\'s; ' +
+    'Multi-core rows: gateway, an nginx origin (the upstream, answering from its config) and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "req/s per core" = 1e6 ÷ CPU µs/req (saturation rows); "proc" = the processor\'s; ' +
     '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell).');
   L.push('');
   L.push('| suite | target | conns | req/s | p50 ms | p99 ms | CPU µs/req | req/s per core | proc µs/req | peak RSS MiB | foreign CPU0 % | ratio | vs |');

@@ -2,7 +2,7 @@
 // CPU 1 (except the multi-core suite, where everything shares both cores). Each returns plain result objects.
 import { startPinned, freePort, stop, track } from './procs.mjs';
 import { startGateway, waitHttp } from './gateway.mjs';
-import { startNginx } from '../servers/nginx.mjs';
+import { startNginx, startNginxOrigin } from '../servers/nginx.mjs';
 import { measureInterleaved } from './measure.mjs';
 import { script } from './wrk.mjs';
 import { bulk } from './bulk.mjs';
@@ -116,10 +116,18 @@ export async function pinnedSuites(cfg, out) {
   }
 }
 
-/** Suite 7: 1 vs 2 workers, everything (gateway, upstream, wrk) sharing both cores: no pinning is possible. */
+/**
+ * Suite 7: 1 vs 2 workers, everything (gateway, upstream, wrk) sharing both cores: no pinning is possible. The
+ * upstream is nginx answering from its config (a few µs per request), not the node upstream (~30 µs), so that
+ * the second worker competes with as little else as this 2-core machine allows.
+ */
 export async function multicoreSuite(cfg, out) {
-  const backend = await startPinned({ cpu: '0,1', cmd: node, args: ['bench/servers/backend.mjs'] });
+  const originPort = await freePort();
+  const origin = { child: track(startNginxOrigin({ port: originPort, cpu: '0,1' })) };
+  origin.pid = origin.child.pid;
+  const backend = { port: originPort };
   try {
+    await waitHttp(`http://127.0.0.1:${originPort}/`);
     const get = script();
     // Both gateways run at once (only the measured one carries load), so their runs can be interleaved.
     const gws = [];
@@ -135,6 +143,6 @@ export async function multicoreSuite(cfg, out) {
       await Promise.all(gws.map(({ gw }) => stop(gw)));
     }
   } finally {
-    await stop(backend);
+    await stop(origin);
   }
 }

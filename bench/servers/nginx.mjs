@@ -6,6 +6,18 @@ import { join } from 'node:path';
 
 /** Starts nginx proxying 127.0.0.1:port → upstream; returns the child process. */
 export function startNginx({ port, upstreamPort, cpu = '0' }) {
+  return run({ port, cpu, upstream: `upstream be { server 127.0.0.1:${upstreamPort}; keepalive 128; }`, location: 'proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";' });
+}
+
+/**
+ * Starts nginx as an origin answering every request with 200 and `size` bytes: an upstream that costs almost no
+ * CPU, for cells where the upstream must not compete with the gateway for cores (the multi-core suite).
+ */
+export function startNginxOrigin({ port, cpu = '0,1', size = 1024 }) {
+  return run({ port, cpu, upstream: '', location: `default_type application/octet-stream; return 200 "${'x'.repeat(size)}";` });
+}
+
+function run({ port, cpu, upstream, location }) {
   const prefix = mkdtempSync(join(tmpdir(), 'tollgate-nginx-'));
   mkdirSync(join(prefix, 'logs'));
   const conf = `
@@ -16,10 +28,10 @@ error_log ${prefix}/logs/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream be { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  ${upstream}
   server {
     listen 127.0.0.1:${port};
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / { ${location} }
   }
 }`;
   writeFileSync(join(prefix, 'nginx.conf'), conf);
