@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { H2ProcessorClient, getProcessorClient, targetKey } from './client.js';
 import { frameMessage } from './grpc-framing.js';
 import { pb } from './messages.js';
@@ -221,4 +223,24 @@ test('pause() holds further replies and the end until resume(); then all arrive 
   await end;
   assert.deepEqual(got, ['a', 'b', 'c']);
   assert.deepEqual(ended, { kind: 'ok' });
+});
+
+test('a finished call lets go of the session handlers, even while node still holds its stream', { timeout: 10_000 }, async (t) => {
+  // node can keep a closed HTTP/2 stream (whose listeners hold the call) for a while; if the call still held the
+  // handlers, every finished exchange behind them would live on and be promoted to the old generation.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const port = await rawServer(t, (s) => { s.respond(GRPC, { waitForTrailers: true }); s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' })); s.end(); });
+  let ended!: (e: StreamEnd) => void;
+  const done = new Promise<StreamEnd>((r) => (ended = r));
+  let handlers: { onMessage(): void; onEnd(e: StreamEnd): void } | undefined = { onMessage: () => undefined, onEnd: (e) => ended(e) };
+  const collected = new WeakRef(handlers);
+  const call = client(t, port).open(handlers);
+  handlers = undefined;
+  call.closeSend();
+  assert.deepEqual(await done, { kind: 'ok' });
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.equal(collected.deref(), undefined, 'the handlers are still reachable from the finished call');
+  assert.ok(call, 'the call itself stays referenced, as a lingering stream would keep it');
 });

@@ -26,6 +26,9 @@ const RST_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL
   'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM',
   'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
 
+/** What a finished call holds instead of the session's handlers. */
+const DETACHED: StreamHandlers = { onMessage: () => undefined, onEnd: () => undefined };
+
 /** Per-call limits. */
 export interface CallLimits {
   readonly maxReceiveBytes: number;
@@ -35,7 +38,7 @@ export interface CallLimits {
 
 /** A Process call. Construct through `H2ProcessorClient.open`. */
 export class H2Call implements ProcessorStream {
-  readonly #handlers: StreamHandlers;
+  #handlers: StreamHandlers;
   readonly #limits: CallLimits;
   readonly #conn: H2Connection;
   readonly #decoder: FrameDecoder;
@@ -286,8 +289,12 @@ export class H2Call implements ProcessorStream {
   #finish(end: StreamEnd): void {
     if (this.#ended) return;
     this.#ended = true;
+    // The HTTP/2 stream (and its listeners, which hold this call) can outlive the call by a while inside node;
+    // let go of the session's handlers so a finished exchange is not kept alive, and promoted, with it.
+    const handlers = this.#handlers;
+    this.#handlers = DETACHED;
     try {
-      this.#handlers.onEnd(end);
+      handlers.onEnd(end);
     } catch (err) {
       logger.error({ err }, 'ext_proc stream onEnd handler threw');
     }
