@@ -3,16 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { initialState, isAwaiting, replyKind, transition, type Event, type State, type Step } from './state.js';
-
-function run(events: readonly Event[], from: State): Step & { all: Step[] } {
-  let step: Step = { state: from, effects: [] };
-  const all: Step[] = [];
-  for (const ev of events) {
-    step = transition(step.state, ev);
-    all.push(step);
-  }
-  return { ...step, all };
-}
+import { run } from './state.test-helper.js';
 
 const allowed = (): State => initialState({ localReplyAllowed: true });
 const headersSent: Event = { e: 'sent', dir: 'request', phase: 'headers' };

@@ -1,17 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { initialState, isAwaiting, replyKind, transition, type Event, type ReplyKind, type State, type Step } from './state.js';
-
-function run(events: readonly Event[], from: State = initialState()): Step & { all: Step[] } {
-  let step: Step = { state: from, effects: [] };
-  const all: Step[] = [];
-  for (const ev of events) {
-    step = transition(step.state, ev);
-    all.push(step);
-  }
-  return { ...step, all };
-}
+import { initialState, isAwaiting, replyKind, transition, type Event, type ReplyKind, type State } from './state.js';
+import { run } from './state.test-helper.js';
 
 const sent = (dir: 'request' | 'response', phase: 'headers' | 'body' | 'trailers', mode?: 'buffered' | 'bufferedPartial' | 'streamed' | 'fullDuplexStreamed'): Event =>
   mode === undefined ? { e: 'sent', dir, phase } : { e: 'sent', dir, phase, mode };
