@@ -188,12 +188,12 @@ describe('SPEC §2: messageTimeout covers every awaited reply', { timeout: 20_00
         if (phaseName(msg) !== phase) s.reply(passThrough(msg));
       });
       const req = request(fed(['ab', 'cd'], [['x-t', '1']]));
-      const s = new ExtProcSession({ config: config(o, { messageTimeoutMs: 40, statusOnError: 503 }), ctx: context(), req, client });
+      const s = new ExtProcSession({ config: config(o, { messageTimeoutMs: 200, statusOnError: 503 }), ctx: context(), req, client });
       // Streaming modes forward the headers first: the timeout then fails the body the upstream reads.
       const e = await s.onRequest(req).then(() => drain(req.body)).then(() => undefined, (err: unknown) => err);
       assert.ok(e instanceof GatewayError, String(e));
       assert.equal(e.status, 504);
-      assert.match(e.message, new RegExp(`did not answer ${phase} within messageTimeout \\(40ms\\)`));
+      assert.match(e.message, new RegExp(`did not answer ${phase} within messageTimeout \\(200ms\\)`));
       s.finish();
     });
   }

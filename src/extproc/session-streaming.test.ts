@@ -145,9 +145,9 @@ describe('ext_proc session: full duplex', { timeout: 10_000 }, () => {
       if (msg.requestHeaders != null) st.reply({ requestHeaders: {} });
     });
     const req = request(['a']);
-    const s = new ExtProcSession({ config: config({}, { messageTimeoutMs: 40 }), ctx: context(), req, client });
+    const s = new ExtProcSession({ config: config({}, { messageTimeoutMs: 200 }), ctx: context(), req, client });
     await s.onRequest(req);
-    const e = await rejectsWith(drain(req.body), /within messageTimeout \(40ms\)/);
+    const e = await rejectsWith(drain(req.body), /within messageTimeout \(200ms\)/);
     assert.equal(e.status, 504);
     s.finish();
   });

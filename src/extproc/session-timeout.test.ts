@@ -35,6 +35,13 @@ const response = (): GatewayResponse => ({ status: 200, headers: new HeaderList(
 const override = (ms: number): ProcessingResponse => ({ overrideMessageTimeout: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 } });
 
 /** Per phase: the messages to send, each after an optional delay (a slow processor), in order. */
+/**
+ * The configured timer in the tests where the override must win. The override itself arrives on the next
+ * turn of the event loop; a loaded CI machine can stall the loop for tens of milliseconds, and a stall longer
+ * than this timer lets it fire first. So it is generous, and the late reply comes well after it.
+ */
+const SHORT = 300;
+
 type Plan = Record<string, Array<{ after?: number; msg: ProcessingResponse | 'pass' }>>;
 function planned(plan: Plan): FakeClient {
   return new FakeClient((msg: ProcessingRequest, s: FakeStreamControl) => {
@@ -56,8 +63,8 @@ async function timeoutOf(p: Promise<unknown>): Promise<string> {
 
 describe('ext_proc session: override_message_timeout', { timeout: 20_000 }, () => {
   it('replaces the running timer: a processor that announces it needs longer is waited for', async () => {
-    const client = planned({ request_headers: [{ msg: override(60_000) }, { after: 200, msg: 'pass' }] });
-    const s = new ExtProcSession({ config: config(20), ctx: context(), req: request(), client });
+    const client = planned({ request_headers: [{ msg: override(60_000) }, { after: 600, msg: 'pass' }] });
+    const s = new ExtProcSession({ config: config(SHORT), ctx: context(), req: request(), client });
     assert.deepEqual(await s.onRequest(request()), { kind: 'continue' });
     s.finish();
   });
@@ -71,10 +78,10 @@ describe('ext_proc session: override_message_timeout', { timeout: 20_000 }, () =
 
   it('each new processing state may override again', async () => {
     const client = planned({
-      request_headers: [{ msg: override(60_000) }, { after: 150, msg: 'pass' }],
-      response_headers: [{ msg: override(60_000) }, { after: 150, msg: 'pass' }],
+      request_headers: [{ msg: override(60_000) }, { after: 600, msg: 'pass' }],
+      response_headers: [{ msg: override(60_000) }, { after: 600, msg: 'pass' }],
     });
-    const s = new ExtProcSession({ config: config(20), ctx: context(), req: request(), client });
+    const s = new ExtProcSession({ config: config(SHORT), ctx: context(), req: request(), client });
     assert.deepEqual(await s.onRequest(request()), { kind: 'continue' });
     assert.deepEqual(await s.onResponse(response()), { kind: 'continue' });
     s.finish();
@@ -108,9 +115,9 @@ describe('ext_proc session: override_message_timeout', { timeout: 20_000 }, () =
       ...override(60_000),
       requestHeaders: { response: { headerMutation: { setHeaders: [{ header: { key: 'x-ignored', rawValue: Buffer.from('1') } }] } } },
     };
-    const client = planned({ request_headers: [{ msg: withMutation }, { after: 100, msg: 'pass' }] });
+    const client = planned({ request_headers: [{ msg: withMutation }, { after: 600, msg: 'pass' }] });
     const req = request();
-    const s = new ExtProcSession({ config: config(20), ctx: context(), req, client });
+    const s = new ExtProcSession({ config: config(SHORT), ctx: context(), req, client });
     assert.deepEqual(await s.onRequest(req), { kind: 'continue' });
     assert.equal(req.headers.has('x-ignored'), false);
     s.finish();
