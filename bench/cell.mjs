@@ -4,6 +4,7 @@
 //        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]... [--proc-node-arg FLAG]...
 //        [--vs fastify|undici]  (alternate with a peer proxy on CPU 0 instead of a second gateway)
 //        [--b-quiet]  (the second gateway runs with the access log off)
+//        [--b-env K=V]...  (environment for the second gateway, e.g. TOLLGATE_EXTPROC_TRANSPORT=node-http2)
 //        [--processor sdk|lean]  (the ext_proc processor: bench/servers/processor.mjs on the SDK, the default, or
 //        processor-lean.mjs on raw node:http2, which leaves more of CPU 1 to wrk and the upstream)
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
@@ -25,7 +26,8 @@ if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${prof}`);
 const bArgs = argv.flatMap((a, i) => (a === '--b-node-arg' ? [argv[i + 1]] : []));
 const vs = arg('--vs');
 const bQuiet = argv.includes('--b-quiet');
-const other = arg('--ab') ?? (bArgs.length > 0 || vs || bQuiet ? '.' : undefined);
+const bEnv = Object.fromEntries(argv.flatMap((a, i) => (a === '--b-env' ? [argv[i + 1].split(/=(.*)/s).slice(0, 2)] : [])));
+const other = arg('--ab') ?? (bArgs.length > 0 || vs || bQuiet || Object.keys(bEnv).length > 0 ? '.' : undefined);
 const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2 };
 process.on('exit', killAll);
 
@@ -45,7 +47,7 @@ const scriptPath = kind === 'buffered'
   ? script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } })
   : script(kind.startsWith('latency') ? { meanDelayMs: 30 } : {});
 const procPid = policies ? processor.pid : undefined;
-const gws = [{ name: 'this', main: 'dist/main.js', nodeArgs }, ...(other ? [{ name: `${other} ${bArgs.join(' ')}`.trim(), main: `${other}/dist/main.js`, nodeArgs: [...nodeArgs, ...bArgs] }] : [])];
+const gws = [{ name: 'this', main: 'dist/main.js', nodeArgs }, ...(other ? [{ name: `${other} ${bArgs.join(' ')} ${Object.entries(bEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`.trim(), main: `${other}/dist/main.js`, nodeArgs: [...nodeArgs, ...bArgs], env: bEnv }] : [])];
 if (vs) gws[1] = { name: vs, peer: `bench/servers/${vs}-proxy.mjs` };
 if (bQuiet) Object.assign(gws[1], { name: 'access log off', quiet: true });
 for (const g of gws) {
@@ -54,7 +56,7 @@ for (const g of gws) {
     g.port = g.proc.port;
   } else {
     g.port = await freePort();
-    g.proc = await startGateway(yaml(g.port, g.quiet ? QUIET : front), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main });
+    g.proc = await startGateway(yaml(g.port, g.quiet ? QUIET : front), { cpu: '0', nodeArgs: g.nodeArgs, main: g.main, env: g.env ?? {} });
   }
 }
 // Several targets: their runs alternate (measure.mjs), so drift on the shared VM hits each alike.

@@ -6,11 +6,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { H2ProcessorClient, getProcessorClient, targetKey } from './client.js';
+import { TRANSPORTS, getProcessorClient, selectedTransport, targetKey } from './client.js';
 import { frameMessage } from './grpc-framing.js';
 import { pb } from './messages.js';
 import { loopbackTarget, record } from './test-support.js';
-import type { StreamEnd } from './transport.js';
+import type { ProcessorClient, StreamEnd } from './transport.js';
 
 type StreamHandler = (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => void;
 
@@ -28,8 +28,11 @@ const reply = (body = 'x'): Buffer => frameMessage(pb.ProcessingResponse.encode(
 const GRPC = { ':status': 200, 'content-type': 'application/grpc' };
 const headersMsg = { requestHeaders: { headers: { headers: [{ key: ':path', rawValue: Buffer.from('/') }] } } };
 
-function client(t: { after(fn: () => unknown): void }, port: number, opts = {}): H2ProcessorClient {
-  const c = new H2ProcessorClient(loopbackTarget(port), opts);
+/** The transport under test: TOLLGATE_EXTPROC_TRANSPORT (client.node-http2.test.ts runs this file on node:http2). */
+const Transport = TRANSPORTS[selectedTransport()];
+
+function client(t: { after(fn: () => unknown): void }, port: number, opts = {}): ProcessorClient {
+  const c = new Transport(loopbackTarget(port), opts);
   t.after(() => c.close(true));
   return c;
 }

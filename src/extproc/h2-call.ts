@@ -9,17 +9,11 @@ import { decodeResponse, encodeRequest, type ProcessingRequest, type ProcessingR
 import { checkResponseHeaders, FrameDecoder, frameMessage, readGrpcStatus, type GrpcStatus } from './grpc-framing.js';
 import type { H2Connection } from './h2-session.js';
 import { logger } from '../observability/logger.js';
+import { callMetadata, PROCESS_PATH, USER_AGENT } from './call-metadata.js';
 
-/** The gRPC method path of the ext_proc stream. */
-export const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
+export { PROCESS_PATH };
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
-
-/** Metadata keys we set ourselves or that HTTP/2 forbids; user metadata may not override them. */
-const RESERVED = new Set(['content-type', 'te', 'user-agent', 'grpc-encoding', 'grpc-accept-encoding', 'grpc-timeout', 'connection', 'host']);
-
-const VALID_KEY = /^[0-9a-z_.-]+$/;
-const VALID_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Names for RST_STREAM codes in messages (RFC 9113 §7). */
 const RST_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
@@ -71,13 +65,9 @@ export class H2Call implements ProcessorStream {
       ':path': PROCESS_PATH,
       'content-type': 'application/grpc',
       te: 'trailers',
-      'user-agent': 'tollgate-ext-proc',
+      'user-agent': USER_AGENT,
     };
-    for (const [k, v] of Object.entries(options.metadata ?? {})) {
-      const key = k.toLowerCase();
-      // Metadata often comes from the client's request (traceparent): an invalid entry is dropped, never fatal.
-      if (VALID_KEY.test(key) && !RESERVED.has(key) && VALID_VALUE.test(v)) headers[key] = v;
-    }
+    for (const [k, v] of callMetadata(options)) headers[k] = v;
     try {
       this.#stream = got.session.request(headers, { endStream: false });
     } catch (err) {

@@ -2,7 +2,10 @@
 // processor in test/helpers/python-processor/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { H2ProcessorClient } from '../../src/extproc/client.js';
+import { TRANSPORTS, selectedTransport } from '../../src/extproc/client.js';
+
+/** The transport under test: TOLLGATE_EXTPROC_TRANSPORT (the .node-http2 twin of this file runs it on node:http2). */
+const Transport = TRANSPORTS[selectedTransport()];
 import { loopbackTarget, record } from '../../src/extproc/test-support.js';
 import { BodySendMode, type ProcessingRequest, type ProcessingResponse } from '../../src/extproc/messages.js';
 import { pythonUnavailable, startPythonProcessor, type PythonScenario } from '../helpers/python-processor.js';
@@ -16,10 +19,10 @@ const h = (pairs: Array<[string, string]>, extra: Partial<ProcessingRequest> = {
 const setHeaders = (m: ProcessingResponse | undefined) =>
   (m?.requestHeaders ?? m?.responseHeaders ?? m?.requestBody)?.response?.headerMutation?.setHeaders?.map((o) => [o.header?.key, Buffer.from(o.header?.rawValue ?? []).toString()]) ?? [];
 
-async function setup(t: T, scenario: PythonScenario): Promise<{ c: H2ProcessorClient; port: number; kill: () => Promise<void> }> {
+async function setup(t: T, scenario: PythonScenario): Promise<{ c: InstanceType<typeof Transport>; port: number; kill: () => Promise<void> }> {
   const p = await startPythonProcessor(scenario);
   t.after(() => p.stop());
-  const c = new H2ProcessorClient(loopbackTarget(p.port));
+  const c = new Transport(loopbackTarget(p.port));
   t.after(() => c.close(true));
   return { c, port: p.port, kill: p.kill };
 }

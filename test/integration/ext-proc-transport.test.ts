@@ -6,7 +6,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { H2ProcessorClient } from '../../src/extproc/client.js';
+import { TRANSPORTS, selectedTransport } from '../../src/extproc/client.js';
+
+/** The transport under test: TOLLGATE_EXTPROC_TRANSPORT (the .node-http2 twin of this file runs it on node:http2). */
+const Transport = TRANSPORTS[selectedTransport()];
 import { loopbackTarget, record } from '../../src/extproc/test-support.js';
 import type { ProcessingRequest } from '../../src/extproc/messages.js';
 import type { ProcessorTarget } from '../../src/config/model.js';
@@ -16,8 +19,8 @@ type T = { after(fn: () => unknown): void };
 const hdrs = (path: string): ProcessingRequest => ({
   requestHeaders: { headers: { headers: [{ key: ':path', rawValue: Buffer.from(path) }, { key: 'x-n', rawValue: Buffer.from(path.slice(1)) }] }, endOfStream: true },
 });
-function clientFor(t: T, target: ProcessorTarget | number, opts = {}): H2ProcessorClient {
-  const c = new H2ProcessorClient(typeof target === 'number' ? loopbackTarget(target) : target, opts);
+function clientFor(t: T, target: ProcessorTarget | number, opts = {}): InstanceType<typeof Transport> {
+  const c = new Transport(typeof target === 'number' ? loopbackTarget(target) : target, opts);
   t.after(() => c.close(true));
   return c;
 }

@@ -1,0 +1,165 @@
+/**
+ * HTTP/2 frame layout (RFC 9113 §4, §6): the 9-byte frame header, the frame types, flags, settings and error codes
+ * the ext_proc client uses, and a reader that cuts a socket's byte stream into whole frames. Pure: no I/O.
+ */
+
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+export const enum FrameType {
+  Data = 0x0,
+  Headers = 0x1,
+  Priority = 0x2,
+  RstStream = 0x3,
+  Settings = 0x4,
+  PushPromise = 0x5,
+  Ping = 0x6,
+  Goaway = 0x7,
+  WindowUpdate = 0x8,
+  Continuation = 0x9,
+}
+
+export const enum Flag {
+  EndStream = 0x1,
+  Ack = 0x1,
+  EndHeaders = 0x4,
+  Padded = 0x8,
+  Priority = 0x20,
+}
+
+export const enum Setting {
+  HeaderTableSize = 0x1,
+  EnablePush = 0x2,
+  MaxConcurrentStreams = 0x3,
+  InitialWindowSize = 0x4,
+  MaxFrameSize = 0x5,
+  MaxHeaderListSize = 0x6,
+}
+
+/** Error codes (RFC 9113 §7), indexed by code for messages. */
+export const ERROR_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'] as const;
+
+export const enum ErrorCode {
+  NoError = 0x0,
+  ProtocolError = 0x1,
+  InternalError = 0x2,
+  FlowControlError = 0x3,
+  FrameSizeError = 0x6,
+  RefusedStream = 0x7,
+  Cancel = 0x8,
+  CompressionError = 0x9,
+}
+
+/** The name of an error code for messages ("INTERNAL_ERROR", or the number for unknown codes). */
+export const errorName = (code: number): string => ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
+
+/** Protocol defaults before the peer's SETTINGS say otherwise. */
+export const DEFAULT_WINDOW = 65_535;
+export const DEFAULT_MAX_FRAME = 16_384;
+export const MAX_WINDOW = 0x7fff_ffff;
+
+/** A whole frame with no payload copy; `payload` is a view into the received bytes. */
+export interface Frame {
+  readonly type: number;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly payload: Buffer;
+}
+
+/** Writes a frame header into `out` at `at` (the payload follows it). */
+export function writeFrameHeader(out: Buffer, at: number, length: number, type: number, flags: number, streamId: number): void {
+  out[at] = length >>> 16;
+  out[at + 1] = (length >>> 8) & 0xff;
+  out[at + 2] = length & 0xff;
+  out[at + 3] = type;
+  out[at + 4] = flags;
+  out.writeUInt32BE(streamId & MAX_WINDOW, at + 5);
+}
+
+/** A frame with a small payload, in one buffer. */
+export function frame(type: number, flags: number, streamId: number, payload?: Uint8Array): Buffer {
+  const length = payload?.length ?? 0;
+  const out = Buffer.allocUnsafe(9 + length);
+  writeFrameHeader(out, 0, length, type, flags, streamId);
+  if (payload) out.set(payload, 9);
+  return out;
+}
+
+/** A WINDOW_UPDATE frame. */
+export function windowUpdate(streamId: number, increment: number): Buffer {
+  const out = Buffer.allocUnsafe(13);
+  writeFrameHeader(out, 0, 4, FrameType.WindowUpdate, 0, streamId);
+  out.writeUInt32BE(increment, 9);
+  return out;
+}
+
+/** A RST_STREAM frame. */
+export function rstStream(streamId: number, code: number): Buffer {
+  const out = Buffer.allocUnsafe(13);
+  writeFrameHeader(out, 0, 4, FrameType.RstStream, 0, streamId);
+  out.writeUInt32BE(code, 9);
+  return out;
+}
+
+/** A GOAWAY frame (no debug data). */
+export function goaway(lastStreamId: number, code: number): Buffer {
+  const out = Buffer.allocUnsafe(17);
+  writeFrameHeader(out, 0, 8, FrameType.Goaway, 0, 0);
+  out.writeUInt32BE(lastStreamId, 9);
+  out.writeUInt32BE(code, 13);
+  return out;
+}
+
+/** A SETTINGS frame from id/value pairs. */
+export function settings(pairs: ReadonlyArray<readonly [number, number]>): Buffer {
+  const out = Buffer.allocUnsafe(9 + 6 * pairs.length);
+  writeFrameHeader(out, 0, 6 * pairs.length, FrameType.Settings, 0, 0);
+  pairs.forEach(([id, value], i) => {
+    out.writeUInt16BE(id, 9 + 6 * i);
+    out.writeUInt32BE(value, 11 + 6 * i);
+  });
+  return out;
+}
+
+/**
+ * Cuts a byte stream into frames. A frame spanning socket reads is reassembled (bounded by `maxFrameSize`); a
+ * frame inside one read is handed out as a view, without copying.
+ */
+export class FrameReader {
+  #rest: Buffer | undefined;
+  readonly #maxFrameSize: number;
+
+  constructor(maxFrameSize: number) {
+    this.#maxFrameSize = maxFrameSize;
+  }
+
+  /**
+   * Calls `onFrame` for each whole frame in `chunk` (plus what earlier reads left). Returns an error message when
+   * a frame is larger than we allowed (a connection error, FRAME_SIZE_ERROR); `onFrame` returning false stops.
+   */
+  push(chunk: Buffer, onFrame: (f: Frame) => boolean): string | undefined {
+    let buf = chunk;
+    if (this.#rest) {
+      buf = Buffer.concat([this.#rest, chunk]);
+      this.#rest = undefined;
+    }
+    let at = 0;
+    const end = buf.length;
+    while (end - at >= 9) {
+      const length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
+      if (length > this.#maxFrameSize) return `the peer sent a ${length}-byte frame, over our ${this.#maxFrameSize}-byte SETTINGS_MAX_FRAME_SIZE`;
+      if (end - at < 9 + length) break;
+      const f: Frame = {
+        type: buf[at + 3]!,
+        flags: buf[at + 4]!,
+        streamId: buf.readUInt32BE(at + 5) & MAX_WINDOW,
+        payload: buf.subarray(at + 9, at + 9 + length),
+      };
+      at += 9 + length;
+      if (!onFrame(f)) return undefined;
+    }
+    if (at < end) this.#rest = at === 0 ? buf : buf.subarray(at);
+    return undefined;
+  }
+}
