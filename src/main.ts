@@ -16,6 +16,7 @@ import { run, type Running } from './ops/run.js';
 import { DEFAULT_DRAIN_MS, drainDeadlineMs, drainHoldMs, onShutdownSignals } from './ops/shutdown.js';
 import { runWorker } from './ops/worker.js';
 import { missingNodeFlags } from './ops/node-flags.js';
+import { selectedTransport } from './extproc/client.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -92,7 +93,14 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
 
+  let transport: string;
+  try {
+    transport = selectedTransport();
+  } catch (err) {
+    fail(`tollgate: ${(err as Error).message}`, 2);
+  }
   if (process.env.TOLLGATE_LOG_LEVEL === undefined && process.env.LOG_LEVEL === undefined) setLogLevel(model.config.logLevel);
+  if (transport !== 'wire') logger.info({ transport }, 'ext_proc uses the node:http2 transport (TOLLGATE_EXTPROC_TRANSPORT)');
   const missing = missingNodeFlags();
   if (missing.length > 0) logger.info({ missing }, 'node runs without the V8 flags tollgate is tuned for (bin/tollgate.js sets them; see docs/architecture.md)');
   if (model.config.logFormat === 'text') logger.warn('config.logging.format "text" is not supported; logs stay JSON (pipe through pino-pretty to read them)');

@@ -1,16 +1,17 @@
 // Spike client: C concurrent loops of "open stream, send request_headers, await reply, half-close, await status"
-// over one HTTP/2 connection (`raw2`: two such messages per stream, as a headers-only ext_proc exchange sends).
+// over one HTTP/2 connection (`raw2`/`wire2`: two such messages per stream, as a headers-only ext_proc exchange
+// sends). `wire*` is tollgate's default transport (its own HTTP/2 framing), `raw*` the node:http2 one.
 // Prints {streamsPerSec, cpuUsPerStream} as JSON. It runs the compiled dist/ transport, as the gateway does.
 import * as grpc from '@grpc/grpc-js';
-import { H2ProcessorClient } from '../../dist/extproc/client.js';
+import { H2ProcessorClient, WireProcessorClient } from '../../dist/extproc/client.js';
 import { buildRequest, PROCESS } from './common.js';
 import type { ProcessingRequest, ProcessingResponse } from '../../dist/extproc/messages.js';
 
 const [kind, port, conc, secs] = [process.argv[2]!, Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
 type OneStream = () => Promise<void>;
 
-function rawH2(messages: number): OneStream {
-  const c = new H2ProcessorClient({ scheme: 'http', host: '127.0.0.1', port, display: `127.0.0.1:${port}`, tls: undefined });
+function stream(Client: typeof H2ProcessorClient | typeof WireProcessorClient, messages: number): OneStream {
+  const c = new Client({ scheme: 'http', host: '127.0.0.1', port, display: `127.0.0.1:${port}`, tls: undefined });
   return () => new Promise<void>((resolve, reject) => {
     let replies = 0;
     const s = c.open({
@@ -35,7 +36,13 @@ function grpcJs(): OneStream {
   });
 }
 
-const one = kind === 'raw' ? rawH2(1) : kind === 'raw2' ? rawH2(2) : grpcJs();
+const kinds: Record<string, () => OneStream> = {
+  raw: () => stream(H2ProcessorClient, 1), raw2: () => stream(H2ProcessorClient, 2),
+  wire: () => stream(WireProcessorClient, 1), wire2: () => stream(WireProcessorClient, 2),
+  'grpc-js': grpcJs,
+};
+if (!kinds[kind]) throw new Error(`kind must be one of ${Object.keys(kinds).join(', ')}`);
+const one = kinds[kind]!();
 let done = 0;
 let measuring = false;
 let stop = false;

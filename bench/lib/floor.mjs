@@ -1,7 +1,7 @@
 // The per-stream floor of an ext_proc client, measured in the same run: bench/grpc-spike's client (one Process
 // stream per "request": send request_headers, read the reply, half-close, read the status; C concurrent over one
-// HTTP/2 connection) on CPU 0 against the spike's lean grpc-js server on CPU 1. Two clients: raw node:http2
-// (tollgate's own transport, src/extproc/client.ts) and @grpc/grpc-js.
+// HTTP/2 connection) on CPU 0 against the spike's lean grpc-js server on CPU 1. Three clients: tollgate's own
+// HTTP/2 framing (the default transport, src/extproc/wire/), node:http2 (the other transport) and @grpc/grpc-js.
 import { spawn, execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { track, stop } from './procs.mjs';
@@ -29,11 +29,15 @@ export async function streamFloor({ runs, seconds, conc = 32 }) {
       child.once('exit', (c) => reject(new Error(`spike server exited (${c})`)));
     });
     const rows = [];
-    for (const kind of ['raw', 'raw2', 'grpc-js']) {
+    for (const kind of ['wire', 'wire2', 'raw', 'raw2', 'grpc-js']) {
       const rs = [];
       for (let i = 0; i < runs; i++) rs.push(await runClient(kind, port, conc, seconds));
       const row = {
-        kind: { raw: 'raw node:http2 (tollgate transport)', raw2: 'raw node:http2, 2 messages per stream', 'grpc-js': '@grpc/grpc-js' }[kind],
+        kind: {
+          wire: 'tollgate wire transport', wire2: 'tollgate wire transport, 2 messages per stream',
+          raw: 'raw node:http2', raw2: 'raw node:http2, 2 messages per stream', 'grpc-js': '@grpc/grpc-js',
+        }[kind],
+        transport: kind.replace(/2$/, ''),
         conc,
         streamsPerSec: median(rs.map((r) => r.streamsPerSec)),
         cpuUsPerStream: median(rs.map((r) => r.cpuUsPerStream)),

@@ -52,8 +52,12 @@ export function targets(out) {
   if (eh && nh) add('ext_proc headers-only (2 phases) ≥ 0.3× no ext_proc', `${f(eh.rps / nh.rps, 2)}× (CPU ${f(eh.cpuUsPerReq)} vs ${f(nh.cpuUsPerReq)} µs/req)`, eh.rps / nh.rps >= 0.3, per(eh, nh), 0.3);
   // The best a Node gateway could reach on this transport: the plain proxy's CPU plus only the raw node:http2
   // client cost of a 2-message stream (no session, no pipeline work), measured in the same run.
-  const f2 = out.floor?.find((r) => r.kind.includes('2 messages'));
-  if (nh && f2) add('(context) ceiling of that ratio on node:http2: plain CPU ÷ (plain CPU + 2-message stream floor)', `${f(nh.cpuUsPerReq / (nh.cpuUsPerReq + f2.cpuUsPerStream), 2)}× (${f(nh.cpuUsPerReq)} ÷ (${f(nh.cpuUsPerReq)} + ${f(f2.cpuUsPerStream)}) µs)`, undefined);
+  for (const [transport, name] of [['wire', "tollgate's wire transport"], ['raw', 'node:http2']]) {
+    const f2 = out.floor?.find((r) => r.transport === transport && r.kind.includes('2 messages'));
+    if (nh && f2) add(`(context) ceiling of that ratio on ${name}: plain CPU ÷ (plain CPU + 2-message stream floor)`, `${f(nh.cpuUsPerReq / (nh.cpuUsPerReq + f2.cpuUsPerStream), 2)}× (${f(nh.cpuUsPerReq)} ÷ (${f(nh.cpuUsPerReq)} + ${f(f2.cpuUsPerStream)}) µs)`, undefined);
+  }
+  const h2 = find(out, 'extproc-headers', 'tollgate + ext_proc, node:http2 transport');
+  if (eh && h2) add('(context) the same ext_proc cell on the node:http2 transport', `${f(h2.rps / (nh?.rps ?? h2.rps), 2)}× (CPU ${f(h2.cpuUsPerReq)} µs/req; the wire transport: ${f(eh.cpuUsPerReq)})`, undefined);
   const le = find(out, 'latency-1k', 'tollgate + ext_proc');
   if (le) {
     add('added p50 with ext_proc at ~1k req/s ≤ +1 ms', `+${f(le.addedP50Ms, 2)} ms`, le.addedP50Ms <= 1);

@@ -111,6 +111,12 @@ test('-f and -c together are a usage error (exit 2)', { timeout: 30_000 }, async
   assert.match(r.stderr, /Usage:/);
 });
 
+test('an unknown TOLLGATE_EXTPROC_TRANSPORT stops startup (exit 2) and lists the allowed values', { timeout: 30_000 }, async () => {
+  const r = await tollgate(['-c', VALID], { TOLLGATE_EXTPROC_TRANSPORT: 'grpc-js' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /TOLLGATE_EXTPROC_TRANSPORT must be one of wire, node-http2, not "grpc-js"/);
+});
+
 test('a missing config file is reported, exit 1', { timeout: 30_000 }, async () => {
   const r = await tollgate(['--validate-only', '-f', '/nonexistent/tollgate.yaml']);
   assert.equal(r.code, 1);
