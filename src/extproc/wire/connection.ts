@@ -180,7 +180,9 @@ export class WireConnection {
    */
   open(sink: StreamSink, block: Buffer): WireStream {
     const s = new WireStream(sink, block, this.#peerInitialWindow);
-    if (this.#open >= this.#peerMaxStreams) this.#waiting.push(s);
+    // Until the peer's SETTINGS arrive we know neither its stream limit nor its windows: streams sent blind
+    // would be refused over the limit (nghttp2 does), so the first calls on a new connection wait for them.
+    if (!this.#ready || this.#open >= this.#peerMaxStreams) this.#waiting.push(s);
     else this.#start(s);
     return s;
   }
@@ -320,6 +322,13 @@ export class WireConnection {
     if (this.#nextId > MAX_WINDOW) this.#drain();
   }
 
+  /** Starts waiting streams while the peer's limit allows (never after GOAWAY or on a closed connection). */
+  #startWaiting(): void {
+    while (this.#waiting.length > 0 && this.#ready && this.#open < this.#peerMaxStreams && !this.#closed && !this.#draining) {
+      this.#start(this.#waiting.shift()!);
+    }
+  }
+
   /** Sends as much of a stream's queue as both windows allow, then END_STREAM if it is due. */
   #flushStream(s: WireStream): void {
     while (s.queued > 0) {
@@ -398,7 +407,7 @@ export class WireConnection {
     }
     this.#streams.delete(s.id);
     this.#open--;
-    while (this.#waiting.length > 0 && this.#open < this.#peerMaxStreams && !this.#closed) this.#start(this.#waiting.shift()!);
+    this.#startWaiting();
     this.#closeIfIdle();
   }
 
@@ -472,6 +481,7 @@ export class WireConnection {
     if (!s || s.remoteEnded) return; // a stream we reset or finished: its bytes count for the connection only
     const body = this.#body(f, false);
     if (!body) return this.#protocolError(ErrorCode.ProtocolError, 'a DATA frame with invalid padding');
+    if (!s.gotHeaders) return this.#protocolError(ErrorCode.ProtocolError, `DATA on stream ${s.id} before its response HEADERS`);
     s.recvWindow -= len;
     if (s.recvWindow < 0) return this.#protocolError(ErrorCode.FlowControlError, `the processor overran stream ${s.id}'s flow-control window`);
     // Padding is never delivered, so give it back now.
@@ -540,7 +550,10 @@ export class WireConnection {
 
   #onSettings(f: Frame): void {
     if (f.streamId !== 0) return this.#protocolError(ErrorCode.ProtocolError, 'SETTINGS on a stream');
-    if (f.flags & Flag.Ack) return;
+    if (f.flags & Flag.Ack) {
+      if (f.payload.length !== 0) this.#protocolError(ErrorCode.FrameSizeError, 'a SETTINGS ACK with a payload');
+      return;
+    }
     const p = f.payload;
     if (p.length % 6 !== 0) return this.#protocolError(ErrorCode.FrameSizeError, 'a SETTINGS frame whose length is not a multiple of 6');
     for (let i = 0; i < p.length; i += 6) {
@@ -550,11 +563,16 @@ export class WireConnection {
         if (v > MAX_WINDOW) return this.#protocolError(ErrorCode.FlowControlError, 'SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1');
         const delta = v - this.#peerInitialWindow;
         this.#peerInitialWindow = v;
-        for (const s of this.#streams.values()) s.sendWindow += delta;
+        for (const s of this.#streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) return this.#protocolError(ErrorCode.FlowControlError, `SETTINGS_INITIAL_WINDOW_SIZE took stream ${s.id}'s window over 2^31-1`);
+        }
         for (const s of this.#waiting) s.sendWindow += delta;
       } else if (id === Setting.MaxFrameSize) {
         if (v < DEFAULT_MAX_FRAME || v > 0xff_ffff) return this.#protocolError(ErrorCode.ProtocolError, `SETTINGS_MAX_FRAME_SIZE ${v} is out of range`);
         this.#peerMaxFrame = v;
+      } else if (id === Setting.EnablePush) {
+        if (v !== 0) return this.#protocolError(ErrorCode.ProtocolError, 'the processor sent SETTINGS_ENABLE_PUSH other than 0 (servers must not)');
       } else if (id === Setting.MaxConcurrentStreams) {
         this.#peerMaxStreams = v;
       }
@@ -566,7 +584,7 @@ export class WireConnection {
       if (this.#connectTimer) clearTimeout(this.#connectTimer);
       this.#events.onReady();
     }
-    while (this.#waiting.length > 0 && this.#open < this.#peerMaxStreams) this.#start(this.#waiting.shift()!);
+    this.#startWaiting();
     this.#flushBlocked();
   }
 
@@ -586,6 +604,13 @@ export class WireConnection {
     const code = f.payload.readUInt32BE(4);
     this.#goawayCode = code;
     const debug = f.payload.subarray(8).toString('latin1').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+    // Waiting streams never went out: refuse them first (#drain would too, with a vaguer reason), and no stream
+    // starts on this connection any more, so forgetting one below cannot send a HEADERS after the GOAWAY.
+    for (const s of this.#waiting.splice(0)) {
+      s.closed = true;
+      if (s.drainWaiters) this.#wake(s);
+      s.sink.onLost({ kind: 'refused', message: `GOAWAY ${errorName(code)}` });
+    }
     this.#drain();
     // Streams above `last` were never processed: they may be retried elsewhere (reported as refused).
     for (const s of [...this.#streams.values()]) {
@@ -593,10 +618,6 @@ export class WireConnection {
         this.#forget(s);
         s.sink.onLost({ kind: 'refused', message: `GOAWAY ${errorName(code)}${debug ? `: ${debug}` : ''}` });
       }
-    }
-    for (const s of this.#waiting.splice(0)) {
-      s.closed = true;
-      s.sink.onLost({ kind: 'refused', message: `GOAWAY ${errorName(code)}` });
     }
     if (code !== ErrorCode.NoError) {
       // An error GOAWAY ends the connection (RFC 9113 §5.4.1): streams still open on it will not complete.
@@ -634,6 +655,12 @@ export class WireConnection {
     if (this.#draining) return;
     this.#draining = true;
     this.#events.onDraining();
+    // Streams still waiting for a slot will never start here: refuse them (the next call dials anew).
+    for (const s of this.#waiting.splice(0)) {
+      s.closed = true;
+      if (s.drainWaiters) this.#wake(s);
+      s.sink.onLost({ kind: 'refused', message: 'the connection is closing' });
+    }
   }
 
   #closeIfIdle(): void {
@@ -647,20 +674,24 @@ export class WireConnection {
   /** A connection error on our side: tell the peer why (GOAWAY), then fail every stream. */
   #protocolError(code: number, message: string): void {
     if (this.#closed) return;
-    try {
-      this.#socket.write(goaway(Math.max(0, this.#nextId - 2), code));
-    } catch { /* the socket is already gone */ }
-    this.#fail(message);
+    // Last-Stream-ID names the peer-initiated streams we processed: with push disabled there are none.
+    this.#fail(message, goaway(0, code));
   }
 
-  #fail(message: string): void {
+  /** Fails every stream with `message` and closes the socket (after `lastFrame`, e.g. our GOAWAY, when given). */
+  #fail(message: string, lastFrame?: Buffer): void {
     this.#error ??= message;
     if (this.#closed && this.#socket.destroyed) return;
     this.#closed = true;
     // The owner hears first, so a caller reacting to a lost stream already sees this connection as gone.
     this.#reportClosed(this.#error);
     this.#lose();
-    this.#socket.destroy();
+    if (lastFrame && this.#socket.writable) {
+      this.#socket.end(lastFrame); // flushes what is queued, then the frame, then FIN
+      setTimeout(() => this.#socket.destroy(), 1000).unref();
+    } else {
+      this.#socket.destroy();
+    }
   }
 
   #reportClosed(error: string | undefined): void {
