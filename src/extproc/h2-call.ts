@@ -11,8 +11,6 @@ import type { H2Connection } from './h2-session.js';
 import { logger } from '../observability/logger.js';
 import { callMetadata, PROCESS_PATH, USER_AGENT } from './call-metadata.js';
 
-export { PROCESS_PATH };
-
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** Names for RST_STREAM codes in messages (RFC 9113 §7). */
