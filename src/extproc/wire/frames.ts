@@ -122,6 +122,16 @@ export function settings(pairs: ReadonlyArray<readonly [number, number]>): Buffe
   return out;
 }
 
+/** The frame whose header starts at `at` in `buf` (its payload a view, not a copy). */
+function frameAt(buf: Buffer, at: number, length: number): Frame {
+  return {
+    type: buf[at + 3]!,
+    flags: buf[at + 4]!,
+    streamId: buf.readUInt32BE(at + 5) & MAX_WINDOW,
+    payload: buf.subarray(at + 9, at + 9 + length),
+  };
+}
+
 /**
  * Cuts a byte stream into frames. A frame spanning socket reads is reassembled (bounded by `maxFrameSize`); a
  * frame inside one read is handed out as a view, without copying.
@@ -141,25 +151,46 @@ export class FrameReader {
   push(chunk: Buffer, onFrame: (f: Frame) => boolean): string | undefined {
     let buf = chunk;
     if (this.#rest) {
-      buf = Buffer.concat([this.#rest, chunk]);
+      // Finish the frame the last read cut, copying only that frame's bytes; the rest of `chunk` is then read
+      // in place (large DATA frames span socket reads all the time).
+      let head = this.#rest;
+      let used = 0;
+      if (head.length < 9) {
+        used = Math.min(9 - head.length, chunk.length);
+        head = Buffer.concat([head, chunk.subarray(0, used)]);
+        if (head.length < 9) {
+          this.#rest = head;
+          return undefined;
+        }
+      }
+      const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
+      if (length > this.#maxFrameSize) return this.#tooBig(length);
+      const need = 9 + length - head.length;
+      if (chunk.length - used < need) {
+        this.#rest = Buffer.concat([head, chunk.subarray(used)]);
+        return undefined;
+      }
       this.#rest = undefined;
+      const whole = need > 0 ? Buffer.concat([head, chunk.subarray(used, used + need)]) : head;
+      if (!onFrame(frameAt(whole, 0, length))) return undefined;
+      buf = chunk.subarray(used + need);
     }
     let at = 0;
     const end = buf.length;
     while (end - at >= 9) {
       const length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
-      if (length > this.#maxFrameSize) return `the peer sent a ${length}-byte frame, over our ${this.#maxFrameSize}-byte SETTINGS_MAX_FRAME_SIZE`;
+      if (length > this.#maxFrameSize) return this.#tooBig(length);
       if (end - at < 9 + length) break;
-      const f: Frame = {
-        type: buf[at + 3]!,
-        flags: buf[at + 4]!,
-        streamId: buf.readUInt32BE(at + 5) & MAX_WINDOW,
-        payload: buf.subarray(at + 9, at + 9 + length),
-      };
+      const f = frameAt(buf, at, length);
       at += 9 + length;
       if (!onFrame(f)) return undefined;
     }
+    // What is left is part of one frame (at most a frame's worth): keep it as a view until the next read.
     if (at < end) this.#rest = at === 0 ? buf : buf.subarray(at);
     return undefined;
+  }
+
+  #tooBig(length: number): string {
+    return `the peer sent a ${length}-byte frame, over our ${this.#maxFrameSize}-byte SETTINGS_MAX_FRAME_SIZE`;
   }
 }
