@@ -20,9 +20,14 @@ interface MetricOut {
   values: ValueOut[];
 }
 
+/** A level of the series tree: label value → next level, or the series at the last label. */
+type Level<S> = Map<string, Level<S> | S>;
+
 abstract class FastMetric<S> {
   readonly aggregator = 'sum' as const;
-  readonly #series = new Map<string, S>();
+  /** Series by label values, one Map per label: a lookup hashes values that are mostly the same strings each time. */
+  readonly #tree: Level<S> = new Map();
+  readonly #series: S[] = [];
 
   constructor(
     readonly name: string,
@@ -35,13 +40,25 @@ abstract class FastMetric<S> {
 
   /** The series for these label values (in `labelNames` order); created on first use, then cached. */
   series(values: readonly string[]): S {
-    const key = values.join('\u0000');
-    let s = this.#series.get(key);
+    let level = this.#tree;
+    const last = this.labelNames.length - 1;
+    for (let i = 0; i < last; i++) {
+      const v = values[i] ?? '';
+      let next = level.get(v) as Level<S> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(v, next);
+      }
+      level = next;
+    }
+    const key = values[last] ?? '';
+    let s = level.get(key) as S | undefined;
     if (s === undefined) {
       const labels: Labels = {};
       this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
       s = this.create(labels);
-      this.#series.set(key, s);
+      level.set(key, s);
+      this.#series.push(s);
     }
     return s;
   }
@@ -53,7 +70,7 @@ abstract class FastMetric<S> {
   /** prom-client's metric contract: called on every scrape. */
   get(): Promise<MetricOut> {
     const values: ValueOut[] = [];
-    for (const s of this.#series.values()) values.push(...this.export(s));
+    for (const s of this.#series) values.push(...this.export(s));
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 }

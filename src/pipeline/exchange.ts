@@ -4,13 +4,38 @@
  * `requestEnd` once).
  */
 import { randomUUID } from 'node:crypto';
-import type { Listener } from '../config/model.js';
+import type { Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../http/context.js';
+import type { AccessLogRecord, RequestContext } from '../http/context.js';
 import type { RequestAbort } from '../http/abort.js';
 import type { Body, GatewayRequest } from '../http/message.js';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { ExtProcExchange } from './policy.js';
+
+/**
+ * The RequestContext of an exchange. A class rather than an object literal: its `signal` getter then lives on the
+ * prototype instead of being a new closure (and a new hidden class) per request.
+ */
+class Context implements RequestContext {
+  readonly start = performance.now();
+  route: Route | undefined = undefined;
+  backend: WeightedBackend | undefined = undefined;
+  readonly extprocMetadata: Record<string, unknown> = {};
+
+  constructor(
+    readonly id: string,
+    readonly listener: Listener,
+    readonly abort: RequestAbort,
+    readonly maxBufferSize: number,
+    readonly traceparent: string | undefined,
+    readonly log: AccessLogRecord,
+  ) {}
+
+  /** Made on first use: the plain proxy path never needs an AbortSignal. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+}
 
 /** Mutable per-request state owned by the pipeline. */
 export class Exchange {
@@ -28,33 +53,18 @@ export class Exchange {
     this.abort = abort;
     this.#onEnd = onEnd;
     this.#clientBody = req.body;
-    this.ctx = {
-      id: randomUUID(),
-      start: performance.now(),
-      listener,
-      route: undefined,
-      backend: undefined,
-      // Made on first use: the plain proxy path never needs an AbortSignal.
-      get signal() {
-        return abort.signal;
-      },
-      abort,
-      maxBufferSize,
-      traceparent: req.headers.get('traceparent'),
-      extprocMetadata: {},
-      log: {
-        id: '',
-        startTime: Date.now(),
-        gateway: listener.gatewayName,
-        listener: listener.name,
-        method: req.method,
-        path: req.path,
-        authority: req.authority,
-        protocol: req.httpVersion === '2' ? 'HTTP/2' : 'HTTP/1.1',
-        remote: req.remoteAddress,
-      },
-    };
-    this.ctx.log.id = this.ctx.id;
+    const id = randomUUID();
+    this.ctx = new Context(id, listener, abort, maxBufferSize, req.headers.get('traceparent'), {
+      id,
+      startTime: Date.now(),
+      gateway: listener.gatewayName,
+      listener: listener.name,
+      method: req.method,
+      path: req.path,
+      authority: req.authority,
+      protocol: req.httpVersion === '2' ? 'HTTP/2' : 'HTTP/1.1',
+      remote: req.remoteAddress,
+    });
   }
 
   /** Records the status the client is being sent. */
