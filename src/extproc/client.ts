@@ -14,6 +14,7 @@ import { WireCall, type WireCallConfig } from './wire/call.js';
 import { encodeIndexedStatic, encodeLiteral, encodeLiteralIndexedName } from './wire/hpack.js';
 import { PROCESS_PATH, USER_AGENT } from './call-metadata.js';
 import net from 'node:net';
+import { domainToASCII } from 'node:url';
 
 /** Options for a processor client. */
 export interface ClientOptions extends ConnectionOptions {
@@ -48,7 +49,8 @@ export class H2ProcessorClient implements ProcessorClient {
  * then) satisfied without tracking the peer's SETTINGS_HEADER_TABLE_SIZE.
  */
 export function requestHeaderBlock(t: ProcessorTarget): Buffer {
-  const host = net.isIPv6(t.host) ? `[${t.host}]` : t.host;
+  const ascii = asciiHost(t.host);
+  const host = net.isIPv6(ascii) ? `[${ascii}]` : ascii;
   return Buffer.concat([
     Buffer.from([0x20]),
     encodeIndexedStatic(':method', 'POST')!,
@@ -61,18 +63,29 @@ export function requestHeaderBlock(t: ProcessorTarget): Buffer {
   ]);
 }
 
+/**
+ * The host as it goes on the wire: an IP as written, a name lowercased and in its ASCII (punycode) form, as
+ * node's URL handling gives the node:http2 transport. A name with no ASCII form is kept (the dial then fails).
+ */
+export function asciiHost(host: string): string {
+  if (net.isIP(host)) return host;
+  return domainToASCII(host.toLowerCase()) || host;
+}
+
 /** A ProcessorClient on tollgate's own HTTP/2 framing over one lazily dialed socket (h2c, or TLS with ALPN h2). */
 export class WireProcessorClient implements ProcessorClient {
   readonly #link: WireLink;
   readonly #config: WireCallConfig;
 
   constructor(target: ProcessorTarget, opts: ClientOptions = {}) {
-    this.#link = new WireLink(target, opts);
-    this.#config = {
-      maxReceiveBytes: opts.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
-      display: target.display,
-      headerBlock: requestHeaderBlock(target),
-    };
+    this.#link = new WireLink({ ...target, host: asciiHost(target.host) }, opts);
+    let headerBlock: Buffer | undefined;
+    try {
+      headerBlock = requestHeaderBlock(target);
+    } catch {
+      headerBlock = undefined; // a host that cannot go in a header: every call ends `connect` (WireCall says why)
+    }
+    this.#config = { maxReceiveBytes: opts.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES, display: target.display, headerBlock };
   }
 
   /** Opens a Process call; never throws (failures arrive through `handlers.onEnd`). */
@@ -97,7 +110,7 @@ export type TransportName = keyof typeof TRANSPORTS;
 export function selectedTransport(env: NodeJS.ProcessEnv = process.env): TransportName {
   const v = env.TOLLGATE_EXTPROC_TRANSPORT;
   if (v === undefined || v === '') return 'wire';
-  if (v in TRANSPORTS) return v as TransportName;
+  if (Object.hasOwn(TRANSPORTS, v)) return v as TransportName;
   throw new Error(`TOLLGATE_EXTPROC_TRANSPORT must be one of ${Object.keys(TRANSPORTS).join(', ')}, not "${v}"`);
 }
 

@@ -29,7 +29,35 @@ test('frames reassemble under any chunking, with several frames per chunk', { ti
 test('a partial frame is reported as pending', { timeout: 5_000 }, () => {
   const d = new FrameDecoder();
   assert.deepEqual(d.push(frameMessage(Buffer.from('abc')).subarray(0, 6)).messages, []);
-  assert.equal(d.pendingBytes, 1);
+  assert.equal(d.pendingBytes, 6); // the prefix and one payload byte
+  // A stream that ends right after a prefix announcing a payload is truncated too.
+  const p = new FrameDecoder();
+  p.push(frameMessage(Buffer.from('abc')).subarray(0, 5));
+  assert.equal(p.pendingBytes, 5);
+  const partPrefix = new FrameDecoder();
+  partPrefix.push(Buffer.from([0, 0]));
+  assert.equal(partPrefix.pendingBytes, 2);
+});
+
+test('a message spanning chunks keeps none of them alive (it is copied), one inside a chunk is a view', { timeout: 5_000 }, () => {
+  const whole = frameMessage(Buffer.from('hello world'));
+  const read = Buffer.concat([whole, whole.subarray(0, 9)]); // one whole message, then the start of the next
+  const d = new FrameDecoder();
+  const first = d.push(read).messages;
+  assert.equal(first.length, 1);
+  assert.equal(first[0]!.buffer, read.buffer, 'a message inside one chunk is a view of it');
+  read.fill(0, whole.length); // the caller reuses or drops its chunk: the message in progress must not depend on it
+  const second = d.push(whole.subarray(9)).messages;
+  assert.equal(second[0]!.toString(), 'hello world');
+  // Big messages (over the preallocation size) also come out whole.
+  const big = Buffer.alloc(3 << 20, 7);
+  const framed = frameMessage(big);
+  const b = new FrameDecoder();
+  const out: Buffer[] = [];
+  for (let i = 0; i < framed.length; i += 65_536) out.push(...b.push(framed.subarray(i, i + 65_536)).messages);
+  assert.equal(out.length, 1);
+  assert.ok(out[0]!.equals(big));
+  assert.equal(b.pendingBytes, 0);
 });
 
 test('a declared length over the limit fails before buffering the payload', { timeout: 5_000 }, () => {

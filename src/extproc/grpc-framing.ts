@@ -21,75 +21,90 @@ export interface DecodeResult {
   readonly error?: string;
 }
 
+/** Messages up to this size that span chunks get their whole buffer at once; bigger ones grow as bytes arrive. */
+const PREALLOCATE_MAX = 1 << 20;
+
 /**
  * Reassembles length-prefixed messages from DATA chunks of any size: a frame may span chunks and a chunk may hold
- * several frames. Only the current partial frame is held, and a declared length over the limit fails before any
- * of it is buffered.
+ * several frames. A message inside one chunk is returned as a view of it (no copy); one that spans chunks is copied
+ * as it arrives, so no chunk is kept alive by a message still in progress (the wire transport's chunks are views of
+ * whole socket reads). A declared length over the limit fails before any of it is buffered.
  */
 export class FrameDecoder {
-  #parts: Buffer[] = [];
-  #held = 0;
-  #need = -1; // payload length of the frame in progress; -1 while reading the 5-byte prefix
+  readonly #prefix = Buffer.alloc(5);
+  #prefixLen = 0;
+  #need = -1; // payload length of the message in progress; -1 while reading the 5-byte prefix
+  /** The message in progress when it spans chunks: one buffer (small messages) or copied pieces (big ones). */
+  #msg: Buffer | undefined;
+  #pieces: Buffer[] | undefined;
+  #filled = 0;
   #failed = false;
 
   constructor(private readonly maxBytes: number = DEFAULT_MAX_RECEIVE_BYTES) {}
 
-  /** Bytes of an unfinished frame still held (non-zero at end of stream means a truncated message). */
+  /** Bytes of an unfinished message held, its prefix included (non-zero at end of stream means truncation). */
   get pendingBytes(): number {
-    return this.#held;
+    return this.#need < 0 ? this.#prefixLen : 5 + this.#filled;
   }
 
   /** Feeds one chunk. After an error the decoder stays failed and ignores input. */
   push(chunk: Buffer): DecodeResult {
-    if (this.#failed) return { messages: [] };
-    this.#parts.push(chunk);
-    this.#held += chunk.length;
     const messages: Buffer[] = [];
-    for (;;) {
+    if (this.#failed) return { messages };
+    let at = 0;
+    const end = chunk.length;
+    while (at < end) {
       if (this.#need < 0) {
-        if (this.#held < 5) break;
-        const head = this.#take(5);
-        const flag = head[0]!;
-        const len = head.readUInt32BE(1);
+        if (this.#prefixLen === 0 && end - at >= 5) {
+          this.#prefix[0] = chunk[at]!;
+          this.#need = chunk.readUInt32BE(at + 1);
+          at += 5;
+        } else {
+          const k = Math.min(5 - this.#prefixLen, end - at);
+          chunk.copy(this.#prefix, this.#prefixLen, at, at + k);
+          this.#prefixLen += k;
+          at += k;
+          if (this.#prefixLen < 5) break;
+          this.#prefixLen = 0;
+          this.#need = this.#prefix.readUInt32BE(1);
+        }
+        const flag = this.#prefix[0]!;
         if (flag !== 0) {
           this.#failed = true;
           // We never advertise grpc-accept-encoding, so a compressed (or malformed) frame is a peer bug.
           return { messages, error: flag === 1 ? 'received a compressed gRPC message, but no compression was negotiated' : `invalid gRPC frame flag ${flag}` };
         }
-        if (len > this.maxBytes) {
+        if (this.#need > this.maxBytes) {
           this.#failed = true;
-          return { messages, error: `received a gRPC message of ${len} bytes, over the ${this.maxBytes}-byte limit` };
+          return { messages, error: `received a gRPC message of ${this.#need} bytes, over the ${this.maxBytes}-byte limit` };
         }
-        this.#need = len;
+        this.#filled = 0;
       }
-      if (this.#held < this.#need) break;
-      messages.push(this.#take(this.#need));
-      this.#need = -1;
+      const need = this.#need;
+      if (this.#msg === undefined && this.#pieces === undefined) {
+        if (end - at >= need) {
+          messages.push(chunk.subarray(at, at + need));
+          at += need;
+          this.#need = -1;
+          continue;
+        }
+        if (need <= PREALLOCATE_MAX) this.#msg = Buffer.allocUnsafe(need);
+        else this.#pieces = [];
+      }
+      const k = Math.min(need - this.#filled, end - at);
+      if (this.#msg !== undefined) chunk.copy(this.#msg, this.#filled, at, at + k);
+      else this.#pieces!.push(Buffer.from(chunk.subarray(at, at + k)));
+      this.#filled += k;
+      at += k;
+      if (this.#filled === need) {
+        messages.push(this.#msg ?? Buffer.concat(this.#pieces!, need));
+        this.#msg = undefined;
+        this.#pieces = undefined;
+        this.#filled = 0;
+        this.#need = -1;
+      }
     }
     return { messages };
-  }
-
-  #take(n: number): Buffer {
-    this.#held -= n;
-    const first = this.#parts[0];
-    if (first && first.length >= n) {
-      // Common case: the frame lies inside one chunk; slice without copying.
-      const out = first.subarray(0, n);
-      if (first.length === n) this.#parts.shift();
-      else this.#parts[0] = first.subarray(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const p = this.#parts[0]!;
-      const k = Math.min(p.length, n - off);
-      p.copy(out, off, 0, k);
-      off += k;
-      if (k === p.length) this.#parts.shift();
-      else this.#parts[0] = p.subarray(k);
-    }
-    return out;
   }
 }
 

@@ -22,8 +22,11 @@ export interface WireCallConfig {
   readonly maxReceiveBytes: number;
   /** For messages: the target as the user wrote it. */
   readonly display: string;
-  /** The HPACK-encoded request headers every call sends (method, path, authority, content-type, te, user-agent). */
-  readonly headerBlock: Buffer;
+  /**
+   * The HPACK-encoded request headers every call sends (method, path, authority, content-type, te, user-agent);
+   * undefined when the target's host cannot be written in a header (every call then ends `connect`).
+   */
+  readonly headerBlock: Buffer | undefined;
 }
 
 /** A Process call. Construct through `WireProcessorClient.open`. */
@@ -47,12 +50,17 @@ export class WireCall implements ProcessorStream, StreamSink {
   /** DATA received while paused, not yet decoded (its window is given back only once it is). */
   #raw: Buffer[] = [];
   #lateCheck = false;
+  #pumping = false;
 
   constructor(link: WireLink, handlers: StreamHandlers, config: WireCallConfig, options?: OpenOptions) {
     this.#link = link;
     this.#handlers = handlers;
     this.#config = config;
     this.#decoder = new FrameDecoder(config.maxReceiveBytes);
+    if (config.headerBlock === undefined) {
+      this.#endLater({ kind: 'connect', message: `cannot connect to processor ${config.display}: its host name cannot be sent in an HTTP/2 :authority header` });
+      return;
+    }
     const got = link.acquire();
     if (!got.ok) {
       this.#endLater({ kind: 'connect', message: got.message });
@@ -112,8 +120,25 @@ export class WireCall implements ProcessorStream, StreamSink {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    while (this.#held.length > 0 && !this.#paused && !this.#ended) this.#deliver(this.#held.shift()!);
-    while (this.#raw.length > 0 && !this.#paused && !this.#ended) this.#decode(this.#raw.shift()!);
+    this.#pump();
+  }
+
+  /**
+   * Delivers held replies, then held DATA, in order, until paused again. Not re-entrant: a handler that pauses and
+   * resumes inside `onMessage` leaves the delivery to the loop already running, so no reply is skipped or reordered.
+   */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#paused && !this.#ended) {
+        if (this.#held.length > 0) this.#deliver(this.#held.shift()!);
+        else if (this.#raw.length > 0) this.#decode(this.#raw.shift()!);
+        else break;
+      }
+    } finally {
+      this.#pumping = false;
+    }
     if (!this.#paused && !this.#ended && (this.#remoteEnded || this.#loss)) this.#settle();
   }
 
@@ -141,7 +166,8 @@ export class WireCall implements ProcessorStream, StreamSink {
 
   onData(payload: Buffer, endStream: boolean): void {
     if (this.#ended || this.#problem) return;
-    if (this.#paused || this.#raw.length > 0) this.#raw.push(payload);
+    // Held DATA is copied: the payload is a view of a whole socket read, which it would otherwise keep alive.
+    if (this.#paused || this.#pumping || this.#raw.length > 0 || this.#held.length > 0) this.#raw.push(Buffer.from(payload));
     else this.#decode(payload);
     if (endStream) {
       this.#remoteEnded = true;
@@ -157,6 +183,7 @@ export class WireCall implements ProcessorStream, StreamSink {
       case 'refused': this.#loss = { kind: 'connect', message: `the ${who} refused the stream (${loss.message})` }; break;
       case 'reset': this.#loss = { kind: 'reset', message: `the ${who} reset the stream (${loss.message})` }; break;
       case 'lost': this.#loss = { kind: 'reset', message: `the ${who} closed the stream without a gRPC status: ${loss.message}` }; break;
+      case 'closed': this.#loss = { kind: 'connect', message: `the client for ${who} is closed` }; break;
     }
     this.#stream = undefined; // the connection has forgotten it
     this.#settle();
@@ -204,7 +231,8 @@ export class WireCall implements ProcessorStream, StreamSink {
   /** Maps what we observed onto one StreamEnd, once every reply was delivered. */
   #settle(): void {
     if (this.#ended) return;
-    if (!this.#problem && (this.#paused || this.#held.length > 0 || this.#raw.length > 0)) return; // resume() settles
+    // Replies still held go out first (resume() settles then); a paused call with nothing held ends at once.
+    if (!this.#problem && (this.#held.length > 0 || this.#raw.length > 0 || this.#pumping)) return;
     const who = `processor ${this.#config.display}`;
     let end: StreamEnd;
     if (this.#problem) end = { kind: 'reset', message: this.#problem };

@@ -26,6 +26,13 @@ const MAX_HEADER_LIST = 64 * 1024;
 const STREAM_HIGH_WATER = 64 * 1024;
 /** The socket's own buffer past which writers are asked to wait. */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** A header block may span this many CONTINUATION frames (64 KiB in 16 KiB frames needs 4). */
+const MAX_CONTINUATIONS = 32;
+/**
+ * Unsent bytes past which frames that make us answer (PING, SETTINGS) are a flood: a peer that sends them without
+ * reading our answers would otherwise grow our write buffer without bound.
+ */
+const FLOOD_BYTES = 16 << 20;
 
 /** Decoded header fields; repeated names keep the last value except where it matters to us. */
 export type HeaderMap = Record<string, string>;
@@ -35,10 +42,11 @@ export type HeaderMap = Record<string, string>;
  * - `unconnected`: the connection never got to HTTP/2 (dial, TLS or preface failed); `message` says why;
  * - `refused`: the peer did not process it (REFUSED_STREAM, above a GOAWAY's last stream id, ids spent);
  * - `reset`: the peer reset it (RST_STREAM with a code other than REFUSED_STREAM; `message` is the code's name);
- * - `lost`: the connection failed or closed while the stream was open; `message` says why.
+ * - `lost`: the connection failed or closed while the stream was open; `message` says why;
+ * - `closed`: the stream never went out because our side closed the connection (`close`).
  */
 export interface StreamLoss {
-  readonly kind: 'unconnected' | 'refused' | 'reset' | 'lost';
+  readonly kind: 'unconnected' | 'refused' | 'reset' | 'lost' | 'closed';
   readonly message: string;
 }
 
@@ -266,7 +274,9 @@ export class WireConnection {
       this.#fail('the ext_proc client was closed');
       return;
     }
-    this.#drain();
+    // Tell the processor no new streams come (as node:http2 does); the open ones finish.
+    if (this.#ready) this.#write(goaway(0, ErrorCode.NoError));
+    this.#drain({ kind: 'closed', message: 'closed' });
     this.#closeIfIdle();
   }
 
@@ -297,7 +307,7 @@ export class WireConnection {
       // Stream ids are spent: this connection takes no more; the link dials a new one.
       s.closed = true;
       queueMicrotask(() => s.sink.onLost({ kind: 'refused', message: 'the connection ran out of stream ids' }));
-      this.#drain();
+      this.#drain({ kind: 'refused', message: 'the connection ran out of stream ids' });
       return;
     }
     s.id = this.#nextId;
@@ -424,11 +434,18 @@ export class WireConnection {
     if (this.#closed) return;
     this.#events.onTraffic();
     const problem = this.#reader.push(chunk, this.#onFrame);
-    if (problem) this.#protocolError(ErrorCode.FrameSizeError, problem);
+    if (problem) {
+      // Before the peer's SETTINGS, garbage usually means the peer does not speak HTTP/2 at all (an HTTP/1.1 server).
+      this.#protocolError(ErrorCode.FrameSizeError, this.#ready ? problem : 'the processor did not start with a SETTINGS frame (is it an HTTP/2 gRPC server?)');
+    }
   }
 
   readonly #onFrame = (f: Frame): boolean => {
     if (this.#closed) return false;
+    if ((f.type === FrameType.Ping || f.type === FrameType.Settings) && this.#socket.writableLength > FLOOD_BYTES) {
+      this.#protocolError(ErrorCode.EnhanceYourCalm, `the processor keeps sending ${f.type === FrameType.Ping ? 'PING' : 'SETTINGS'} frames without reading our answers (flood)`);
+      return false;
+    }
     if (!this.#ready && f.type !== FrameType.Settings) {
       this.#protocolError(ErrorCode.ProtocolError, 'the processor did not start with a SETTINGS frame (is it an HTTP/2 gRPC server?)');
       return false;
@@ -504,9 +521,11 @@ export class WireConnection {
   #onContinuation(f: Frame): void {
     const p = this.#partial;
     if (!p || p.streamId !== f.streamId) return this.#protocolError(ErrorCode.ProtocolError, 'an unexpected CONTINUATION frame');
-    p.parts.push(f.payload);
+    p.parts.push(Buffer.from(f.payload)); // a copy: the payload is a view of a whole socket read
     p.size += f.payload.length;
     if (p.size > 4 * MAX_HEADER_LIST) return this.#protocolError(ErrorCode.ProtocolError, 'a header block over 256 KiB');
+    // Empty or tiny CONTINUATION frames would grow the list without growing `size` (a flood node:http2 also stops).
+    if (p.parts.length > MAX_CONTINUATIONS) return this.#protocolError(ErrorCode.EnhanceYourCalm, `a header block in more than ${MAX_CONTINUATIONS} CONTINUATION frames`);
     if (f.flags & Flag.EndHeaders) {
       this.#partial = undefined;
       this.#headerBlock(p.streamId, Buffer.concat(p.parts, p.size), p.endStream);
@@ -651,15 +670,15 @@ export class WireConnection {
 
   // ---- ending ----
 
-  #drain(): void {
+  #drain(loss: StreamLoss = { kind: 'refused', message: 'the connection takes no new streams' }): void {
     if (this.#draining) return;
     this.#draining = true;
     this.#events.onDraining();
-    // Streams still waiting for a slot will never start here: refuse them (the next call dials anew).
+    // Streams still waiting for a slot will never start here (the next call dials anew).
     for (const s of this.#waiting.splice(0)) {
       s.closed = true;
       if (s.drainWaiters) this.#wake(s);
-      s.sink.onLost({ kind: 'refused', message: 'the connection is closing' });
+      s.sink.onLost(loss);
     }
   }
 

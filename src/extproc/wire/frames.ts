@@ -49,6 +49,7 @@ export const enum ErrorCode {
   RefusedStream = 0x7,
   Cancel = 0x8,
   CompressionError = 0x9,
+  EnhanceYourCalm = 0xb,
 }
 
 /** The name of an error code for messages ("INTERNAL_ERROR", or the number for unknown codes). */

@@ -1,0 +1,101 @@
+// Regression tests for what a review of the wire transport found: re-entrant pause/resume, a paused call whose
+// stream ends, a CONTINUATION flood, non-ASCII processor hosts, and the transport switch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WireProcessorClient, asciiHost, selectedTransport } from '../client.js';
+import { loopbackTarget, record } from '../test-support.js';
+import type { StreamEnd } from '../transport.js';
+import { ErrorCode, FrameType, frame } from './frames.js';
+import {
+  OK_TRAILERS, RESPONSE_HEAD, bodyOf, dataFrame, goawayCode, headersFrame, headersMsg, isType, messageOf, rawPeer, replyBytes,
+  wire, type RawConn,
+} from './raw-peer.test-helper.js';
+
+/** Resolves once the client has processed everything `c` sent before: it answers a PING in order. */
+async function processed(c: RawConn, tag: number): Promise<void> {
+  const payload = Buffer.alloc(8);
+  payload.writeUInt32BE(tag, 4);
+  c.send(frame(FrameType.Ping, 0, 0, payload));
+  await c.next((f) => f.type === FrameType.Ping && (f.flags & 1) === 1 && f.payload.equals(payload), `PING ACK ${tag}`);
+}
+
+test('pause() and resume() inside onMessage while held replies are delivered: nothing skipped, order kept', { timeout: 5000 }, async (t) => {
+  const peer = await rawPeer(t, (c) => c.hello());
+  const order: string[] = [];
+  let toggled = false;
+  let ended!: (e: StreamEnd) => void;
+  const end = new Promise<StreamEnd>((r) => (ended = r));
+  const stream = wire(t, peer.port).open({
+    onMessage: (m) => {
+      order.push(bodyOf(m));
+      if (!toggled) {
+        toggled = true;
+        stream.pause!();
+        stream.resume!();
+      }
+    },
+    onEnd: (e) => ended(e),
+  });
+  stream.send(headersMsg);
+  stream.closeSend();
+  const c = await peer.conn(0);
+  const h = await c.next(isType(FrameType.Headers), 'HEADERS');
+  c.send(headersFrame(h.streamId, RESPONSE_HEAD));
+  await processed(c, 1);
+  stream.pause!();
+  c.send(dataFrame(h.streamId, Buffer.concat([replyBytes('c1'), replyBytes('c2')])), dataFrame(h.streamId, replyBytes('d1')), headersFrame(h.streamId, OK_TRAILERS, true));
+  await processed(c, 2);
+  assert.deepEqual(order, [], 'nothing is delivered while paused');
+  stream.resume!();
+  assert.deepEqual(await end, { kind: 'ok' });
+  assert.deepEqual(order, ['c1', 'c2', 'd1']);
+});
+
+test('a paused call with nothing held ends as soon as its stream does (no resume needed)', { timeout: 5000 }, async (t) => {
+  const peer = await rawPeer(t, (c) => c.hello());
+  const r = record(wire(t, peer.port), [headersMsg], { closeSend: true });
+  r.stream.pause!();
+  const c = await peer.conn(0);
+  const h = await c.next(isType(FrameType.Headers), 'HEADERS');
+  c.send(headersFrame(h.streamId, RESPONSE_HEAD), headersFrame(h.streamId, OK_TRAILERS, true));
+  assert.deepEqual(await r.ended, { kind: 'ok' });
+});
+
+test('a header block in endless CONTINUATION frames is a connection error (ENHANCE_YOUR_CALM), not unbounded memory', { timeout: 5000 }, async (t) => {
+  const peer = await rawPeer(t, (c) => c.hello());
+  const r = record(wire(t, peer.port), [headersMsg]);
+  const c = await peer.conn(0);
+  const h = await c.next(isType(FrameType.Headers), 'HEADERS');
+  const empties = Array.from({ length: 100 }, () => frame(FrameType.Continuation, 0, h.streamId));
+  c.send(frame(FrameType.Headers, 0, h.streamId, RESPONSE_HEAD), ...empties);
+  const end = await r.ended;
+  assert.equal(end.kind, 'reset', JSON.stringify(end));
+  assert.match(messageOf(end), /more than 32 CONTINUATION frames/);
+  assert.equal(await goawayCode(c), ErrorCode.EnhanceYourCalm);
+});
+
+test('an HTTP/1.1 server is named as "not HTTP/2", not as an oversized frame', { timeout: 5000 }, async (t) => {
+  const peer = await rawPeer(t, (c) => c.send(Buffer.from('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n')));
+  const end = await record(wire(t, peer.port), [headersMsg]).ended;
+  assert.match(messageOf(end), /did not start with a SETTINGS frame \(is it an HTTP\/2 gRPC server\?\)/);
+});
+
+test('processor host names go on the wire lowercased and in ASCII; one with no header form fails calls, not the client', { timeout: 5000 }, async () => {
+  assert.equal(asciiHost('例え.TEST'), 'xn--r8jz45g.test');
+  assert.equal(asciiHost('Proc.Example'), 'proc.example');
+  assert.equal(asciiHost('::1'), '::1');
+  // A host the URL rules reject keeps its spelling; it cannot be encoded in a header, so each call ends `connect`.
+  const bad = new WireProcessorClient({ ...loopbackTarget(1), host: 'a b\u0100', display: 'a b\u0100:1' });
+  const end = await record(bad, [headersMsg]).ended;
+  assert.equal(end.kind, 'connect', JSON.stringify(end));
+  assert.match(messageOf(end), /host name cannot be sent/);
+  await bad.close(true);
+});
+
+test('TOLLGATE_EXTPROC_TRANSPORT accepts only the transports, not inherited object keys', () => {
+  assert.equal(selectedTransport({}), 'wire');
+  assert.equal(selectedTransport({ TOLLGATE_EXTPROC_TRANSPORT: 'node-http2' }), 'node-http2');
+  for (const v of ['constructor', 'toString', '__proto__', 'grpc-js']) {
+    assert.throws(() => selectedTransport({ TOLLGATE_EXTPROC_TRANSPORT: v }), /must be one of wire, node-http2/);
+  }
+});
