@@ -2,6 +2,7 @@
 // stream ends, a CONTINUATION flood, non-ASCII processor hosts, and the transport switch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { WireProcessorClient, asciiHost, selectedTransport } from '../client.js';
 import { loopbackTarget, record } from '../test-support.js';
 import type { StreamEnd } from '../transport.js';
@@ -98,4 +99,24 @@ test('TOLLGATE_EXTPROC_TRANSPORT accepts only the transports, not inherited obje
   for (const v of ['constructor', 'toString', '__proto__', 'grpc-js']) {
     assert.throws(() => selectedTransport({ TOLLGATE_EXTPROC_TRANSPORT: v }), /must be one of wire, node-http2/);
   }
+});
+
+test('PINGs sent without reading our answers are a flood: the call ends, the write buffer stays bounded', { timeout: 30_000 }, async (t) => {
+  const peer = await rawPeer(t, (c) => c.hello());
+  const r = record(wire(t, peer.port), [headersMsg]);
+  const c = await peer.conn(0);
+  await c.next(isType(FrameType.Headers), 'HEADERS');
+  c.socket.pause(); // the peer stops reading: every PING ACK we owe it piles up on our side
+  let ended = false;
+  void r.ended.then(() => (ended = true));
+  const batch = Buffer.concat(Array.from({ length: 4096 }, () => frame(FrameType.Ping, 0, 0, Buffer.alloc(8))));
+  let sent = 0;
+  while (!ended && !c.socket.destroyed && sent < 200 << 20) {
+    sent += batch.length;
+    if (!c.socket.write(batch)) await Promise.race([once(c.socket, 'drain'), once(c.socket, 'close'), r.ended]);
+  }
+  const end = await r.ended;
+  assert.equal(end.kind, 'reset', JSON.stringify(end));
+  assert.match(messageOf(end), /keeps sending PING frames without reading our answers \(flood\)/);
+  assert.ok(sent < 200 << 20, `the flood was not stopped after ${sent} bytes of PINGs`);
 });
