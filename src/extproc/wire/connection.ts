@@ -26,6 +26,8 @@ const MAX_HEADER_LIST = 64 * 1024;
 const STREAM_HIGH_WATER = 64 * 1024;
 /** The socket's own buffer past which writers are asked to wait. */
 const SOCKET_HIGH_WATER = 1 << 20;
+/** Frame names for messages. */
+const FRAME_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
 /** A header block may span this many CONTINUATION frames (64 KiB in 16 KiB frames needs 4). */
 const MAX_CONTINUATIONS = 32;
 /**
@@ -132,7 +134,9 @@ export class WireConnection {
   #recvUnacked = 0;
   // HEADERS split over CONTINUATION frames.
   #partial: { streamId: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
-  #pings: Array<(ok: boolean) => void> = [];
+  /** Our PINGs awaiting their ACK, by payload (a sequence number): an ACK we did not ask for answers none. */
+  readonly #pings = new Map<string, (ok: boolean) => void>();
+  #pingSeq = 0;
   #connectTimer: NodeJS.Timeout | undefined;
   #goawayCode: number | undefined;
   #reported = false;
@@ -263,8 +267,10 @@ export class WireConnection {
       done(false);
       return;
     }
-    this.#pings.push(done);
-    this.#write(frame(FrameType.Ping, 0, 0, Buffer.alloc(8)));
+    const payload = Buffer.alloc(8);
+    payload.writeUInt32BE(++this.#pingSeq >>> 0, 4);
+    this.#pings.set(payload.toString('hex'), done);
+    this.#write(frame(FrameType.Ping, 0, 0, payload));
   }
 
   /** Takes no new streams; closes the socket once the open ones are done (at once when `force`). */
@@ -454,6 +460,11 @@ export class WireConnection {
       this.#protocolError(ErrorCode.ProtocolError, 'a header block was interrupted by another frame');
       return false;
     }
+    const problem = this.#badStreamId(f);
+    if (problem) {
+      this.#protocolError(ErrorCode.ProtocolError, problem);
+      return false;
+    }
     switch (f.type) {
       case FrameType.Data: this.#onData(f); break;
       case FrameType.Headers: this.#onHeaders(f); break;
@@ -468,6 +479,30 @@ export class WireConnection {
     }
     return !this.#closed;
   };
+
+  /**
+   * Frames on a stream id they cannot be on (RFC 9113 §5.1, §6): connection-level frames on a stream, stream frames
+   * on stream 0, or a stream we never opened (even ids: push is off; odd ids at or above the next we would open).
+   */
+  #badStreamId(f: Frame): string | undefined {
+    const id = f.streamId;
+    const name = FRAME_NAMES[f.type] ?? `type ${f.type}`;
+    switch (f.type) {
+      case FrameType.Settings:
+      case FrameType.Ping:
+      case FrameType.Goaway:
+        return id === 0 ? undefined : `${name} on stream ${id} (it belongs on stream 0)`;
+      case FrameType.Data:
+      case FrameType.Headers:
+      case FrameType.RstStream:
+        if (id === 0) return `${name} on stream 0`;
+        return id % 2 === 0 || id >= this.#nextId ? `${name} on stream ${id}, which we never opened` : undefined;
+      case FrameType.WindowUpdate:
+        return id !== 0 && (id % 2 === 0 || id >= this.#nextId) ? `WINDOW_UPDATE on stream ${id}, which we never opened` : undefined;
+      default:
+        return undefined;
+    }
+  }
 
   /** Strips padding (and HEADERS priority fields); undefined when the padding is invalid. */
   #body(f: Frame, priority: boolean): Buffer | undefined {
@@ -487,7 +522,6 @@ export class WireConnection {
   }
 
   #onData(f: Frame): void {
-    if (f.streamId === 0) return this.#protocolError(ErrorCode.ProtocolError, 'DATA on stream 0');
     const len = f.payload.length;
     this.#recvUnacked += len;
     if (this.#recvUnacked >= CONNECTION_WINDOW / 2) {
@@ -510,7 +544,6 @@ export class WireConnection {
   }
 
   #onHeaders(f: Frame): void {
-    if (f.streamId === 0) return this.#protocolError(ErrorCode.ProtocolError, 'HEADERS on stream 0');
     const block = this.#body(f, true);
     if (!block) return this.#protocolError(ErrorCode.ProtocolError, 'a HEADERS frame with invalid padding');
     const endStream = (f.flags & Flag.EndStream) !== 0;
@@ -568,7 +601,6 @@ export class WireConnection {
   }
 
   #onSettings(f: Frame): void {
-    if (f.streamId !== 0) return this.#protocolError(ErrorCode.ProtocolError, 'SETTINGS on a stream');
     if (f.flags & Flag.Ack) {
       if (f.payload.length !== 0) this.#protocolError(ErrorCode.FrameSizeError, 'a SETTINGS ACK with a payload');
       return;
@@ -610,7 +642,9 @@ export class WireConnection {
   #onPing(f: Frame): void {
     if (f.payload.length !== 8) return this.#protocolError(ErrorCode.FrameSizeError, 'a PING frame that is not 8 bytes');
     if (f.flags & Flag.Ack) {
-      const done = this.#pings.shift();
+      const key = f.payload.toString('hex');
+      const done = this.#pings.get(key);
+      this.#pings.delete(key);
       done?.(true);
       return;
     }
@@ -725,7 +759,8 @@ export class WireConnection {
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     if (!wasClean) this.#error ??= this.#ready ? 'the processor closed the connection' : 'the connection closed before HTTP/2 was established';
     this.#lose();
-    const pings = this.#pings.splice(0);
+    const pings = [...this.#pings.values()];
+    this.#pings.clear();
     for (const p of pings) p(false);
     this.#reportClosed(wasClean ? undefined : this.#error);
     this.onGone?.();

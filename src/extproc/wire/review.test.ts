@@ -120,3 +120,47 @@ test('PINGs sent without reading our answers are a flood: the call ends, the wri
   assert.match(messageOf(end), /keeps sending PING frames without reading our answers \(flood\)/);
   assert.ok(sent < 200 << 20, `the flood was not stopped after ${sent} bytes of PINGs`);
 });
+
+test('frames on stream ids they cannot be on are connection errors (PROTOCOL_ERROR) naming the frame', { timeout: 10_000 }, async (t) => {
+  const cases: Array<[string, (id: number) => Buffer, RegExp]> = [
+    ['PING on a stream', (id) => frame(FrameType.Ping, 0, id, Buffer.alloc(8)), /PING on stream 1 \(it belongs on stream 0\)/],
+    ['RST_STREAM on stream 0', () => frame(FrameType.RstStream, 0, 0, Buffer.alloc(4)), /RST_STREAM on stream 0/],
+    ['DATA on an even (server-initiated) stream', () => dataFrame(2, replyBytes('x')), /DATA on stream 2, which we never opened/],
+    ['HEADERS on a stream we never opened', (id) => headersFrame(id + 2, RESPONSE_HEAD), /HEADERS on stream 3, which we never opened/],
+  ];
+  for (const [what, bad, re] of cases) {
+    const peer = await rawPeer(t, (c) => c.hello());
+    const r = record(wire(t, peer.port), [headersMsg]);
+    const c = await peer.conn(0);
+    const h = await c.next(isType(FrameType.Headers), 'HEADERS');
+    c.send(bad(h.streamId));
+    const end = await r.ended;
+    assert.equal(end.kind, 'reset', `${what}: ${JSON.stringify(end)}`);
+    assert.match(messageOf(end), re, what);
+    assert.equal(await goawayCode(c), ErrorCode.ProtocolError, what);
+  }
+});
+
+test('a PING ACK we did not ask for does not count as the answer to ours (idle check still times out)', { timeout: 10_000 }, async (t) => {
+  // The peer answers nothing, but sends an unsolicited PING ACK right after our idle PING: the connection must
+  // still be found dead.
+  const peer = await rawPeer(t, (c) => {
+    c.hello();
+    if (c.index === 0) {
+      c.onFrame((f) => {
+        if (f.type === FrameType.Headers) c.send(headersFrame(f.streamId, RESPONSE_HEAD), headersFrame(f.streamId, OK_TRAILERS, true));
+        if (f.type === FrameType.Ping && !(f.flags & 1)) c.send(frame(FrameType.Ping, 1, 0, Buffer.alloc(8, 0xee)));
+      });
+    } else {
+      c.onFrame((f) => { if (f.type === FrameType.Headers) c.send(headersFrame(f.streamId, RESPONSE_HEAD), headersFrame(f.streamId, OK_TRAILERS, true)); });
+    }
+  });
+  const client = wire(t, peer.port, { idlePingAfterMs: 0, pingTimeoutMs: 200 });
+  assert.deepEqual(await record(client, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
+  const second = await record(client, [headersMsg], { closeSend: true }).ended; // triggers the idle PING
+  assert.ok(second.kind === 'ok' || second.kind === 'reset', JSON.stringify(second));
+  // Our PING is never really answered: the client gives the connection up (had the stray ACK counted, it never would).
+  await (await peer.conn(0)).closed;
+  assert.deepEqual(await record(client, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
+  assert.equal(peer.conns.length, 2);
+});
