@@ -184,6 +184,7 @@ export class WireCall implements ProcessorStream, StreamSink {
       case 'reset': this.#loss = { kind: 'reset', message: `the ${who} reset the stream (${loss.message})` }; break;
       case 'lost': this.#loss = { kind: 'reset', message: `the ${who} closed the stream without a gRPC status: ${loss.message}` }; break;
       case 'closed': this.#loss = { kind: 'connect', message: `the client for ${who} is closed` }; break;
+      case 'protocol': this.#loss = { kind: 'reset', message: `the ${who} ${loss.message}` }; break;
     }
     this.#stream = undefined; // the connection has forgotten it
     this.#settle();

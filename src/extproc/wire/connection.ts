@@ -15,7 +15,7 @@ import {
   DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameReader, FrameType, MAX_WINDOW, PREFACE, Setting, errorName,
   frame, goaway, rstStream, settings, windowUpdate, writeFrameHeader, type Frame,
 } from './frames.js';
-import { HpackDecoder, HpackError } from './hpack.js';
+import { HeaderListTooLarge, HpackDecoder, HpackError } from './hpack.js';
 
 /** Our receive windows: 1 MiB per stream (as the node:http2 transport had), 16 MiB for the connection. */
 const STREAM_WINDOW = 1 << 20;
@@ -45,10 +45,11 @@ export type HeaderMap = Record<string, string>;
  * - `refused`: the peer did not process it (REFUSED_STREAM, above a GOAWAY's last stream id, ids spent);
  * - `reset`: the peer reset it (RST_STREAM with a code other than REFUSED_STREAM; `message` is the code's name);
  * - `lost`: the connection failed or closed while the stream was open; `message` says why;
- * - `closed`: the stream never went out because our side closed the connection (`close`).
+ * - `closed`: the stream never went out because our side closed the connection (`close`);
+ * - `protocol`: the peer broke the protocol on this stream only; we reset it (`message` says what the peer did).
  */
 export interface StreamLoss {
-  readonly kind: 'unconnected' | 'refused' | 'reset' | 'lost' | 'closed';
+  readonly kind: 'unconnected' | 'refused' | 'reset' | 'lost' | 'closed' | 'protocol';
   readonly message: string;
 }
 
@@ -571,6 +572,7 @@ export class WireConnection {
       // Always decoded, even for a stream we forgot: the dynamic table must follow every block.
       fields = this.#decoder.decode(block);
     } catch (err) {
+      if (err instanceof HeaderListTooLarge) return this.#streamTooLarge(streamId);
       const why = err instanceof HpackError ? err.message : String(err);
       return this.#protocolError(ErrorCode.CompressionError, `the processor sent a header block we cannot decode: ${why}`);
     }
@@ -585,6 +587,14 @@ export class WireConnection {
     if (endStream) this.#remoteEnded(s);
     s.sink.onHeaders(map, endStream);
     if (endStream && s.localEnded) this.#forget(s);
+  }
+
+  /** A stream's headers or trailers were over our MAX_HEADER_LIST_SIZE: that stream fails, the others go on. */
+  #streamTooLarge(streamId: number): void {
+    const s = this.#streams.get(streamId);
+    if (!s || s.remoteEnded) return;
+    this.reset(s, ErrorCode.ProtocolError);
+    s.sink.onLost({ kind: 'protocol', message: `sent a header list over ${MAX_HEADER_LIST} bytes (our SETTINGS_MAX_HEADER_LIST_SIZE)` });
   }
 
   #remoteEnded(s: WireStream): void {

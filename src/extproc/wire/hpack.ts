@@ -133,6 +133,12 @@ const MAX_INT = 0x7fffffff;
 const MAX_CONTINUATION_OCTETS = 5;
 
 /** Decodes header blocks from one HTTP/2 connection (keeps the dynamic table across blocks, in order). */
+/**
+ * A well-formed block whose list is over the decoder's `maxListSize`. Unlike other HpackErrors the decoder is still in
+ * step with the peer (the block was decoded to its end), so only that stream needs to fail.
+ */
+export class HeaderListTooLarge extends HpackError {}
+
 export class HpackDecoder {
   readonly #maxTableSize: number;
   readonly #maxListSize: number;
@@ -163,14 +169,16 @@ export class HpackDecoder {
 
   /**
    * Decodes one complete header block (HEADERS + CONTINUATION payloads already joined). Returns
-   * name/value pairs in order; names and values as latin1 strings. Throws HpackError on any
-   * malformed input, after which the decoder's state is undefined (the connection is dead anyway).
+   * name/value pairs in order; names and values as latin1 strings. Throws HeaderListTooLarge for a list over the
+   * cap (the decoder stays usable), and HpackError on any malformed input, after which the decoder's state is
+   * undefined (the connection is dead anyway).
    */
   decode(block: Uint8Array): Array<[string, string]> {
     const buf = Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
     const out: Array<[string, string]> = [];
     const end = buf.length;
     let listSize = 0;
+    let tooLarge = false;
     this.#pos = 0;
     while (this.#pos < end) {
       const first = buf[this.#pos]!;
@@ -207,9 +215,11 @@ export class HpackDecoder {
         value = this.#string(buf);
       }
       listSize += name.length + value.length + ENTRY_OVERHEAD;
-      if (listSize > this.#maxListSize) throw new HpackError(`header list larger than ${this.#maxListSize}`);
-      out.push([name, value]);
+      // Over the cap the block is still decoded to its end, so the dynamic table stays in step with the peer's.
+      if (listSize > this.#maxListSize) tooLarge = true;
+      else out.push([name, value]);
     }
+    if (tooLarge) throw new HeaderListTooLarge(`header list larger than ${this.#maxListSize}`);
     return out;
   }
 

@@ -7,6 +7,7 @@ import { WireProcessorClient, asciiHost, selectedTransport } from '../client.js'
 import { loopbackTarget, record } from '../test-support.js';
 import type { StreamEnd } from '../transport.js';
 import { ErrorCode, FrameType, frame } from './frames.js';
+import { encodeLiteral } from './hpack.js';
 import {
   OK_TRAILERS, RESPONSE_HEAD, bodyOf, dataFrame, goawayCode, headersFrame, headersMsg, isType, messageOf, rawPeer, replyBytes,
   wire, type RawConn,
@@ -163,4 +164,28 @@ test('a PING ACK we did not ask for does not count as the answer to ours (idle c
   await (await peer.conn(0)).closed;
   assert.deepEqual(await record(client, [headersMsg], { closeSend: true }).ended, { kind: 'ok' });
   assert.equal(peer.conns.length, 2);
+});
+
+test('trailers over our MAX_HEADER_LIST_SIZE fail that stream only; other calls on the connection go on', { timeout: 10_000 }, async (t) => {
+  const peer = await rawPeer(t, (c) => c.hello());
+  const client = wire(t, peer.port);
+  const a = record(client, [headersMsg], { closeSend: true });
+  const c = await peer.conn(0);
+  const ha = await c.next(isType(FrameType.Headers), 'HEADERS of a');
+  const b = record(client, [headersMsg], { closeSend: true });
+  const hb = await c.next((f) => f.type === FrameType.Headers && f.streamId !== ha.streamId, 'HEADERS of b');
+  // 70 KB of trailers, in a HEADERS frame and CONTINUATIONs of 16 KiB (a peer ignoring our 64 KiB limit).
+  const big = Buffer.concat([OK_TRAILERS, encodeLiteral('x-big', 'v'.repeat(70_000))]);
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < big.length; at += 16_384) pieces.push(big.subarray(at, at + 16_384));
+  c.send(headersFrame(ha.streamId, RESPONSE_HEAD), ...pieces.map((p, i) =>
+    frame(i === 0 ? FrameType.Headers : FrameType.Continuation, (i === 0 ? 1 : 0) | (i === pieces.length - 1 ? 4 : 0), ha.streamId, p)));
+  const endA = await a.ended;
+  assert.equal(endA.kind, 'reset', JSON.stringify(endA));
+  assert.match(messageOf(endA), /sent a header list over 65536 bytes \(our SETTINGS_MAX_HEADER_LIST_SIZE\)/);
+  const rst = await c.next((f) => f.type === FrameType.RstStream && f.streamId === ha.streamId, 'RST_STREAM of a');
+  assert.equal(rst.payload.readUInt32BE(0), ErrorCode.ProtocolError);
+  c.send(headersFrame(hb.streamId, RESPONSE_HEAD), headersFrame(hb.streamId, OK_TRAILERS, true));
+  assert.deepEqual(await b.ended, { kind: 'ok' });
+  assert.equal(c.frames.some((f) => f.type === FrameType.Goaway), false, 'the connection was not torn down');
 });
