@@ -44,20 +44,20 @@ export interface AccessLogRecord {
   protocol: string;
   remote: string;
   /** `namespace/name` of the route (the metrics label). */
-  route?: string;
+  route?: string | undefined;
   /** The route's full key (`<listenerKey>/<namespace>/<name>`), unique per listener. */
-  routeKey?: string;
-  backend?: string;
-  status?: number;
-  durationMs?: number;
-  bytesIn?: number;
-  bytesOut?: number;
-  error?: string;
-  errorCode?: string;
-  extProc?: ExtProcLog[];
-  ai?: AiLog;
+  routeKey?: string | undefined;
+  backend?: string | undefined;
+  status?: number | undefined;
+  durationMs?: number | undefined;
+  bytesIn?: number | undefined;
+  bytesOut?: number | undefined;
+  error?: string | undefined;
+  errorCode?: string | undefined;
+  extProc?: ExtProcLog[] | undefined;
+  ai?: AiLog | undefined;
   /** ext_proc dynamic_metadata (merged), when any. */
-  dynamicMetadata?: Record<string, unknown>;
+  dynamicMetadata?: Record<string, unknown> | undefined;
 }
 
 export interface RequestContext {

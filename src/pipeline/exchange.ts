@@ -37,6 +37,14 @@ class Context implements RequestContext {
   }
 }
 
+/** `namespace/name` of each route (the log field and metrics label), made once per route. */
+const labels = new WeakMap<Route, string>();
+function routeLabel(route: Route): string {
+  let label = labels.get(route);
+  if (label === undefined) labels.set(route, (label = `${route.namespace}/${route.name}`));
+  return label;
+}
+
 /** Mutable per-request state owned by the pipeline. */
 export class Exchange {
   readonly ctx: RequestContext;
@@ -64,6 +72,19 @@ export class Exchange {
       authority: req.authority,
       protocol: req.httpVersion === '2' ? 'HTTP/2' : 'HTTP/1.1',
       remote: req.remoteAddress,
+      // Every field the exchange may fill in is declared now, so all records share one shape.
+      route: undefined,
+      routeKey: undefined,
+      backend: undefined,
+      status: undefined,
+      durationMs: undefined,
+      bytesIn: undefined,
+      bytesOut: undefined,
+      error: undefined,
+      errorCode: undefined,
+      extProc: undefined,
+      ai: undefined,
+      dynamicMetadata: undefined,
     });
   }
 
@@ -97,11 +118,10 @@ export class Exchange {
     log.bytesOut = bytesOut;
     const route = this.ctx.route;
     if (route !== undefined) {
-      log.route = `${route.namespace}/${route.name}`;
+      log.route = routeLabel(route);
       log.routeKey = route.key;
     }
     if (this.ctx.backend !== undefined) log.backend = this.ctx.backend.backend.name;
-    if (Object.keys(this.ctx.extprocMetadata).length > 0) log.dynamicMetadata = this.ctx.extprocMetadata;
     try {
       publish(channels.requestEnd, { record: log });
     } finally {
