@@ -16,6 +16,12 @@ const HIGH_WATER = 64 * 1024;
 
 type RawHeaders = Record<string, string | string[] | undefined>;
 
+/** True when `o` has an own enumerable key (without building the key array `Object.keys` would). */
+function hasAny(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
 /** True when a response to `method` with this status/headers can carry no body. */
 export function bodyless(method: string, status: number, contentLength: string | string[] | undefined): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || contentLength === '0';
@@ -30,49 +36,6 @@ export function forwardUndici(
   signal: AbortSource,
 ): Promise<GatewayResponse> {
   return new Promise<GatewayResponse>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let channel: BodyChannel | undefined;
-    let started = false;
-    const cleanup = signal.onAbort(() => controller?.abort(signal.reason as Error));
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted) c.abort(signal.reason as Error);
-      },
-      onResponseStart(c, status, raw) {
-        if (status < 200) return;
-        started = true;
-        const h = raw as RawHeaders;
-        const res: GatewayResponse = { status, headers: headersFromObject(h, false), body: null };
-        if (!bodyless(req.method, status, h['content-length'])) {
-          const cl = h['content-length'];
-          channel = new BodyChannel(typeof cl === 'string' ? { highWaterMark: HIGH_WATER, length: Number(cl) } : { highWaterMark: HIGH_WATER });
-          channel.onCancel = (reason) => c.abort(reason as Error);
-          res.body = channel;
-        }
-        resolve(res);
-      },
-      onResponseData(c, chunk) {
-        if (channel === undefined) return;
-        const room = channel.push(chunk);
-        if (channel.buffered >= HIGH_WATER) {
-          c.pause();
-          void room.then(() => c.resume());
-        }
-      },
-      onResponseEnd(_c, trailers) {
-        cleanup();
-        const t = trailers as RawHeaders | null | undefined;
-        channel?.end(t !== null && t !== undefined && Object.keys(t).length > 0 ? headersFromObject(t, false) : undefined);
-      },
-      onResponseError(_c, err) {
-        cleanup();
-        const reason = signal.aborted && signal.reason !== undefined ? signal.reason : err;
-        const gerr = upstreamError(reason, display(target));
-        if (!started) reject(gerr);
-        else channel?.fail(gerr);
-      },
-    };
     pool.dispatch(
       {
         path: req.path,
@@ -81,7 +44,74 @@ export function forwardUndici(
         // undici accepts any AsyncIterable body (streamed, chunked when no content-length); its types don't say so.
         body: req.body as unknown as Readable | null,
       },
-      handler,
+      new UndiciExchange(req.method, target, signal, resolve, reject),
     );
   });
+}
+
+/**
+ * The dispatch handler of one upstream exchange. A class (undici calls its methods on it) rather than an object of
+ * closures: one allocation per request instead of seven.
+ */
+class UndiciExchange implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #channel: BodyChannel | undefined;
+  #started = false;
+  readonly #cleanup: () => void;
+
+  constructor(
+    private readonly method: string,
+    private readonly target: UpstreamTarget,
+    private readonly signal: AbortSource,
+    private readonly resolve: (res: GatewayResponse) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.#cleanup = signal.onAbort(this.#onAbort);
+  }
+
+  readonly #onAbort = (): void => this.#controller?.abort(this.signal.reason as Error);
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.#controller = c;
+    if (this.signal.aborted) c.abort(this.signal.reason as Error);
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, status: number, raw: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return;
+    this.#started = true;
+    const h = raw as RawHeaders;
+    const res: GatewayResponse = { status, headers: headersFromObject(h, false), body: null };
+    if (!bodyless(this.method, status, h['content-length'])) {
+      const cl = h['content-length'];
+      const channel = new BodyChannel(typeof cl === 'string' ? { highWaterMark: HIGH_WATER, length: Number(cl) } : { highWaterMark: HIGH_WATER });
+      channel.onCancel = (reason) => c.abort(reason as Error);
+      this.#channel = channel;
+      res.body = channel;
+    }
+    this.resolve(res);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    const channel = this.#channel;
+    if (channel === undefined) return;
+    const room = channel.push(chunk);
+    if (channel.buffered >= HIGH_WATER) {
+      c.pause();
+      void room.then(() => c.resume());
+    }
+  }
+
+  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    this.#cleanup();
+    const t = trailers as RawHeaders | null | undefined;
+    this.#channel?.end(t !== null && t !== undefined && hasAny(t) ? headersFromObject(t, false) : undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.#cleanup();
+    const reason = this.signal.aborted && this.signal.reason !== undefined ? this.signal.reason : err;
+    const gerr = upstreamError(reason, display(this.target));
+    if (!this.#started) this.reject(gerr);
+    else this.#channel?.fail(gerr);
+  }
 }
