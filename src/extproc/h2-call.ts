@@ -5,11 +5,11 @@
  */
 import http2 from 'node:http2';
 import type { OpenOptions, ProcessorStream, StreamEnd, StreamHandlers } from './transport.js';
-import { decodeResponse, encodeRequest, type ProcessingRequest, type ProcessingResponse } from './messages.js';
+import { encodeRequest, type ProcessingRequest, type ProcessingResponse } from './messages.js';
 import { checkResponseHeaders, FrameDecoder, frameMessage, readGrpcStatus, type GrpcStatus } from './grpc-framing.js';
 import type { H2Connection } from './h2-session.js';
-import { logger } from '../observability/logger.js';
 import { callMetadata, PROCESS_PATH, USER_AGENT } from './call-metadata.js';
+import { DETACHED, decodeReply, deliverReply, reportEnd, statusEnd } from './call-common.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -18,8 +18,6 @@ const RST_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL
   'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM',
   'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
 
-/** What a finished call holds instead of the session's handlers. */
-const DETACHED: StreamHandlers = { onMessage: () => undefined, onEnd: () => undefined };
 
 /** Per-call limits. */
 export interface CallLimits {
@@ -194,13 +192,8 @@ export class H2Call implements ProcessorStream {
     const r = this.#decoder.push(chunk);
     for (const bytes of r.messages) {
       if (this.#ended || this.#problem) return;
-      let msg;
-      try {
-        msg = decodeResponse(bytes);
-      } catch (err) {
-        this.#abort(`the processor sent a malformed ProcessingResponse: ${(err as Error).message}`);
-        return;
-      }
+      const msg = decodeReply(bytes);
+      if (typeof msg === 'string') return this.#abort(msg);
       // pause() can come from inside onMessage (the session's backlog went over its mark): hold the rest.
       if (this.#paused) this.#held.push(msg);
       else this.#deliver(msg);
@@ -209,12 +202,8 @@ export class H2Call implements ProcessorStream {
   }
 
   #deliver(msg: ProcessingResponse): void {
-    try {
-      this.#handlers.onMessage(msg);
-    } catch (err) {
-      logger.error({ err }, 'ext_proc stream handler threw');
-      this.#abort(`the ext_proc session failed while handling a reply: ${(err as Error).message}`);
-    }
+    const problem = deliverReply(this.#handlers, msg);
+    if (problem !== undefined) this.#abort(problem);
   }
 
   /** Records a fatal problem, resets the stream, and ends the call as `reset`. */
@@ -246,11 +235,7 @@ export class H2Call implements ProcessorStream {
     const who = `processor ${this.#limits.display}`;
     let end: StreamEnd;
     if (this.#problem) end = { kind: 'reset', message: this.#problem };
-    else if (this.#status) {
-      if (this.#decoder.pendingBytes > 0) end = { kind: 'reset', message: `the ${who} ended the stream inside a message (truncated gRPC frame)` };
-      else if (this.#status.code === 0) end = { kind: 'ok' };
-      else end = { kind: 'grpc_status', code: this.#status.code, message: this.#status.message };
-    } else if (!this.#ready) {
+    else if (this.#status) end = statusEnd(this.#status, this.#decoder.pendingBytes, who); else if (!this.#ready) {
       if (s && !s.closed && !s.destroyed) return; // still connecting
       end = { kind: 'connect', message: `cannot connect to ${who}: ${this.#error ?? 'connection closed'}` };
     } else if (s?.rstCode === NGHTTP2_REFUSED_STREAM) {
@@ -281,10 +266,6 @@ export class H2Call implements ProcessorStream {
     // let go of the session's handlers so a finished exchange is not kept alive, and promoted, with it.
     const handlers = this.#handlers;
     this.#handlers = DETACHED;
-    try {
-      handlers.onEnd(end);
-    } catch (err) {
-      logger.error({ err }, 'ext_proc stream onEnd handler threw');
-    }
+    reportEnd(handlers, end);
   }
 }

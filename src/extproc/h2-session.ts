@@ -6,6 +6,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { ProcessorTarget } from '../config/model.js';
+import { CONNECTION_DEFAULTS, Redial } from './redial.js';
 
 /** Tunables for a processor connection (defaults suit production; tests may shorten them). */
 export interface ConnectionOptions {
@@ -26,7 +27,6 @@ export type Acquired =
   | { readonly ok: true; readonly session: http2.ClientHttp2Session }
   | { readonly ok: false; readonly message: string };
 
-const DEFAULTS = { backoffBaseMs: 50, backoffMaxMs: 1000, connectTimeoutMs: 5000, idlePingAfterMs: 30_000, pingTimeoutMs: 5000 };
 
 /** Builds the URL authority for node's http2.connect (brackets IPv6 literals). */
 function authorityOf(t: ProcessorTarget): string {
@@ -37,12 +37,10 @@ function authorityOf(t: ProcessorTarget): string {
 /** Manages the single HTTP/2 session to a processor target. */
 export class H2Connection {
   readonly #target: ProcessorTarget;
-  readonly #opts: typeof DEFAULTS;
+  readonly #opts: typeof CONNECTION_DEFAULTS;
+  readonly #redial: Redial;
   #session: http2.ClientHttp2Session | undefined;
   #connected = false;
-  #failures = 0;
-  #nextDialAt = 0;
-  #lastError = '';
   #active = 0;
   #lastTraffic = 0;
   #pinging = false;
@@ -50,7 +48,8 @@ export class H2Connection {
 
   constructor(target: ProcessorTarget, opts: ConnectionOptions = {}) {
     this.#target = target;
-    this.#opts = { ...DEFAULTS, ...opts };
+    this.#opts = { ...CONNECTION_DEFAULTS, ...opts };
+    this.#redial = new Redial(this.#opts.backoffBaseMs, this.#opts.backoffMaxMs);
   }
 
   /** Returns the live session (dialing one if needed), or a fail-fast reason while backing off or closed. */
@@ -61,13 +60,8 @@ export class H2Connection {
       if (this.#connected && Date.now() - this.#lastTraffic >= this.#opts.idlePingAfterMs) this.#checkAlive(s);
       return { ok: true, session: s };
     }
-    const now = Date.now();
-    if (now < this.#nextDialAt) {
-      return {
-        ok: false,
-        message: `cannot connect to processor ${this.#target.display}: ${this.#lastError} (retrying in ${this.#nextDialAt - now} ms)`,
-      };
-    }
+    const blocked = this.#redial.blocked(this.#target.display);
+    if (blocked !== undefined) return { ok: false, message: blocked };
     return { ok: true, session: this.#dial() };
   }
 
@@ -125,17 +119,16 @@ export class H2Connection {
       if (this.#session !== s) return;
       this.#connected = true;
       this.#lastTraffic = Date.now();
-      this.#failures = 0;
-      this.#nextDialAt = 0;
+      this.#redial.succeeded();
       // A larger connection window lets big bodies on many streams flow without waiting on WINDOW_UPDATEs.
       try { s.setLocalWindowSize(16 << 20); } catch { /* session already closing */ }
     });
     s.on('error', (err: Error) => {
       if (this.#session !== s) return;
-      this.#lastError = err.message;
+      this.#redial.lastError = err.message;
       if (!this.#connected) {
         this.#session = undefined;
-        this.#dialFailed();
+        this.#redial.failed();
       }
     });
     s.on('goaway', () => {
@@ -147,7 +140,7 @@ export class H2Connection {
       clearTimeout(timer);
       if (this.#session !== s) return;
       this.#session = undefined;
-      if (!this.#connected) this.#dialFailed();
+      if (!this.#connected) this.#redial.failed();
     });
     // Streams report their own frame errors; a listener keeps node from treating them as unhandled.
     s.on('frameError', () => {});
@@ -178,13 +171,5 @@ export class H2Connection {
       clearTimeout(timer);
       this.#pinging = false;
     }
-  }
-
-  #dialFailed(): void {
-    this.#failures++;
-    const exp = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffBaseMs * 2 ** (this.#failures - 1));
-    // Jitter spreads redials of many gateway workers after a processor restart.
-    this.#nextDialAt = Date.now() + Math.round(exp * (0.8 + 0.4 * Math.random()));
-    if (!this.#lastError) this.#lastError = 'connection closed before it was established';
   }
 }

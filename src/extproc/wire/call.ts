@@ -5,17 +5,15 @@
  * messages, as the node:http2 transport's H2Call.
  */
 import type { OpenOptions, ProcessorStream, StreamEnd, StreamHandlers } from '../transport.js';
-import { decodeResponse, encodeRequest, type ProcessingRequest, type ProcessingResponse } from '../messages.js';
+import { encodeRequest, type ProcessingRequest, type ProcessingResponse } from '../messages.js';
 import { checkResponseHeaders, FrameDecoder, frameMessage, readGrpcStatus, type GrpcStatus } from '../grpc-framing.js';
 import { callMetadata } from '../call-metadata.js';
-import { logger } from '../../observability/logger.js';
+import { DETACHED, decodeReply, deliverReply, reportEnd, statusEnd } from '../call-common.js';
 import { ErrorCode } from './frames.js';
 import { encodeLiteral } from './hpack.js';
 import type { HeaderMap, StreamLoss, StreamSink, WireConnection, WireStream } from './connection.js';
 import type { WireLink } from './link.js';
 
-/** What a finished call holds instead of the session's handlers (so a finished exchange can be collected). */
-const DETACHED: StreamHandlers = { onMessage: () => undefined, onEnd: () => undefined };
 
 /** Per-call limits and the constant part of the request's header block. */
 export interface WireCallConfig {
@@ -196,13 +194,8 @@ export class WireCall implements ProcessorStream, StreamSink {
     const r = this.#decoder.push(chunk);
     for (const bytes of r.messages) {
       if (this.#ended || this.#problem) return;
-      let msg: ProcessingResponse;
-      try {
-        msg = decodeResponse(bytes);
-      } catch (err) {
-        this.#abort(`the processor sent a malformed ProcessingResponse: ${(err as Error).message}`);
-        return;
-      }
+      const msg = decodeReply(bytes);
+      if (typeof msg === 'string') return this.#abort(msg);
       // pause() can come from inside onMessage (the session's backlog went over its mark): hold the rest.
       if (this.#paused) this.#held.push(msg);
       else this.#deliver(msg);
@@ -212,12 +205,8 @@ export class WireCall implements ProcessorStream, StreamSink {
   }
 
   #deliver(msg: ProcessingResponse): void {
-    try {
-      this.#handlers.onMessage(msg);
-    } catch (err) {
-      logger.error({ err }, 'ext_proc stream handler threw');
-      this.#abort(`the ext_proc session failed while handling a reply: ${(err as Error).message}`);
-    }
+    const problem = deliverReply(this.#handlers, msg);
+    if (problem !== undefined) this.#abort(problem);
   }
 
   /** Records a fatal problem, resets the stream, and ends the call as `reset`. */
@@ -237,11 +226,7 @@ export class WireCall implements ProcessorStream, StreamSink {
     const who = `processor ${this.#config.display}`;
     let end: StreamEnd;
     if (this.#problem) end = { kind: 'reset', message: this.#problem };
-    else if (this.#status) {
-      if (this.#decoder.pendingBytes > 0) end = { kind: 'reset', message: `the ${who} ended the stream inside a message (truncated gRPC frame)` };
-      else if (this.#status.code === 0) end = { kind: 'ok' };
-      else end = { kind: 'grpc_status', code: this.#status.code, message: this.#status.message };
-    } else if (this.#loss) end = this.#loss;
+    else if (this.#status) end = statusEnd(this.#status, this.#decoder.pendingBytes, who); else if (this.#loss) end = this.#loss;
     else if (this.#remoteEnded) {
       // No status: a RST_STREAM often follows in the same read, and names the cause better; give it a turn.
       if (!this.#lateCheck) {
@@ -274,10 +259,6 @@ export class WireCall implements ProcessorStream, StreamSink {
     // Let go of the session's handlers so a finished exchange is not kept alive by anything still holding the call.
     const handlers = this.#handlers;
     this.#handlers = DETACHED;
-    try {
-      handlers.onEnd(end);
-    } catch (err) {
-      logger.error({ err }, 'ext_proc stream onEnd handler threw');
-    }
+    reportEnd(handlers, end);
   }
 }

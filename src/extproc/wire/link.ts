@@ -7,21 +7,19 @@
 import type { ProcessorTarget } from '../../config/model.js';
 import type { ConnectionOptions } from '../h2-session.js';
 import { WireConnection } from './connection.js';
+import { CONNECTION_DEFAULTS, Redial } from '../redial.js';
 
 /** A usable connection, or why not (fail fast). */
 export type Linked =
   | { readonly ok: true; readonly conn: WireConnection }
   | { readonly ok: false; readonly message: string };
 
-const DEFAULTS = { backoffBaseMs: 50, backoffMaxMs: 1000, connectTimeoutMs: 5000, idlePingAfterMs: 30_000, pingTimeoutMs: 5000 };
 
 export class WireLink {
   readonly #target: ProcessorTarget;
-  readonly #opts: typeof DEFAULTS;
+  readonly #opts: typeof CONNECTION_DEFAULTS;
+  readonly #redial: Redial;
   #conn: WireConnection | undefined;
-  #failures = 0;
-  #nextDialAt = 0;
-  #lastError = '';
   #active = 0;
   #lastTraffic = 0;
   #pinging = false;
@@ -31,7 +29,8 @@ export class WireLink {
 
   constructor(target: ProcessorTarget, opts: ConnectionOptions = {}) {
     this.#target = target;
-    this.#opts = { ...DEFAULTS, ...opts };
+    this.#opts = { ...CONNECTION_DEFAULTS, ...opts };
+    this.#redial = new Redial(this.#opts.backoffBaseMs, this.#opts.backoffMaxMs);
   }
 
   /** The live connection (dialing one if needed), or a fail-fast reason while backing off or closed. */
@@ -42,13 +41,8 @@ export class WireLink {
       if (c.ready && Date.now() - this.#lastTraffic >= this.#opts.idlePingAfterMs) this.#checkAlive(c);
       return { ok: true, conn: c };
     }
-    const now = Date.now();
-    if (now < this.#nextDialAt) {
-      return {
-        ok: false,
-        message: `cannot connect to processor ${this.#target.display}: ${this.#lastError} (retrying in ${this.#nextDialAt - now} ms)`,
-      };
-    }
+    const blocked = this.#redial.blocked(this.#target.display);
+    if (blocked !== undefined) return { ok: false, message: blocked };
     return { ok: true, conn: this.#dial() };
   }
 
@@ -90,8 +84,7 @@ export class WireLink {
       onReady() {
         if (link.#conn !== c) return;
         link.#lastTraffic = Date.now();
-        link.#failures = 0;
-        link.#nextDialAt = 0;
+        link.#redial.succeeded();
       },
       onDraining() {
         // Streams already accepted finish here; new ones dial a new connection.
@@ -103,8 +96,8 @@ export class WireLink {
       onClosed(error, wasReady) {
         link.#old.delete(c);
         if (link.#conn === c) link.#conn = undefined;
-        if (error !== undefined) link.#lastError = error;
-        if (!wasReady && !link.#closed) link.#dialFailed();
+        if (error !== undefined) link.#redial.lastError = error;
+        if (!wasReady && !link.#closed) link.#redial.failed();
       },
       onTraffic() {
         link.#lastTraffic = Date.now();
@@ -133,13 +126,5 @@ export class WireLink {
       this.#pinging = false;
       if (ok) this.#lastTraffic = Date.now();
     });
-  }
-
-  #dialFailed(): void {
-    this.#failures++;
-    const exp = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffBaseMs * 2 ** (this.#failures - 1));
-    // Jitter spreads redials of many gateway workers after a processor restart.
-    this.#nextDialAt = Date.now() + Math.round(exp * (0.8 + 0.4 * Math.random()));
-    if (!this.#lastError) this.#lastError = 'connection closed before it was established';
   }
 }
