@@ -10,105 +10,17 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ProcessorTarget } from '../../config/model.js';
 import {
   DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameReader, FrameType, MAX_WINDOW, PREFACE, Setting, errorName,
-  frame, goaway, rstStream, settings, windowUpdate, writeFrameHeader, type Frame,
+  frame, goaway, rstStream, settings, streamIdProblem, unpad, windowUpdate, writeFrameHeader, type Frame,
 } from './frames.js';
 import { HeaderListTooLarge, HpackDecoder, HpackError } from './hpack.js';
+import { CONNECTION_WINDOW, FLOOD_BYTES, MAX_CONTINUATIONS, MAX_HEADER_LIST, SOCKET_HIGH_WATER, STREAM_HIGH_WATER, STREAM_WINDOW } from './limits.js';
+import { WireStream, type ConnectionEvents, type DialOptions, type HeaderMap, type StreamLoss, type StreamSink } from './stream.js';
 
-/** Our receive windows: 1 MiB per stream (as the node:http2 transport had), 16 MiB for the connection. */
-const STREAM_WINDOW = 1 << 20;
-const CONNECTION_WINDOW = 16 << 20;
-/** Largest decoded header list we accept from the processor. */
-const MAX_HEADER_LIST = 64 * 1024;
-/** A stream with more than this queued (not yet allowed out by flow control) asks its writer to wait. */
-const STREAM_HIGH_WATER = 64 * 1024;
-/** The socket's own buffer past which writers are asked to wait. */
-const SOCKET_HIGH_WATER = 1 << 20;
-/** Frame names for messages. */
-const FRAME_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
-/** A header block may span this many CONTINUATION frames (64 KiB in 16 KiB frames needs 4). */
-const MAX_CONTINUATIONS = 32;
-/**
- * Unsent bytes past which frames that make us answer (PING, SETTINGS) are a flood: a peer that sends them without
- * reading our answers would otherwise grow our write buffer without bound.
- */
-const FLOOD_BYTES = 16 << 20;
+export { WireStream, type ConnectionEvents, type DialOptions, type HeaderMap, type StreamLoss, type StreamSink };
 
-/** Decoded header fields; repeated names keep the last value except where it matters to us. */
-export type HeaderMap = Record<string, string>;
 
-/**
- * Why a stream stopped without a clean end from the peer:
- * - `unconnected`: the connection never got to HTTP/2 (dial, TLS or preface failed); `message` says why;
- * - `refused`: the peer did not process it (REFUSED_STREAM, above a GOAWAY's last stream id, ids spent);
- * - `reset`: the peer reset it (RST_STREAM with a code other than REFUSED_STREAM; `message` is the code's name);
- * - `lost`: the connection failed or closed while the stream was open; `message` says why;
- * - `closed`: the stream never went out because our side closed the connection (`close`);
- * - `protocol`: the peer broke the protocol on this stream only; we reset it (`message` says what the peer did).
- */
-export interface StreamLoss {
-  readonly kind: 'unconnected' | 'refused' | 'reset' | 'lost' | 'closed' | 'protocol';
-  readonly message: string;
-}
-
-/** What a stream reports to its owner (the gRPC call). */
-export interface StreamSink {
-  /** The response headers (first HEADERS) or trailers (a later HEADERS, which ends the stream). */
-  onHeaders(headers: HeaderMap, endStream: boolean): void;
-  /** A DATA payload (padding removed); call `consumed()` once its bytes are processed. */
-  onData(payload: Buffer, endStream: boolean): void;
-  /** The stream is gone without a clean end: reset by the peer, refused, or the connection was lost. */
-  onLost(loss: StreamLoss): void;
-}
-
-/** One request stream on the connection. Created by `WireConnection.open`. */
-export class WireStream {
-  id = 0;
-  sink: StreamSink;
-  /** Peer's window for our DATA on this stream. */
-  sendWindow: number;
-  /** What we allow the peer to send before our next WINDOW_UPDATE. */
-  recvWindow = STREAM_WINDOW;
-  /** Bytes delivered and processed but not yet given back by a WINDOW_UPDATE. */
-  recvUnacked = 0;
-  /** Outgoing DATA not yet allowed out by flow control. */
-  queue: Buffer[] = [];
-  queued = 0;
-  /** END_STREAM waits behind the queue. */
-  endQueued = false;
-  localEnded = false;
-  remoteEnded = false;
-  gotHeaders = false;
-  closed = false;
-  drainWaiters: Array<() => void> | undefined;
-  readonly block: Buffer;
-
-  constructor(sink: StreamSink, block: Buffer, sendWindow: number) {
-    this.sink = sink;
-    this.block = block;
-    this.sendWindow = sendWindow;
-  }
-}
-
-/** Connection-level events for the owner (the link that dials and replaces connections). */
-export interface ConnectionEvents {
-  /** The server's SETTINGS arrived: the connection speaks HTTP/2. */
-  onReady(): void;
-  /** The connection will take no new streams (GOAWAY received, ids exhausted, or closing). */
-  onDraining(): void;
-  /** The socket is gone; `error` says why when it was not a clean close after draining. */
-  onClosed(error: string | undefined, wasReady: boolean): void;
-  /** Any frame arrived (the connection is alive). */
-  onTraffic(): void;
-}
-
-/** What the connection needs to dial. */
-export interface DialOptions {
-  readonly target: ProcessorTarget;
-  readonly connectTimeoutMs: number;
-}
 
 export class WireConnection {
   readonly #events: ConnectionEvents;
@@ -461,7 +373,7 @@ export class WireConnection {
       this.#protocolError(ErrorCode.ProtocolError, 'a header block was interrupted by another frame');
       return false;
     }
-    const problem = this.#badStreamId(f);
+    const problem = streamIdProblem(f, this.#nextId);
     if (problem) {
       this.#protocolError(ErrorCode.ProtocolError, problem);
       return false;
@@ -481,47 +393,6 @@ export class WireConnection {
     return !this.#closed;
   };
 
-  /**
-   * Frames on a stream id they cannot be on (RFC 9113 §5.1, §6): connection-level frames on a stream, stream frames
-   * on stream 0, or a stream we never opened (even ids: push is off; odd ids at or above the next we would open).
-   */
-  #badStreamId(f: Frame): string | undefined {
-    const id = f.streamId;
-    const name = FRAME_NAMES[f.type] ?? `type ${f.type}`;
-    switch (f.type) {
-      case FrameType.Settings:
-      case FrameType.Ping:
-      case FrameType.Goaway:
-        return id === 0 ? undefined : `${name} on stream ${id} (it belongs on stream 0)`;
-      case FrameType.Data:
-      case FrameType.Headers:
-      case FrameType.RstStream:
-        if (id === 0) return `${name} on stream 0`;
-        return id % 2 === 0 || id >= this.#nextId ? `${name} on stream ${id}, which we never opened` : undefined;
-      case FrameType.WindowUpdate:
-        return id !== 0 && (id % 2 === 0 || id >= this.#nextId) ? `WINDOW_UPDATE on stream ${id}, which we never opened` : undefined;
-      default:
-        return undefined;
-    }
-  }
-
-  /** Strips padding (and HEADERS priority fields); undefined when the padding is invalid. */
-  #body(f: Frame, priority: boolean): Buffer | undefined {
-    let p = f.payload;
-    let pad = 0;
-    if (f.flags & Flag.Padded) {
-      if (p.length < 1) return undefined;
-      pad = p[0]!;
-      p = p.subarray(1);
-    }
-    if (priority && f.flags & Flag.Priority) {
-      if (p.length < 5) return undefined;
-      p = p.subarray(5);
-    }
-    if (pad > p.length) return undefined;
-    return pad === 0 ? p : p.subarray(0, p.length - pad);
-  }
-
   #onData(f: Frame): void {
     const len = f.payload.length;
     this.#recvUnacked += len;
@@ -531,7 +402,7 @@ export class WireConnection {
     }
     const s = this.#streams.get(f.streamId);
     if (!s || s.remoteEnded) return; // a stream we reset or finished: its bytes count for the connection only
-    const body = this.#body(f, false);
+    const body = unpad(f, false);
     if (!body) return this.#protocolError(ErrorCode.ProtocolError, 'a DATA frame with invalid padding');
     if (!s.gotHeaders) return this.#protocolError(ErrorCode.ProtocolError, `DATA on stream ${s.id} before its response HEADERS`);
     s.recvWindow -= len;
@@ -545,7 +416,7 @@ export class WireConnection {
   }
 
   #onHeaders(f: Frame): void {
-    const block = this.#body(f, true);
+    const block = unpad(f, true);
     if (!block) return this.#protocolError(ErrorCode.ProtocolError, 'a HEADERS frame with invalid padding');
     const endStream = (f.flags & Flag.EndStream) !== 0;
     if (f.flags & Flag.EndHeaders) this.#headerBlock(f.streamId, block, endStream);

@@ -52,6 +52,52 @@ export const enum ErrorCode {
   EnhanceYourCalm = 0xb,
 }
 
+/** Frame names for messages. */
+const FRAME_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
+
+/**
+ * Why a frame cannot be on its stream id (RFC 9113 §5.1, §6), for a client whose next stream id is `nextId`:
+ * connection-level frames on a stream, stream frames on stream 0, or a stream it never opened (even ids: push is
+ * off; odd ids at or above `nextId`). Undefined when the id is fine.
+ */
+export function streamIdProblem(f: Frame, nextId: number): string | undefined {
+  const id = f.streamId;
+  const name = FRAME_NAMES[f.type] ?? `type ${f.type}`;
+  const neverOpened = id % 2 === 0 || id >= nextId;
+  switch (f.type) {
+    case FrameType.Settings:
+    case FrameType.Ping:
+    case FrameType.Goaway:
+      return id === 0 ? undefined : `${name} on stream ${id} (it belongs on stream 0)`;
+    case FrameType.Data:
+    case FrameType.Headers:
+    case FrameType.RstStream:
+      if (id === 0) return `${name} on stream 0`;
+      return neverOpened ? `${name} on stream ${id}, which we never opened` : undefined;
+    case FrameType.WindowUpdate:
+      return id !== 0 && neverOpened ? `WINDOW_UPDATE on stream ${id}, which we never opened` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A DATA or HEADERS payload without its padding (and HEADERS priority fields); undefined when the padding is invalid. */
+export function unpad(f: Frame, headers: boolean): Buffer | undefined {
+  let p = f.payload;
+  let pad = 0;
+  if (f.flags & Flag.Padded) {
+    if (p.length < 1) return undefined;
+    pad = p[0]!;
+    p = p.subarray(1);
+  }
+  if (headers && f.flags & Flag.Priority) {
+    if (p.length < 5) return undefined;
+    p = p.subarray(5);
+  }
+  if (pad > p.length) return undefined;
+  return pad === 0 ? p : p.subarray(0, p.length - pad);
+}
+
 /** The name of an error code for messages ("INTERNAL_ERROR", or the number for unknown codes). */
 export const errorName = (code: number): string => ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
 
