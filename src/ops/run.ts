@@ -65,9 +65,7 @@ export async function run(opts: RunOptions): Promise<Running> {
     await closeAll();
     throw err;
   }
-  readiness.state = 'ready';
-  logger.info({ binds: gateway.addresses(), ...ops.addresses }, 'tollgate ready');
-
+  // The watch is armed before the gateway says it is ready: an edit made as soon as it is ready must be seen.
   const spec = opts.watch;
   if (spec !== undefined) {
     watch = watchAndReload(spec, opts.model, async (text) => {
@@ -77,6 +75,8 @@ export async function run(opts: RunOptions): Promise<Running> {
       return model;
     });
   }
+  readiness.state = 'ready';
+  logger.info({ binds: gateway.addresses(), ...ops.addresses }, 'tollgate ready');
 
   return {
     readiness,
