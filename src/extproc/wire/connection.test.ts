@@ -269,6 +269,29 @@ test('invalid padding (pad length over the payload) is a connection PROTOCOL_ERR
   await worksAgain(client, peer, 2);
 });
 
+/**
+ * Opens a call that sends request headers, half-closes, and pauses itself in its first onMessage; resolves once
+ * it has paused, with the replies so far and the end to come.
+ */
+async function pausedAfterFirstReply(client: WireProcessorClient): Promise<{ stream: ProcessorStream; got: string[]; ended: Promise<StreamEnd> }> {
+  const got: string[] = [];
+  let paused!: () => void;
+  const isPaused = new Promise<void>((r) => { paused = r; });
+  let onEnd!: (e: StreamEnd) => void;
+  const ended = new Promise<StreamEnd>((r) => { onEnd = r; });
+  const stream: ProcessorStream = client.open({
+    onMessage: (m) => {
+      got.push(bodyOf(m));
+      if (got.length === 1) { stream.pause!(); paused(); }
+    },
+    onEnd,
+  });
+  stream.send(headersMsg);
+  stream.closeSend();
+  await isPaused;
+  return { stream, got, ended };
+}
+
 // ---- 6. receive-side flow control ----
 
 test('a paused call holds a flow-controlled peer after exactly one 1 MiB stream window; resume() lets 3 MiB through in order', { timeout: 20_000 }, async (t) => {
@@ -285,21 +308,7 @@ test('a paused call holds a flow-controlled peer after exactly one 1 MiB stream 
       c.send(headersFrame(1, OK_TRAILERS, true));
     }, () => {});
   });
-  const got: string[] = [];
-  let paused!: () => void;
-  const isPaused = new Promise<void>((r) => { paused = r; });
-  let onEnd!: (e: StreamEnd) => void;
-  const ended = new Promise<StreamEnd>((r) => { onEnd = r; });
-  const stream: ProcessorStream = wire(t, peer.port).open({
-    onMessage: (m) => {
-      got.push(bodyOf(m));
-      if (got.length === 1) { stream.pause!(); paused(); }
-    },
-    onEnd,
-  });
-  stream.send(headersMsg);
-  stream.closeSend();
-  await isPaused;
+  const { stream, got, ended } = await pausedAfterFirstReply(wire(t, peer.port));
   await sender.stalled();
   assert.deepEqual(sender.stats(1), { window: 0, granted: MiB, sent: MiB }, 'the peer was allowed one stream window and used it');
   // While paused nothing more is granted: a short bounded wait shows no WINDOW_UPDATE for the stream arrives.
@@ -323,21 +332,7 @@ test('a paused call keeps a node:http2 server from finishing a 3 MiB answer unti
     for (const b of bodies) s.write(replyBytes(b));
     s.end(() => { finished = true; });
   });
-  const got: string[] = [];
-  let paused!: () => void;
-  const isPaused = new Promise<void>((r) => { paused = r; });
-  let onEnd!: (e: StreamEnd) => void;
-  const ended = new Promise<StreamEnd>((r) => { onEnd = r; });
-  const stream: ProcessorStream = wire(t, srv.port).open({
-    onMessage: (m) => {
-      got.push(bodyOf(m));
-      if (got.length === 1) { stream.pause!(); paused(); }
-    },
-    onEnd,
-  });
-  stream.send(headersMsg);
-  stream.closeSend();
-  await isPaused;
+  const { stream, got, ended } = await pausedAfterFirstReply(wire(t, srv.port));
   // The server can write one window (1 MiB) and no more: its end callback must not fire while we are paused.
   await delay(200);
   assert.equal(finished, false, 'the server wrote all 3 MiB while the call was paused');
