@@ -52,7 +52,7 @@ if (vs) gws[1] = { name: vs, peer: `bench/servers/${vs}-proxy.mjs` };
 if (bQuiet) Object.assign(gws[1], { name: 'access log off', quiet: true });
 for (const g of gws) {
   if (g.peer) {
-    g.proc = await startPinned({ cpu: 0, cmd: process.execPath, args: [g.peer], env: { UPSTREAM: `http://127.0.0.1:${backend.port}` } });
+    g.proc = await startPinned({ cpu: 0, cmd: process.execPath, args: [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/peer`] : []), g.peer], env: { UPSTREAM: `http://127.0.0.1:${backend.port}` } });
     g.port = g.proc.port;
   } else {
     g.port = await freePort();
@@ -63,7 +63,7 @@ for (const g of gws) {
 const label = (g) => `${kind}${procPid ? ` (${processorKind} processor)` : ''} ${g.name}`;
 const rows = await measureInterleaved(cfg, gws.map((g) => ({ row: { suite: 'cell', target: label(g) }, opts: { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath } })));
 if (other) {
-  for (const r of rows) console.error(`MEDIAN ${r.target}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs/req`);
+  for (const r of rows) console.error(`MEDIAN ${r.target}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs/req (runs: ${r.runs.map((x) => x.cpuUsPerReq).join(' ')})`);
 }
 for (const g of gws) await stop(g.proc);
 await Promise.all([stop(processor), stop(backend)]);

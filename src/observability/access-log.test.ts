@@ -79,3 +79,18 @@ test('a large batch is written in chunks of whole lines no larger than a pipe wr
   const ids = chunks.join('').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
   assert.deepEqual(ids, Array.from({ length: 100 }, (_, i) => `id-${i}`));
 });
+
+test('records from several event-loop turns share one write (no write per turn)', async (t) => {
+  const ev = new EventEmitter();
+  const chunks: string[] = [];
+  const log = createAccessLog({ write: (c) => { chunks.push(c); ev.emit('w'); } });
+  t.after(() => log.dispose());
+  const written = once(ev, 'w');
+  for (let turn = 0; turn < 3; turn++) {
+    channels.requestEnd.publish({ record: record(`t${turn}`) });
+    await new Promise((r) => setImmediate(r));
+  }
+  await written;
+  assert.equal(chunks.length, 1);
+  assert.deepEqual(chunks[0]!.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), ['t0', 't1', 't2']);
+});
