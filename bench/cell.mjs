@@ -28,7 +28,7 @@ const vs = arg('--vs');
 const bQuiet = argv.includes('--b-quiet');
 const bEnv = Object.fromEntries(argv.flatMap((a, i) => (a === '--b-env' ? [argv[i + 1].split(/=(.*)/s).slice(0, 2)] : [])));
 const other = arg('--ab') ?? (bArgs.length > 0 || vs || bQuiet || Object.keys(bEnv).length > 0 ? '.' : undefined);
-const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2 };
+const cfg = { runs: Number(arg('--runs', 3)), seconds: Number(arg('--seconds', 5)), warmup: 2, shuffle: true };
 process.on('exit', killAll);
 
 const backend = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/backend.mjs'] });

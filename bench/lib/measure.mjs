@@ -57,15 +57,27 @@ export async function measureInterleaved(cfg, cells) {
   }
   for (const { opts } of cells) if (opts.pid) resetPeak(opts.pid);
   const runs = cells.map(() => []);
+  const order = cells.map((_, k) => k);
   for (let i = 0; i < cfg.runs; i++) {
-    for (const [k, { opts }] of cells.entries()) {
+    // `cfg.shuffle`: each round visits the cells in a new random order, so no cell always runs right after the
+    // same neighbour (or first, after the idle pause): position effects then average out over the rounds.
+    if (cfg.shuffle) shuffle(order);
+    for (const k of order) {
+      const { opts } = cells[k];
       // A target that sat idle while the others ran gets a short warm-up first (V8 shrinks an idle heap), so
       // every run measures a process under steady load, as a sequential run would.
-      if (i > 0 && cells.length > 1) await wrk({ url: opts.url, connections: opts.connections, seconds: 1, scriptPath: opts.scriptPath, cpu: opts.wrkCpu ?? '1' });
+      if (cells.length > 1) await wrk({ url: opts.url, connections: opts.connections, seconds: 1, scriptPath: opts.scriptPath, cpu: opts.wrkCpu ?? '1' });
       runs[k].push(await oneRun(cfg, opts));
     }
   }
   return cells.map(({ row, opts }, k) => summarize(row, opts, runs[k]));
+}
+
+function shuffle(xs) {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
 }
 
 function summarize(row, { pid, connections }, runs) {
@@ -80,7 +92,7 @@ function summarize(row, { pid, connections }, runs) {
     foreignCpu0Pct: median(runs.map((r) => r.foreignPct)),
     peakRssMiB: pid ? treePeakRss(pid) / 1024 : undefined,
     errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
-    runs: runs.map((r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuUsPerReq: r.cpu && Math.round(r.cpu * 10) / 10 })),
+    runs: runs.map((r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuUsPerReq: r.cpu && Math.round(r.cpu * 10) / 10 })), // in round order: runs[i] of two cells of one call are a pair
   };
   console.error(`  ${row.suite}/${row.target} c=${connections}: ${fmt(out.rps)} req/s, p50 ${fmt(out.p50Ms, 2)} p99 ${fmt(out.p99Ms, 2)} ms` +
     (out.cpuUsPerReq !== undefined ? `, ${fmt(out.cpuUsPerReq, 1)} µs/req` : '') +
