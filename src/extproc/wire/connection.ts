@@ -12,26 +12,30 @@ import net from 'node:net';
 import tls from 'node:tls';
 import {
   DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameReader, FrameType, MAX_WINDOW, PREFACE, Setting, errorName,
-  frame, goaway, rstStream, settings, streamIdProblem, unpad, windowUpdate, writeFrameHeader, type Frame,
+  frame, goaway, parseGoaway, parseSettings, rstStream, settings, streamIdProblem, unpad, windowUpdate, writeFrameHeader,
+  type Frame,
 } from './frames.js';
-import { HeaderListTooLarge, HpackDecoder, HpackError } from './hpack.js';
-import { CONNECTION_WINDOW, FLOOD_BYTES, MAX_CONTINUATIONS, MAX_HEADER_LIST, SOCKET_HIGH_WATER, STREAM_HIGH_WATER, STREAM_WINDOW } from './limits.js';
-import { WireStream, type ConnectionEvents, type DialOptions, type HeaderMap, type StreamLoss, type StreamSink } from './stream.js';
+import { HeaderBlocks, type BlockResult } from './header-block.js';
+import { CONNECTION_WINDOW, FLOOD_BYTES, MAX_HEADER_LIST, SOCKET_HIGH_WATER, STREAM_HIGH_WATER, STREAM_WINDOW } from './limits.js';
+import { Pings, pingAck } from './pings.js';
+import { SendFlow } from './send.js';
+import { WireStream, wake, type ConnectionEvents, type DialOptions, type HeaderMap, type StreamLoss, type StreamSink } from './stream.js';
 
 export { WireStream, type ConnectionEvents, type DialOptions, type HeaderMap, type StreamLoss, type StreamSink };
-
-
 
 export class WireConnection {
   readonly #events: ConnectionEvents;
   readonly #socket: net.Socket;
   readonly #reader = new FrameReader(DEFAULT_MAX_FRAME);
-  readonly #decoder = new HpackDecoder(4096, MAX_HEADER_LIST);
+  readonly #headerBlocks = new HeaderBlocks();
   readonly #streams = new Map<number, WireStream>();
   /** Streams whose HEADERS wait for a free slot under the peer's MAX_CONCURRENT_STREAMS. */
   readonly #waiting: WireStream[] = [];
-  /** Streams with DATA held back by flow control, in the order they blocked. */
-  readonly #blocked = new Set<WireStream>();
+  readonly #send = new SendFlow({
+    write: (buf) => this.#write(buf),
+    localEnded: (s) => this.#localEnded(s),
+    needsDrain: (s) => this.needsDrain(s),
+  });
   #nextId = 1;
   #open = 0;
   #ready = false;
@@ -41,15 +45,9 @@ export class WireConnection {
   #corked = false;
   // Peer settings.
   #peerInitialWindow = DEFAULT_WINDOW;
-  #peerMaxFrame = DEFAULT_MAX_FRAME;
   #peerMaxStreams = Number.POSITIVE_INFINITY;
-  #sendWindow = DEFAULT_WINDOW;
   #recvUnacked = 0;
-  // HEADERS split over CONTINUATION frames.
-  #partial: { streamId: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
-  /** Our PINGs awaiting their ACK, by payload (a sequence number): an ACK we did not ask for answers none. */
-  readonly #pings = new Map<string, (ok: boolean) => void>();
-  #pingSeq = 0;
+  readonly #pings = new Pings();
   #connectTimer: NodeJS.Timeout | undefined;
   #goawayCode: number | undefined;
   #reported = false;
@@ -118,7 +116,7 @@ export class WireConnection {
     if (data.length > 0) {
       s.queue.push(data);
       s.queued += data.length;
-      if (s.id !== 0) this.#flushStream(s);
+      if (s.id !== 0) this.#send.flush(s);
     }
     return !this.needsDrain(s);
   }
@@ -127,7 +125,7 @@ export class WireConnection {
   end(s: WireStream): void {
     if (s.closed || s.localEnded || s.endQueued) return;
     s.endQueued = true;
-    if (s.id !== 0) this.#flushStream(s);
+    if (s.id !== 0) this.#send.flush(s);
   }
 
   /**
@@ -139,9 +137,9 @@ export class WireConnection {
     if (s.closed || s.localEnded) return;
     s.queue = [];
     s.queued = 0;
-    this.#blocked.delete(s);
+    this.#send.forget(s);
     s.endQueued = true;
-    if (s.id !== 0) this.#flushStream(s);
+    if (s.id !== 0) this.#send.flush(s);
     else this.#forget(s);
   }
 
@@ -180,10 +178,7 @@ export class WireConnection {
       done(false);
       return;
     }
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(++this.#pingSeq >>> 0, 4);
-    this.#pings.set(payload.toString('hex'), done);
-    this.#write(frame(FrameType.Ping, 0, 0, payload));
+    this.#write(this.#pings.send(done));
   }
 
   /** Takes no new streams; closes the socket once the open ones are done (at once when `force`). */
@@ -233,21 +228,8 @@ export class WireConnection {
     this.#nextId += 2;
     this.#open++;
     this.#streams.set(s.id, s);
-    const block = s.block;
-    const max = this.#peerMaxFrame;
-    if (block.length <= max) {
-      const out = Buffer.allocUnsafe(9 + block.length);
-      writeFrameHeader(out, 0, block.length, FrameType.Headers, Flag.EndHeaders, s.id);
-      block.copy(out, 9);
-      this.#write(out);
-    } else {
-      for (let at = 0; at < block.length; at += max) {
-        const part = block.subarray(at, Math.min(block.length, at + max));
-        const last = at + max >= block.length;
-        this.#write(frame(at === 0 ? FrameType.Headers : FrameType.Continuation, last ? Flag.EndHeaders : 0, s.id, part));
-      }
-    }
-    if (s.queued > 0 || s.endQueued) this.#flushStream(s);
+    this.#send.headers(s);
+    if (s.queued > 0 || s.endQueued) this.#send.flush(s);
     if (this.#nextId > MAX_WINDOW) this.#drain();
   }
 
@@ -258,77 +240,23 @@ export class WireConnection {
     }
   }
 
-  /** Sends as much of a stream's queue as both windows allow, then END_STREAM if it is due. */
-  #flushStream(s: WireStream): void {
-    while (s.queued > 0) {
-      const allowed = Math.min(s.sendWindow, this.#sendWindow, this.#peerMaxFrame);
-      if (allowed <= 0) {
-        this.#blocked.add(s);
-        return;
-      }
-      const head = s.queue[0]!;
-      let chunk: Buffer;
-      if (head.length <= allowed) {
-        chunk = head;
-        s.queue.shift();
-      } else {
-        chunk = head.subarray(0, allowed);
-        s.queue[0] = head.subarray(allowed);
-      }
-      s.queued -= chunk.length;
-      s.sendWindow -= chunk.length;
-      this.#sendWindow -= chunk.length;
-      const last = s.queued === 0 && s.endQueued;
-      const hdr = Buffer.allocUnsafe(9);
-      writeFrameHeader(hdr, 0, chunk.length, FrameType.Data, last ? Flag.EndStream : 0, s.id);
-      if (chunk.length < 512) this.#write(Buffer.concat([hdr, chunk], 9 + chunk.length));
-      else {
-        this.#write(hdr);
-        this.#write(chunk);
-      }
-      if (last) {
-        this.#localEnded(s);
-        return;
-      }
-    }
-    this.#blocked.delete(s);
-    if (s.endQueued && !s.localEnded) {
-      this.#write(frame(FrameType.Data, Flag.EndStream, s.id));
-      this.#localEnded(s);
-    }
-    if (s.drainWaiters && !this.needsDrain(s)) this.#wake(s);
-  }
-
   #localEnded(s: WireStream): void {
     s.localEnded = true;
-    this.#blocked.delete(s);
-    if (s.drainWaiters) this.#wake(s);
+    this.#send.forget(s);
+    if (s.drainWaiters) wake(s);
     if (s.remoteEnded) this.#forget(s);
   }
 
-  #flushBlocked(): void {
-    for (const s of [...this.#blocked]) {
-      if (this.#sendWindow <= 0) return;
-      this.#flushStream(s);
-    }
-  }
-
-  #wake(s: WireStream): void {
-    const waiters = s.drainWaiters;
-    s.drainWaiters = undefined;
-    if (waiters) for (const w of waiters) w();
-  }
-
   #wakeDrainWaiters(): void {
-    for (const s of this.#streams.values()) if (s.drainWaiters && !this.needsDrain(s)) this.#wake(s);
+    for (const s of this.#streams.values()) if (s.drainWaiters && !this.needsDrain(s)) wake(s);
   }
 
   /** The stream is over on both sides (or reset): forget it and let a waiting stream start. */
   #forget(s: WireStream): void {
     if (s.closed) return;
     s.closed = true;
-    this.#blocked.delete(s);
-    if (s.drainWaiters) this.#wake(s);
+    this.#send.forget(s);
+    if (s.drainWaiters) wake(s);
     if (s.id === 0) {
       const i = this.#waiting.indexOf(s);
       if (i >= 0) this.#waiting.splice(i, 1);
@@ -369,7 +297,7 @@ export class WireConnection {
       this.#protocolError(ErrorCode.ProtocolError, 'the processor did not start with a SETTINGS frame (is it an HTTP/2 gRPC server?)');
       return false;
     }
-    if (this.#partial && f.type !== FrameType.Continuation) {
+    if (this.#headerBlocks.pending && f.type !== FrameType.Continuation) {
       this.#protocolError(ErrorCode.ProtocolError, 'a header block was interrupted by another frame');
       return false;
     }
@@ -380,8 +308,8 @@ export class WireConnection {
     }
     switch (f.type) {
       case FrameType.Data: this.#onData(f); break;
-      case FrameType.Headers: this.#onHeaders(f); break;
-      case FrameType.Continuation: this.#onContinuation(f); break;
+      case FrameType.Headers: this.#onHeaderBlock(this.#headerBlocks.headers(f)); break;
+      case FrameType.Continuation: this.#onHeaderBlock(this.#headerBlocks.continuation(f)); break;
       case FrameType.RstStream: this.#onRst(f); break;
       case FrameType.Settings: this.#onSettings(f); break;
       case FrameType.Ping: this.#onPing(f); break;
@@ -415,49 +343,21 @@ export class WireConnection {
     if (end && s.localEnded) this.#forget(s);
   }
 
-  #onHeaders(f: Frame): void {
-    const block = unpad(f, true);
-    if (!block) return this.#protocolError(ErrorCode.ProtocolError, 'a HEADERS frame with invalid padding');
-    const endStream = (f.flags & Flag.EndStream) !== 0;
-    if (f.flags & Flag.EndHeaders) this.#headerBlock(f.streamId, block, endStream);
-    else this.#partial = { streamId: f.streamId, endStream, parts: [Buffer.from(block)], size: block.length };
-  }
-
-  #onContinuation(f: Frame): void {
-    const p = this.#partial;
-    if (!p || p.streamId !== f.streamId) return this.#protocolError(ErrorCode.ProtocolError, 'an unexpected CONTINUATION frame');
-    p.parts.push(Buffer.from(f.payload)); // a copy: the payload is a view of a whole socket read
-    p.size += f.payload.length;
-    if (p.size > 4 * MAX_HEADER_LIST) return this.#protocolError(ErrorCode.ProtocolError, 'a header block over 256 KiB');
-    // Empty or tiny CONTINUATION frames would grow the list without growing `size` (a flood node:http2 also stops).
-    if (p.parts.length > MAX_CONTINUATIONS) return this.#protocolError(ErrorCode.EnhanceYourCalm, `a header block in more than ${MAX_CONTINUATIONS} CONTINUATION frames`);
-    if (f.flags & Flag.EndHeaders) {
-      this.#partial = undefined;
-      this.#headerBlock(p.streamId, Buffer.concat(p.parts, p.size), p.endStream);
-    }
-  }
-
-  #headerBlock(streamId: number, block: Buffer, endStream: boolean): void {
-    let fields: Array<[string, string]>;
-    try {
-      // Always decoded, even for a stream we forgot: the dynamic table must follow every block.
-      fields = this.#decoder.decode(block);
-    } catch (err) {
-      if (err instanceof HeaderListTooLarge) return this.#streamTooLarge(streamId);
-      const why = err instanceof HpackError ? err.message : String(err);
-      return this.#protocolError(ErrorCode.CompressionError, `the processor sent a header block we cannot decode: ${why}`);
-    }
-    const s = this.#streams.get(streamId);
+  #onHeaderBlock(r: BlockResult): void {
+    if (r.kind === 'partial') return;
+    if (r.kind === 'error') return this.#protocolError(r.code, r.message);
+    if (r.kind === 'too-large') return this.#streamTooLarge(r.streamId);
+    const s = this.#streams.get(r.streamId);
     if (!s || s.remoteEnded) return;
     const map: HeaderMap = {};
-    for (const [k, v] of fields) map[k] = v;
+    for (const [k, v] of r.fields) map[k] = v;
     // Informational (1xx) headers are not the response; gRPC servers do not send them, but they are legal.
     const status = map[':status'];
-    if (!s.gotHeaders && status !== undefined && status.length === 3 && status[0] === '1' && !endStream) return;
+    if (!s.gotHeaders && status !== undefined && status.length === 3 && status[0] === '1' && !r.endStream) return;
     s.gotHeaders = true;
-    if (endStream) this.#remoteEnded(s);
-    s.sink.onHeaders(map, endStream);
-    if (endStream && s.localEnded) this.#forget(s);
+    if (r.endStream) this.#remoteEnded(s);
+    s.sink.onHeaders(map, r.endStream);
+    if (r.endStream && s.localEnded) this.#forget(s);
   }
 
   /** A stream's headers or trailers were over our MAX_HEADER_LIST_SIZE: that stream fails, the others go on. */
@@ -486,13 +386,10 @@ export class WireConnection {
       if (f.payload.length !== 0) this.#protocolError(ErrorCode.FrameSizeError, 'a SETTINGS ACK with a payload');
       return;
     }
-    const p = f.payload;
-    if (p.length % 6 !== 0) return this.#protocolError(ErrorCode.FrameSizeError, 'a SETTINGS frame whose length is not a multiple of 6');
-    for (let i = 0; i < p.length; i += 6) {
-      const id = p.readUInt16BE(i);
-      const v = p.readUInt32BE(i + 2);
+    const pairs = parseSettings(f.payload);
+    if (!Array.isArray(pairs)) return this.#protocolError(pairs.code, pairs.message);
+    for (const [id, v] of pairs) {
       if (id === Setting.InitialWindowSize) {
-        if (v > MAX_WINDOW) return this.#protocolError(ErrorCode.FlowControlError, 'SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1');
         const delta = v - this.#peerInitialWindow;
         this.#peerInitialWindow = v;
         for (const s of this.#streams.values()) {
@@ -500,14 +397,8 @@ export class WireConnection {
           if (s.sendWindow > MAX_WINDOW) return this.#protocolError(ErrorCode.FlowControlError, `SETTINGS_INITIAL_WINDOW_SIZE took stream ${s.id}'s window over 2^31-1`);
         }
         for (const s of this.#waiting) s.sendWindow += delta;
-      } else if (id === Setting.MaxFrameSize) {
-        if (v < DEFAULT_MAX_FRAME || v > 0xff_ffff) return this.#protocolError(ErrorCode.ProtocolError, `SETTINGS_MAX_FRAME_SIZE ${v} is out of range`);
-        this.#peerMaxFrame = v;
-      } else if (id === Setting.EnablePush) {
-        if (v !== 0) return this.#protocolError(ErrorCode.ProtocolError, 'the processor sent SETTINGS_ENABLE_PUSH other than 0 (servers must not)');
-      } else if (id === Setting.MaxConcurrentStreams) {
-        this.#peerMaxStreams = v;
-      }
+      } else if (id === Setting.MaxFrameSize) this.#send.maxFrame = v;
+      else if (id === Setting.MaxConcurrentStreams) this.#peerMaxStreams = v;
       // HEADER_TABLE_SIZE: we never index what we send, so the peer's table size does not constrain us.
     }
     this.#write(frame(FrameType.Settings, Flag.Ack, 0));
@@ -517,32 +408,25 @@ export class WireConnection {
       this.#events.onReady();
     }
     this.#startWaiting();
-    this.#flushBlocked();
+    this.#send.flushBlocked();
   }
 
   #onPing(f: Frame): void {
     if (f.payload.length !== 8) return this.#protocolError(ErrorCode.FrameSizeError, 'a PING frame that is not 8 bytes');
-    if (f.flags & Flag.Ack) {
-      const key = f.payload.toString('hex');
-      const done = this.#pings.get(key);
-      this.#pings.delete(key);
-      done?.(true);
-      return;
-    }
-    this.#write(frame(FrameType.Ping, Flag.Ack, 0, f.payload));
+    if (f.flags & Flag.Ack) this.#pings.acked(f.payload);
+    else this.#write(pingAck(f.payload));
   }
 
   #onGoaway(f: Frame): void {
-    if (f.payload.length < 8) return this.#protocolError(ErrorCode.FrameSizeError, 'a GOAWAY frame shorter than 8 bytes');
-    const last = f.payload.readUInt32BE(0) & MAX_WINDOW;
-    const code = f.payload.readUInt32BE(4);
+    const g = parseGoaway(f.payload);
+    if (!g) return this.#protocolError(ErrorCode.FrameSizeError, 'a GOAWAY frame shorter than 8 bytes');
+    const { last, code, debug } = g;
     this.#goawayCode = code;
-    const debug = f.payload.subarray(8).toString('latin1').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
     // Waiting streams never went out: refuse them first (#drain would too, with a vaguer reason), and no stream
     // starts on this connection any more, so forgetting one below cannot send a HEADERS after the GOAWAY.
     for (const s of this.#waiting.splice(0)) {
       s.closed = true;
-      if (s.drainWaiters) this.#wake(s);
+      if (s.drainWaiters) wake(s);
       s.sink.onLost({ kind: 'refused', message: `GOAWAY ${errorName(code)}` });
     }
     this.#drain();
@@ -566,9 +450,7 @@ export class WireConnection {
     const inc = f.payload.readUInt32BE(0) & MAX_WINDOW;
     if (f.streamId === 0) {
       if (inc === 0) return this.#protocolError(ErrorCode.ProtocolError, 'a connection WINDOW_UPDATE of 0');
-      this.#sendWindow += inc;
-      if (this.#sendWindow > MAX_WINDOW) return this.#protocolError(ErrorCode.FlowControlError, 'the connection window went over 2^31-1');
-      this.#flushBlocked();
+      if (!this.#send.grow(inc)) this.#protocolError(ErrorCode.FlowControlError, 'the connection window went over 2^31-1');
       return;
     }
     const s = this.#streams.get(f.streamId);
@@ -580,7 +462,7 @@ export class WireConnection {
       return;
     }
     s.sendWindow += inc;
-    if (s.queued > 0) this.#flushStream(s);
+    if (s.queued > 0) this.#send.flush(s);
   }
 
   // ---- ending ----
@@ -592,7 +474,7 @@ export class WireConnection {
     // Streams still waiting for a slot will never start here (the next call dials anew).
     for (const s of this.#waiting.splice(0)) {
       s.closed = true;
-      if (s.drainWaiters) this.#wake(s);
+      if (s.drainWaiters) wake(s);
       s.sink.onLost(loss);
     }
   }
@@ -640,9 +522,7 @@ export class WireConnection {
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     if (!wasClean) this.#error ??= this.#ready ? 'the processor closed the connection' : 'the connection closed before HTTP/2 was established';
     this.#lose();
-    const pings = [...this.#pings.values()];
-    this.#pings.clear();
-    for (const p of pings) p(false);
+    this.#pings.failAll();
     this.#reportClosed(wasClean ? undefined : this.#error);
     this.onGone?.();
   }
@@ -661,12 +541,12 @@ export class WireConnection {
     const unconnected = !this.#ready;
     const lost = [...this.#streams.values(), ...this.#waiting.splice(0)];
     this.#streams.clear();
-    this.#blocked.clear();
+    this.#send.clear();
     this.#open = 0;
     for (const s of lost) {
       if (s.closed) continue;
       s.closed = true;
-      if (s.drainWaiters) this.#wake(s);
+      if (s.drainWaiters) wake(s);
       // A stream the peer never saw (no HTTP/2 yet, or still waiting for a slot) was not processed.
       s.sink.onLost({ kind: unconnected ? 'unconnected' : s.id === 0 ? 'refused' : 'lost', message });
     }

@@ -169,6 +169,40 @@ export function settings(pairs: ReadonlyArray<readonly [number, number]>): Buffe
   return out;
 }
 
+/** A frame we cannot accept: the connection error to send and why. */
+export interface FrameProblem {
+  readonly code: number;
+  readonly message: string;
+}
+
+/**
+ * The id/value pairs of a (non-ACK) SETTINGS payload from the server, in order, or the connection error its
+ * layout or values make (RFC 9113 §6.5.2). Unknown ids are kept; the caller ignores them.
+ */
+export function parseSettings(p: Buffer): Array<[number, number]> | FrameProblem {
+  if (p.length % 6 !== 0) return { code: ErrorCode.FrameSizeError, message: 'a SETTINGS frame whose length is not a multiple of 6' };
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < p.length; i += 6) {
+    const id = p.readUInt16BE(i);
+    const v = p.readUInt32BE(i + 2);
+    if (id === Setting.InitialWindowSize && v > MAX_WINDOW) return { code: ErrorCode.FlowControlError, message: 'SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1' };
+    if (id === Setting.MaxFrameSize && (v < DEFAULT_MAX_FRAME || v > 0xff_ffff)) return { code: ErrorCode.ProtocolError, message: `SETTINGS_MAX_FRAME_SIZE ${v} is out of range` };
+    if (id === Setting.EnablePush && v !== 0) return { code: ErrorCode.ProtocolError, message: 'the processor sent SETTINGS_ENABLE_PUSH other than 0 (servers must not)' };
+    pairs.push([id, v]);
+  }
+  return pairs;
+}
+
+/** A GOAWAY payload: the last stream the peer processed, its error code and printable debug text (or undefined when short). */
+export function parseGoaway(p: Buffer): { readonly last: number; readonly code: number; readonly debug: string } | undefined {
+  if (p.length < 8) return undefined;
+  return {
+    last: p.readUInt32BE(0) & MAX_WINDOW,
+    code: p.readUInt32BE(4),
+    debug: p.subarray(8).toString('latin1').replace(/[^\x20-\x7e]/g, '?').slice(0, 200),
+  };
+}
+
 /** The frame whose header starts at `at` in `buf` (its payload a view, not a copy). */
 function frameAt(buf: Buffer, at: number, length: number): Frame {
   return {

@@ -61,6 +61,13 @@ export class WireStream {
   }
 }
 
+/** Releases the writers waiting for a stream to drain (it drained, ended, or is gone). */
+export function wake(s: WireStream): void {
+  const waiters = s.drainWaiters;
+  s.drainWaiters = undefined;
+  if (waiters) for (const w of waiters) w();
+}
+
 /** Connection-level events for the owner (the link that dials and replaces connections). */
 export interface ConnectionEvents {
   /** The server's SETTINGS arrived: the connection speaks HTTP/2. */
