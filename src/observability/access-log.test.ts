@@ -94,3 +94,15 @@ test('records from several event-loop turns share one write (no write per turn)'
   assert.equal(chunks.length, 1);
   assert.deepEqual(chunks[0]!.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), ['t0', 't1', 't2']);
 });
+
+test('a long queue is written at the end of the loop turn, not after the timer', async (t) => {
+  const chunks: string[] = [];
+  const log = createAccessLog({ write: (c) => chunks.push(c) });
+  t.after(() => log.dispose());
+  for (let i = 0; i < 600; i++) channels.requestEnd.publish({ record: record(`q${i}`) });
+  // The flush was queued (setImmediate) while publishing, so it runs before this turn's own immediate.
+  await new Promise((r) => setImmediate(r));
+  const ids = chunks.join('').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+  assert.equal(ids.length, 600);
+  assert.equal(ids[599], 'q599');
+});
