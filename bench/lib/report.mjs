@@ -96,7 +96,7 @@ export function targets(out) {
     add('added p99 with ext_proc at ~1k req/s ≤ +8 ms', `+${f(le.addedP99Ms, 2)} ms`, le.addedP99Ms <= 8);
   }
   const fd = out.duplex?.find((r) => r.target.includes('+ ext_proc'));
-  if (fd) add('full-duplex 10 MiB: gateway RSS growth < 64 MiB', `+${f(fd.rssGrowthMiB, 1)} MiB`, fd.rssGrowthMiB < 64);
+  if (fd) add('full-duplex 10 MiB: gateway RSS growth < 64 MiB', `${fd.rssGrowthMiB >= 0 ? '+' : ''}${f(fd.rssGrowthMiB, 1)} MiB`, fd.rssGrowthMiB < 64);
   const sd = out.sse?.find((r) => r.target === 'direct');
   const sg = out.sse?.find((r) => r.target.startsWith('tollgate (ai'));
   if (sd && sg) add('SSE time to first byte within 2 ms of direct (p50)', `+${f(sg.ttfbP50Ms - sd.ttfbP50Ms, 2)} ms`, sg.ttfbP50Ms - sd.ttfbP50Ms <= 2);
