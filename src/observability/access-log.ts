@@ -4,6 +4,7 @@
  */
 import { channels, type RequestEndEvent } from './diagnostics.js';
 import type { AccessLogRecord } from '../http/context.js';
+import { AccessLogWriter } from './access-log-line.js';
 
 /**
  * How long a record waits in the queue before the batch is written. A timer, not `setImmediate`: a pending
@@ -34,37 +35,6 @@ export interface AccessLogOptions {
   readonly enabled?: boolean;
 }
 
-/** Builds the log line object; field order is stable so lines are easy to read and diff. */
-export function accessLogLine(r: AccessLogRecord, now: number = Date.now()): Record<string, unknown> {
-  const line: Record<string, unknown> = {
-    level: 30,
-    time: now,
-    msg: 'request',
-    kind: 'access',
-    id: r.id,
-    gateway: r.gateway,
-    listener: r.listener,
-    route: r.route ?? null,
-    routeKey: r.routeKey ?? null,
-    backend: r.backend ?? null,
-    method: r.method,
-    path: r.path,
-    authority: r.authority,
-    protocol: r.protocol,
-    remote: r.remote,
-    status: r.status ?? null,
-    durationMs: r.durationMs === undefined ? null : Math.round(r.durationMs * 1000) / 1000,
-  };
-  if (r.bytesIn !== undefined) line.bytesIn = r.bytesIn;
-  if (r.bytesOut !== undefined) line.bytesOut = r.bytesOut;
-  if (r.error !== undefined) line.error = r.error;
-  if (r.errorCode !== undefined) line.errorCode = r.errorCode;
-  if (r.extProc !== undefined && r.extProc.length > 0) line.extProc = r.extProc;
-  if (r.ai !== undefined) line.ai = r.ai;
-  if (r.dynamicMetadata !== undefined) line.dynamicMetadata = r.dynamicMetadata;
-  return line;
-}
-
 /**
  * Subscribes the access log. Records are queued and serialized in a batch at most FLUSH_AFTER_MS later, so the
  * request that publishes pays only for an array push; one write per 4 KiB keeps syscalls low under load. The
@@ -75,6 +45,7 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
   let enabled = options.enabled ?? true;
   let queue: AccessLogRecord[] = [];
   let timer: NodeJS.Timeout | undefined;
+  const writer = new AccessLogWriter();
 
   const flush = (): void => {
     if (timer !== undefined) clearTimeout(timer);
@@ -87,15 +58,18 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
     let outBytes = 0;
     for (const r of batch) {
       let line: string;
+      let bytes: number;
       try {
-        line = JSON.stringify(accessLogLine(r, now)) + '\n';
+        const l = writer.line(r, now);
+        line = l.text + '\n';
+        bytes = l.ascii ? line.length : Buffer.byteLength(line);
       } catch {
         // A record that cannot be serialized (e.g. cyclic dynamic metadata) must not lose the others.
         line = JSON.stringify({ level: 40, time: now, msg: 'access log record not serializable', id: r.id }) + '\n';
+        bytes = Buffer.byteLength(line);
       }
       // Writes of at most PIPE_BUF bytes are atomic on a pipe, so lines from several worker processes
       // sharing one stdout never interleave mid-line.
-      const bytes = Buffer.byteLength(line);
       if (outBytes > 0 && outBytes + bytes > ATOMIC_WRITE) {
         write(out);
         out = '';
