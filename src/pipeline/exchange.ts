@@ -3,12 +3,13 @@
  * timer, and the single end-of-request step (finish ext_proc once, complete the access-log record, publish
  * `requestEnd` once).
  */
-import { randomUUID } from 'node:crypto';
 import type { Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { AccessLogRecord, RequestContext } from '../http/context.js';
 import type { RequestAbort } from '../http/abort.js';
-import type { Body, GatewayRequest } from '../http/message.js';
+import { requestId } from '../http/request-id.js';
+import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
+import type { HandledResponse } from '../server/respond.js';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { ExtProcExchange } from './policy.js';
 
@@ -20,7 +21,7 @@ class Context implements RequestContext {
   readonly start = performance.now();
   route: Route | undefined = undefined;
   backend: WeightedBackend | undefined = undefined;
-  readonly extprocMetadata: Record<string, unknown> = {};
+  #extprocMetadata: Record<string, unknown> | undefined = undefined;
 
   constructor(
     readonly id: string,
@@ -30,6 +31,11 @@ class Context implements RequestContext {
     readonly traceparent: string | undefined,
     readonly log: AccessLogRecord,
   ) {}
+
+  /** Made on first use: only ext_proc reads or fills it. */
+  get extprocMetadata(): Record<string, unknown> {
+    return (this.#extprocMetadata ??= {});
+  }
 
   /** Made on first use: the plain proxy path never needs an AbortSignal. */
   get signal(): AbortSignal {
@@ -45,13 +51,18 @@ function routeLabel(route: Route): string {
   return label;
 }
 
-/** Mutable per-request state owned by the pipeline. */
-export class Exchange {
+/**
+ * Mutable per-request state owned by the pipeline. It is also what the server gets back (`HandledResponse`): the
+ * response, and `done` to call once it was written, without another object or a bound closure per request.
+ */
+export class Exchange implements HandledResponse {
   readonly ctx: RequestContext;
   /** Aborted on client abort (by the server) or request timeout; `ctx.signal` is its signal. */
   readonly abort: RequestAbort;
   extProc: ExtProcExchange | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The response the client is sent (set by `respond`). */
+  response!: GatewayResponse;
   #ended = false;
   /** The client's body as received (ext_proc may replace `req.body`); it counts the bytes read. */
   readonly #clientBody: Body | null;
@@ -61,7 +72,7 @@ export class Exchange {
     this.abort = abort;
     this.#onEnd = onEnd;
     this.#clientBody = req.body;
-    const id = randomUUID();
+    const id = requestId();
     this.ctx = new Context(id, listener, abort, maxBufferSize, req.headers.get('traceparent'), {
       id,
       startTime: Date.now(),
@@ -88,9 +99,10 @@ export class Exchange {
     });
   }
 
-  /** Records the status the client is being sent. */
-  status(status: number): void {
-    this.ctx.log.status = status;
+  /** Records the response the client is being sent. */
+  respond(response: GatewayResponse): void {
+    this.response = response;
+    this.ctx.log.status = response.status;
   }
 
   /** Records a failure (the first one wins). */
@@ -102,7 +114,7 @@ export class Exchange {
   }
 
   /** Ends the exchange exactly once: ext_proc released, timer cleared, log completed and published. */
-  end(error: unknown, bytesOut: number): void {
+  done(error: unknown, bytesOut: number): void {
     if (this.#ended) return;
     this.#ended = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -128,7 +140,4 @@ export class Exchange {
       this.#onEnd?.();
     }
   }
-
-  /** `end` bound to this exchange: the server's completion callback. */
-  readonly done = (error: unknown, bytesOut: number): void => this.end(error, bytesOut);
 }

@@ -21,7 +21,7 @@
  * Any throw → GatewayError → text/plain error (gRPC: trailers-only grpc-status). `Exchange.end` runs once,
  * after the server wrote the response.
  */
-import type { AiBackend, ExtProcConfig, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
+import type { AiBackend, ExtProcConfig, HostBackend, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { RequestAbort } from '../http/abort.js';
 import { ImmediateResponseError } from '../extproc/session.js';
@@ -62,8 +62,8 @@ export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: G
     ex.error(g);
     response = failureResponse(g, err, ex, req);
   }
-  ex.status(response.status);
-  return { response, done: ex.done };
+  ex.respond(response);
+  return ex;
 }
 
 /**
@@ -118,10 +118,7 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   const backend = wb.backend;
   const backendTls = wb.policies.backendTLS ?? route.policies.backendTLS;
   const target: UpstreamTarget =
-    backend.kind === 'ai'
-      ? { ...(await prepareAiRequest(backend, req, ctx)), tls: backendTls }
-      : // A route's backendTLS is pushed down to its backends (agentgateway), so it turns TLS on as well.
-        { scheme: backendTls !== undefined ? 'https' : backend.scheme, host: backend.host, port: backend.port, tls: backendTls };
+    backend.kind === 'ai' ? { ...(await prepareAiRequest(backend, req, ctx)), tls: backendTls } : hostTarget(wb, route);
   const grpc = isGrpc(req.headers);
   const res = await forward(deps.upstreams, req, {
     target,
@@ -141,6 +138,23 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   applyHeaderModifier(wb.policies.responseHeaderModifier, res.headers);
   applyHeaderModifier(route.policies.responseHeaderModifier, res.headers);
   return res;
+}
+
+/**
+ * The upstream of a host backend, made once per backend entry of a route (the model is frozen, so it never
+ * changes): the same object every time also lets `Upstreams.pool` find its pool without building a key.
+ */
+const hostTargets = new WeakMap<WeightedBackend, UpstreamTarget>();
+function hostTarget(wb: WeightedBackend, route: Route): UpstreamTarget {
+  let t = hostTargets.get(wb);
+  if (t === undefined) {
+    const b = wb.backend as HostBackend;
+    const tls = wb.policies.backendTLS ?? route.policies.backendTLS;
+    // A route's backendTLS is pushed down to its backends (agentgateway), so it turns TLS on as well.
+    t = Object.freeze({ scheme: tls !== undefined ? 'https' : b.scheme, host: b.host, port: b.port, tls });
+    hostTargets.set(wb, t);
+  }
+  return t;
 }
 
 /** Stands in for the listener in the log when a bind has none that accepts the request. */

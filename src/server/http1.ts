@@ -73,15 +73,33 @@ export interface Http1Hooks {
   released(socket: Socket): void;
 }
 
+const kAbort = Symbol('tollgate.abort');
+const kHooks = Symbol('tollgate.hooks');
+const kSocket = Symbol('tollgate.socket');
+
+/** A response with what its 'close' listener needs, so that listener is one shared function, not a closure. */
+interface TrackedResponse extends ServerResponse {
+  [kAbort]: RequestAbort;
+  [kHooks]: Http1Hooks;
+  [kSocket]: Socket;
+}
+
+/** A response closed (finished or not): abort the exchange when the client left early, and release the socket. */
+function onResponseClose(this: TrackedResponse): void {
+  if (!this.writableFinished) this[kAbort].abort(clientClosed());
+  this[kHooks].released(this[kSocket]);
+}
+
 /** Serves one HTTP/1.1 request end to end. */
 export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', hooks: Http1Hooks): void {
   const abort = new RequestAbort();
-  const socket = req.socket;
-  // One listener does both jobs: abort the exchange when the client left early, and release the socket.
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort(clientClosed());
-    hooks.released(socket);
-  });
+  const tracked = res as TrackedResponse;
+  tracked[kAbort] = abort;
+  tracked[kHooks] = hooks;
+  // `req.socket` now: node clears `res.socket` before 'close' is emitted.
+  tracked[kSocket] = req.socket;
+  // 'close' is emitted once per response.
+  res.on('close', onResponseClose);
   let greq: GatewayRequest;
   try {
     greq = fromHttp1(req, scheme);
@@ -93,11 +111,11 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
 }
 
 async function respond(res: ServerResponse, greq: GatewayRequest, handled: Promise<HandledResponse>, abort: RequestAbort, hooks: Http1Hooks): Promise<void> {
-  const { response, done } = await handled;
+  const h = await handled;
   if (hooks.draining()) res.shouldKeepAlive = false;
   let bytes = 0;
   try {
-    bytes = await writeHttp1(res, greq.method, response);
+    bytes = await writeHttp1(res, greq.method, h.response);
   } catch (err) {
     // Release whatever still produces the body (the upstream request, an ext_proc stream).
     abort.abort(err);
@@ -105,8 +123,8 @@ async function respond(res: ServerResponse, greq: GatewayRequest, handled: Promi
       // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
       res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
     } else res.destroy();
-    done(err, bytes);
+    h.done(err, bytes);
     return;
   }
-  done(undefined, bytes);
+  h.done(undefined, bytes);
 }

@@ -95,10 +95,10 @@ export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeade
   }
   void sink
     .handle(greq, abort)
-    .then(async ({ response, done }) => {
+    .then(async (handled) => {
       let bytes = 0;
       try {
-        bytes = await writeHttp2(stream, greq.method, response);
+        bytes = await writeHttp2(stream, greq.method, handled.response);
       } catch (err) {
         finished = true;
         // Release whatever still produces the body (the upstream request, an ext_proc stream).
@@ -108,11 +108,11 @@ export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeade
           stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
           stream.end('invalid response from upstream\n');
         } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-        done(err, bytes);
+        handled.done(err, bytes);
         return;
       }
       finished = true;
-      done(undefined, bytes);
+      handled.done(undefined, bytes);
     })
     .catch(() => stream.destroy());
 }

@@ -23,6 +23,17 @@ function tlsOptions(t: ServerTls): tls.SecureContextOptions & { ALPNProtocols: s
   return { cert: t.cert, key: t.key.reveal(), ALPNProtocols: ['h2', 'http/1.1'] };
 }
 
+/** In-flight HTTP/1.1 requests of a socket, kept on the socket (cheaper than a Map lookup per request). */
+const kInFlight = Symbol('tollgate.inFlight');
+interface CountedSocket extends net.Socket {
+  [kInFlight]?: number;
+}
+
+/** In-flight HTTP/1.1 requests on `socket`; one at 0 is idle keep-alive and may be closed on drain. */
+function inFlight(socket: net.Socket): number {
+  return (socket as CountedSocket)[kInFlight] ?? 0;
+}
+
 /** A certificate and the listener hostname it serves (undefined = any name). */
 export interface HostCert {
   readonly hostname: string | undefined;
@@ -54,8 +65,6 @@ export class BindServer {
   readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
-  /** In-flight HTTP/1.1 requests per socket; a socket at 0 is idle keep-alive and may be closed on drain. */
-  readonly #active = new Map<net.Socket, number>();
   readonly #h2Sockets = new WeakSet<net.Socket>();
   #draining = false;
   #certsKey: string;
@@ -72,14 +81,14 @@ export class BindServer {
     const hooks: Http1Hooks = {
       draining: () => this.#draining,
       released: (socket) => {
-        const n = (this.#active.get(socket) ?? 1) - 1;
-        this.#active.set(socket, n);
+        const n = inFlight(socket) - 1;
+        (socket as CountedSocket)[kInFlight] = n;
         if (n === 0 && this.#draining) socket.end();
       },
     };
     this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)) }, (req, res) => {
-      const socket = req.socket;
-      this.#active.set(socket, (this.#active.get(socket) ?? 0) + 1);
+      const socket = req.socket as CountedSocket;
+      socket[kInFlight] = inFlight(socket) + 1;
       serveHttp1(req, res, sink, scheme, hooks);
     });
     // This server never listens itself (sockets are handed to it), but node only tracks connections, and so
@@ -162,7 +171,6 @@ export class BindServer {
       this.#sockets.add(socket);
       socket.once('close', () => {
         this.#sockets.delete(socket);
-        this.#active.delete(socket);
       });
       socket.on('error', () => undefined);
     }
@@ -217,7 +225,7 @@ export class BindServer {
     this.#outer.close();
     for (const s of this.#sessions) s.close();
     for (const socket of this.#sockets) {
-      if (!this.#h2Sockets.has(socket) && (this.#active.get(socket) ?? 0) === 0) socket.destroy();
+      if (!this.#h2Sockets.has(socket) && inFlight(socket) === 0) socket.destroy();
     }
   }
 

@@ -13,7 +13,7 @@ import { isGrpc } from '../http/message.js';
 /** What the server layer hands to the pipeline and gets back. */
 export interface HandledResponse {
   readonly response: GatewayResponse;
-  /** Called exactly once when the response was fully written (error undefined) or abandoned. */
+  /** Called (as a method) exactly once when the response was fully written (error undefined) or abandoned. */
   done(error: unknown, bytesOut: number): void;
 }
 

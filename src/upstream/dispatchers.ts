@@ -50,6 +50,7 @@ const H2_IDLE_MS = 60_000;
 /** All upstream connections of one gateway. */
 export class Upstreams {
   readonly #pools = new Map<string, Pool>();
+  #byTarget = new WeakMap<UpstreamTarget, Pool>();
   readonly #h2 = new Map<string, Promise<http2.ClientHttp2Session>>();
   readonly #h1Agent = new http.Agent({ keepAlive: true });
   readonly #h1Only = new Map<string, number>();
@@ -57,6 +58,9 @@ export class Upstreams {
 
   /** The keep-alive undici pool for an origin. */
   pool(t: UpstreamTarget): Pool {
+    // Host backends hand in the same target object every time (pipeline.ts): no key string per request.
+    const known = this.#byTarget.get(t);
+    if (known !== undefined) return known;
     const key = originOf(t) + tlsKey(t);
     let p = this.#pools.get(key);
     if (p === undefined) {
@@ -69,6 +73,7 @@ export class Upstreams {
       });
       this.#pools.set(key, p);
     }
+    this.#byTarget.set(t, p);
     return p;
   }
 
@@ -155,6 +160,7 @@ export class Upstreams {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
+    this.#byTarget = new WeakMap();
     const sessions = [...this.#h2.values()];
     this.#h2.clear();
     this.#h1Agent.destroy();
