@@ -41,8 +41,27 @@ test('the writer produces exactly JSON.stringify of the line object, for every s
     for (const s of STRINGS) check(w, base({ [field]: s }));
   }
   for (const field of ['route', 'routeKey', 'backend', 'status', 'durationMs', 'bytesIn', 'bytesOut'] as const) check(w, base({ [field]: undefined }));
-  for (const d of [0, 0.0004, 0.0005, 12.3456789, 1e21, -1, NaN, Infinity]) check(w, base({ durationMs: d }));
+  for (const d of [0, -0, -0.0001, 0.0004, 0.0005, 0.005, 0.05, 0.25, 0.2, 1.03, 12.3456789, 2147483.647, 2147483.648, 1e21, -1, NaN, Infinity]) check(w, base({ durationMs: d }));
+  for (const status of [100, 200, 404, 999, 1000, 200.5, -1, NaN]) check(w, base({ status }));
   check(w, base({ status: undefined, durationMs: undefined, bytesIn: undefined, bytesOut: undefined, route: undefined, routeKey: undefined, backend: undefined }));
+});
+
+test('durations of every magnitude are written as JSON writes the rounded number', () => {
+  const w = new AccessLogWriter();
+  let seed = 42;
+  const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 20_000; i++) {
+    const magnitude = 10 ** Math.floor(random() * 10 - 4);
+    check(w, base({ durationMs: random() * magnitude }));
+  }
+});
+
+test('the time is written once per batch and follows a new batch time', () => {
+  const w = new AccessLogWriter();
+  check(w, base({}), 1);
+  check(w, base({}), 1);
+  check(w, base({}), 2);
+  check(w, base({}), 1_764_000_000_999);
 });
 
 test('ext_proc, ai and dynamic metadata are written as JSON, empty ext_proc lists left out', () => {

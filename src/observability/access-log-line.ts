@@ -71,12 +71,19 @@ const MAX_FIXED = 4096;
 export class AccessLogWriter {
   readonly #fixed = new Map<string, Fixed>();
   #ascii = true;
+  /** The batch's time, written once per batch. */
+  #now = NaN;
+  #nowJson = 'null';
 
   /** The line of `r` (no newline), identical to `JSON.stringify(accessLogLine(r, now))`. */
   line(r: AccessLogRecord, now: number): JsonLine {
     this.#ascii = true;
     const f = this.#fixedFor(r);
-    let s = `{"level":30,"time":${num(now)},"msg":"request","kind":"access","id":${this.#str(r.id)},${f.json},"method":${this.#str(r.method)},"path":${this.#str(r.path)},"authority":${this.#str(r.authority)},"protocol":${this.#str(r.protocol)},"remote":${this.#str(r.remote)},"status":${r.status === undefined ? 'null' : num(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : num(roundMs(r.durationMs))}`;
+    if (now !== this.#now) {
+      this.#now = now;
+      this.#nowJson = num(now);
+    }
+    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":${this.#str(r.id)},${f.json},"method":${this.#str(r.method)},"path":${this.#str(r.path)},"authority":${this.#str(r.authority)},"protocol":${this.#str(r.protocol)},"remote":${this.#str(r.remote)},"status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
     if (r.bytesIn !== undefined) s += `,"bytesIn":${num(r.bytesIn)}`;
     if (r.bytesOut !== undefined) s += `,"bytesOut":${num(r.bytesOut)}`;
     if (r.error !== undefined) s += `,"error":${this.#str(r.error)}`;
@@ -118,6 +125,29 @@ export class AccessLogWriter {
     const json = JSON.stringify(v) as string | undefined;
     return json === undefined ? '' : `,"${name}":${json}`;
   }
+}
+
+/** The JSON of HTTP status codes, made once each. */
+const statuses: string[] = [];
+function statusJson(status: number): string {
+  if (!Number.isInteger(status) || status < 0 || status > 999) return num(status);
+  return (statuses[status] ??= String(status));
+}
+
+/**
+ * `roundMs(ms)` as JSON writes it. Converting a double to its shortest decimal is the dearest step of a line, so
+ * durations under 2^31 µs are written from the integer count of µs: `n / 1000` is the double nearest to that
+ * three-decimal number, so its shortest form is exactly those digits, trailing zeros dropped.
+ */
+function millisJson(ms: number): string {
+  const n = Math.round(ms * 1000);
+  if (!(n >= 0 && n < 2 ** 31)) return num(n / 1000);
+  const whole = (n / 1000) | 0;
+  const frac = n - whole * 1000;
+  if (frac === 0) return String(whole);
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 /** A number as JSON writes it (NaN and ±Infinity become null). */
