@@ -4,6 +4,7 @@ import { startPinned, freePort, stop, track } from './procs.mjs';
 import { startGateway, waitHttp } from './gateway.mjs';
 import { startNginx, startNginxOrigin } from '../servers/nginx.mjs';
 import { measureInterleaved } from './measure.mjs';
+import { measureCorun } from './corun.mjs';
 import { script } from './wrk.mjs';
 import { bulk } from './bulk.mjs';
 import { sseLatency } from './sse.mjs';
@@ -78,9 +79,18 @@ export async function pinnedSuites(cfg, out) {
     // Each comparison's runs are interleaved (measure.mjs): drift on the shared VM then hits every target alike.
     // The targets are ratios between these rows, and one 5 s run on this VM can be 1.5x slower than the next, so
     // this suite takes more, shorter rounds; report.mjs states each target as the median of per-round ratios.
-    const plainCfg = { ...cfg, runs: cfg.quick ? 1 : 7, seconds: cfg.quick ? cfg.seconds : 2 };
+    const plainCfg = { ...cfg, runs: cfg.quick ? 1 : 6, seconds: cfg.quick ? cfg.seconds : 2 };
     for (const c of [32, 128]) {
       out.rows.push(...(await measureInterleaved(plainCfg, targets.map(([target, port, pid]) => ({ row: { suite: 'proxy', target }, opts: { url: u(port), pid, connections: c, scriptPath: get } })))));
+    }
+    // The same targets measured the other way: tollgate and the peer on CPU 0 at the same moment (corun.mjs).
+    out.corun = [];
+    const corunCfg = { runs: cfg.quick ? 1 : 4, seconds: 2, warmup: cfg.quick ? 1 : 2 };
+    const tg = { name: 'tollgate', url: u(p.plain), pid: gw.pid };
+    for (const c of [32, 128]) {
+      for (const peer of [{ name: 'fastify-http-proxy', url: u(fastify.port), pid: fastify.pid }, { name: 'undici-floor', url: u(undici.port), pid: undici.pid }]) {
+        out.corun.push(await measureCorun(corunCfg, tg, peer, { connections: c, scriptPath: get }));
+      }
     }
     await Promise.all([stop(fastify), stop(undici), stop(nginx), stop(gwQuiet)]);
 
