@@ -88,15 +88,6 @@ export class BodyChannel implements Body {
     return this.#trailers;
   }
 
-  takeComplete(): Buffer[] | undefined {
-    if (!this.#ended || this.#iterating || this.#error !== undefined) return undefined;
-    this.#iterating = true;
-    const chunks = this.#queue;
-    this.#queue = [];
-    this.#queued = 0;
-    return chunks;
-  }
-
   #wake(): void {
     const w = this.#wakeConsumer;
     this.#wakeConsumer = undefined;

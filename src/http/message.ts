@@ -13,12 +13,6 @@ export interface Body extends AsyncIterable<Buffer> {
   readonly length?: number | undefined;
   /** Bytes iterated so far, for bodies that count them (the client's request body: the access log's bytesIn). */
   readonly bytesRead?: number;
-  /**
-   * When the whole body has already arrived and nobody read any of it: all its chunks, and the body counts as
-   * read (iterating it afterwards throws). Otherwise undefined, and nothing changes. Lets a writer send a small
-   * body without an async iteration per chunk.
-   */
-  takeComplete?(): Buffer[] | undefined;
 }
 
 /** A request as it flows through the pipeline. Policies mutate it in place. */

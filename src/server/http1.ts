@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { RequestAbort } from '../http/abort.js';
 import { readableBody } from '../http/body.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
-import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
+import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
 /** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
@@ -47,24 +47,10 @@ export async function writeHttp1(res: ServerResponse, method: string, response: 
     return 0;
   }
   let bytes = 0;
-  const complete = body.takeComplete?.();
-  if (complete !== undefined) {
-    // The common small response: it arrived with its head, so it is written now, in this turn.
-    for (const chunk of complete) {
-      bytes += chunk.length;
-      res.write(chunk);
-    }
-    return endHttp1(res, response, body, bytes);
-  }
   for await (const chunk of body) {
     bytes += chunk.length;
     if (!res.write(chunk)) await waitWritable(res);
   }
-  return endHttp1(res, response, body, bytes);
-}
-
-/** Ends a response whose body was written: its trailers (chunked only), then the end. */
-function endHttp1(res: ServerResponse, response: GatewayResponse, body: Body, bytes: number): number {
   const trailers = body.trailers();
   if (trailers !== undefined && trailers.size > 0 && !response.headers.has('content-length')) {
     res.addTrailers(trailers.entries());
