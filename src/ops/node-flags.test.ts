@@ -32,9 +32,10 @@ describe('gateway V8 flags', { timeout: 20_000 }, () => {
 
   it('missingNodeFlags reads argv and NODE_OPTIONS, with - or _ spellings', () => {
     assert.deepEqual(missingNodeFlags([], ''), [...GATEWAY_NODE_FLAGS]);
-    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=64', '--single-threaded-gc'], ''), []);
-    assert.deepEqual(missingNodeFlags(['--single-threaded-gc'], '--max_semi_space_size=16 --enable-source-maps'), []);
-    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=64'], ''), ['--single-threaded-gc']);
+    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=64', '--single-threaded-gc', '--no-allocation-site-pretenuring'], ''), []);
+    assert.deepEqual(missingNodeFlags(['--single-threaded-gc'], '--max_semi_space_size=16 --no_allocation_site_pretenuring --enable-source-maps'), []);
+    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=64', '--no-allocation-site-pretenuring'], ''), ['--single-threaded-gc']);
+    assert.deepEqual(missingNodeFlags(['--max-semi-space-size=64', '--single-threaded-gc'], ''), ['--no-allocation-site-pretenuring']);
     assert.deepEqual(missingNodeFlags(['--max-old-space-size=512'], ''), [...GATEWAY_NODE_FLAGS]);
   });
 });

@@ -15,8 +15,18 @@
  * 13-25 ms scavenges, 3-5 ms without the helpers. A/B (3 alternating runs): plain c32 70.7 -> 65.7 µs/req,
  * p99 7.7 -> 7.0 ms; ext_proc headers-only c32 p99 77 -> 50 ms; ext_proc at ~1k req/s p99 72 -> 39 and
  * 86 -> 33 ms. It cannot be turned on at run time (V8 aborts), hence the shebang.
+ *
+ * `--no-allocation-site-pretenuring`: V8 watches how many objects from each allocation site survive a scavenge
+ * and, past a threshold, allocates that site's objects straight in old space. A proxy's per-request objects all
+ * die young, but a burst after an idle spell can push a site over the threshold; from then on those objects
+ * land in old space as garbage, the young ones they point to survive scavenges through them, more sites tip
+ * over, and the process stays in that mode: scavenges of 6-20 ms instead of ~2, a mark-compact every ~2 s,
+ * about 90 MiB more RSS, a fifth more CPU per request and a p99 several times higher. bench/gc-modes.mjs
+ * (fresh gateways under bursts of load): 1 in 4-6 processes fell into it with the two flags above, every one
+ * with V8's default semi-space; with this flag, none of 6 and none of 3 (default semi-space). CPU A/B while
+ * healthy (bench/cell.mjs plain, 10 alternating rounds, twice): paired 0.90 and 1.01, i.e. within noise.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=32', '--single-threaded-gc']);
+export const GATEWAY_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=32', '--single-threaded-gc', '--no-allocation-site-pretenuring']);
 
 /** The flags of GATEWAY_NODE_FLAGS this process was started without (from argv or NODE_OPTIONS). */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env.NODE_OPTIONS ?? ''): string[] {
