@@ -18,7 +18,7 @@
  * 14. ai backends: observeAiResponse           (before ext_proc response phases)
  * 15. ext_proc response phases                  → may respond
  * 16. responseHeaderModifier (backend, then route)
- * Any throw → GatewayError → text/plain error (gRPC: trailers-only grpc-status). `Exchange.end` runs once,
+ * Any throw → GatewayError → text/plain error (gRPC: trailers-only grpc-status). `Exchange.done` runs once,
  * after the server wrote the response.
  */
 import type { AiBackend, ExtProcConfig, HostBackend, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
