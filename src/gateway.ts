@@ -12,7 +12,7 @@ import { handleRequest, type PipelineDeps } from './pipeline/pipeline.js';
 import type { ExtProcStarter } from './pipeline/policy.js';
 import { startExtProc } from './policies/ext-proc.js';
 import { BindServer, type HostCert } from './server/listener.js';
-import type { HandledResponse, RequestSink } from './server/respond.js';
+import type { Deliver, RequestSink } from './server/respond.js';
 import { Upstreams } from './upstream/dispatchers.js';
 
 /** Options for `createGateway`. */
@@ -81,10 +81,10 @@ export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): G
 
   function sinkFor(holder: { current: CompiledBind }): RequestSink {
     return {
-      handle(req: GatewayRequest, abort: RequestAbort): Promise<HandledResponse> {
+      handle<T>(req: GatewayRequest, abort: RequestAbort, deliver: Deliver<T>, target: T): void {
         inFlight++;
-        // handleRequest never rejects; the exchange calls deps.onEnd (settle) exactly once when it ends.
-        return handleRequest(deps, holder.current, req, abort);
+        // handleRequest never throws; the exchange calls deps.onEnd (settle) exactly once when it ends.
+        handleRequest(deps, holder.current, req, abort, deliver, target);
       },
     };
   }

@@ -9,6 +9,19 @@ import type { Body } from './message.js';
 const DEFAULT_HIGH_WATER = 64 * 1024;
 
 /**
+ * A synchronous consumer of a BodyChannel (`BodyChannel.pipeTo`): chunks are handed over as they arrive, in the
+ * producer's own turn, with no promise per chunk. Exactly one of `end` or `error` is called, once.
+ */
+export interface ChannelSink {
+  /** Takes a chunk; false means "full": nothing more is delivered until the sink calls `BodyChannel.resume()`. */
+  write(chunk: Buffer): boolean;
+  /** The body ended (with its trailers, if any). */
+  end(trailers: HeaderList | undefined): void;
+  /** The producer failed (`fail`); the sink gets the same error an iterating consumer would. */
+  error(err: unknown): void;
+}
+
+/**
  * A bounded channel: the producer `push`es chunks and awaits room; the consumer iterates.
  * `end(trailers)` finishes it, `fail(err)` makes the consumer's iteration throw.
  * If the consumer stops iterating early (break/throw), `onCancel` runs so the producer can abort.
@@ -24,6 +37,10 @@ export class BodyChannel implements Body {
   #wakeProducer: (() => void) | undefined;
   #cancelled = false;
   #iterating = false;
+  #sink: ChannelSink | undefined;
+  /** The sink reported itself full and has not called `resume()` since. */
+  #sinkFull = false;
+  #flushing = false;
   readonly #highWater: number;
   /** Called once when the consumer abandons the body before its end. */
   onCancel: ((reason: unknown) => void) | undefined;
@@ -49,21 +66,69 @@ export class BodyChannel implements Body {
 
   /** Queues a chunk. Resolves when the queue is below the high-water mark again. */
   push(chunk: Buffer): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    return this.offer(chunk) ? Promise.resolve() : this.room();
+  }
+
+  /** Queues a chunk without waiting (the caller tracks `buffered` itself). */
+  pushNoWait(chunk: Buffer): void {
+    this.offer(chunk);
+  }
+
+  /**
+   * Queues a chunk (a sink may take it at once); returns false when the queue is at or above the high-water mark,
+   * so the producer should wait for `room()`. No promise is made either way.
+   */
+  offer(chunk: Buffer): boolean {
+    if (this.closed) return true;
     if (chunk.length > 0) {
       this.#queue.push(chunk);
       this.#queued += chunk.length;
     }
     this.#wake();
-    if (this.#queued < this.#highWater) return Promise.resolve();
+    return this.#queued < this.#highWater;
+  }
+
+  /** Resolves once the queue is below the high-water mark (at once when it already is, or the body closed). */
+  room(): Promise<void> {
+    if (this.#queued < this.#highWater || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       this.#wakeProducer = resolve;
     });
   }
 
-  /** Queues a chunk without waiting (the caller tracks `buffered` itself). */
-  pushNoWait(chunk: Buffer): void {
-    void this.push(chunk);
+  /**
+   * Hands the body to `sink` instead of an iterator: what is queued now is written at once, and every later chunk,
+   * the end or the failure in the producer's turn. A body is read once, by one of the two ways.
+   */
+  pipeTo(sink: ChannelSink): void {
+    if (this.#iterating) throw new Error('body is already being read');
+    this.#iterating = true;
+    this.#sink = sink;
+    this.#flush();
+  }
+
+  /** A sink that returned false from `write` can take chunks again. */
+  resume(): void {
+    if (!this.#sinkFull) return;
+    this.#sinkFull = false;
+    this.#flush();
+  }
+
+  /** The consumer gives up before the end (a piping sink's client went away): the producer is told via `onCancel`. */
+  cancel(reason: unknown): void {
+    this.#sink = undefined;
+    if (this.closed) {
+      this.#queue = [];
+      this.#queued = 0;
+      return;
+    }
+    this.#cancelled = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#releaseProducer();
+    const cb = this.onCancel;
+    this.onCancel = undefined;
+    cb?.(reason);
   }
 
   /** Ends the body, optionally with trailers. */
@@ -89,6 +154,10 @@ export class BodyChannel implements Body {
   }
 
   #wake(): void {
+    if (this.#sink !== undefined) {
+      this.#flush();
+      return;
+    }
     const w = this.#wakeConsumer;
     this.#wakeConsumer = undefined;
     w?.();
@@ -98,6 +167,35 @@ export class BodyChannel implements Body {
     const w = this.#wakeProducer;
     this.#wakeProducer = undefined;
     w?.();
+  }
+
+  /** Delivers to the sink until it is full or the queue is empty; then the end or the failure, once. */
+  #flush(): void {
+    const sink = this.#sink;
+    if (sink === undefined || this.#flushing) return;
+    this.#flushing = true;
+    try {
+      for (;;) {
+        // A failure is delivered even to a full sink: the response is broken either way, so it ends now.
+        if (this.#error !== undefined) {
+          this.#sink = undefined;
+          sink.error(this.#error);
+          return;
+        }
+        if (this.#sinkFull) break;
+        const chunk = this.#queue.shift();
+        if (chunk === undefined) break;
+        this.#queued -= chunk.length;
+        if (!sink.write(chunk)) this.#sinkFull = true;
+      }
+      if (this.#queued < this.#highWater) this.#releaseProducer();
+      if (!this.#sinkFull && this.#ended && this.#queue.length === 0 && this.#sink === sink) {
+        this.#sink = undefined;
+        sink.end(this.#trailers);
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {

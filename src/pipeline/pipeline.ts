@@ -21,7 +21,7 @@
  * Any throw → GatewayError → text/plain error (gRPC: trailers-only grpc-status). `Exchange.done` runs once,
  * after the server wrote the response.
  */
-import type { AiBackend, ExtProcConfig, HostBackend, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
+import type { AiBackend, Backend, ExtProcConfig, HostBackend, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { RequestAbort } from '../http/abort.js';
 import { ImmediateResponseError } from '../extproc/session.js';
@@ -33,8 +33,8 @@ import { applyBackendAuth } from '../policies/backend-auth.js';
 import { directResponse } from '../policies/direct-response.js';
 import { applyHeaderModifier } from '../policies/header-modifier.js';
 import { raceSignal, startRequestTimeout } from '../policies/timeout.js';
-import { matchRoute, selectListener } from '../routing/match.js';
-import { errorResponse, type HandledResponse } from '../server/respond.js';
+import { matchRoute, selectListener, type RouteTable } from '../routing/match.js';
+import { errorResponse, type Deliver } from '../server/respond.js';
 import type { Upstreams, UpstreamTarget } from '../upstream/dispatchers.js';
 import { forward } from '../upstream/forward.js';
 import type { CompiledBind } from './compiled.js';
@@ -49,21 +49,47 @@ export interface PipelineDeps {
   readonly onEnd?: () => void;
 }
 
-/** Runs one request through every phase; never rejects. */
-export async function handleRequest(deps: PipelineDeps, cb: CompiledBind, req: GatewayRequest, abort: RequestAbort): Promise<HandledResponse> {
+/**
+ * Runs one request through every phase and hands the response to `deliver(target, …)` exactly once; never throws.
+ * Phases run synchronously until something must be waited for: a plain proxied request (no ext_proc, host
+ * backend) waits only for the upstream's response head, with one promise reaction, and its response is delivered
+ * in the turn that head arrives.
+ */
+export function handleRequest<T>(
+  deps: PipelineDeps,
+  cb: CompiledBind,
+  req: GatewayRequest,
+  abort: RequestAbort,
+  deliver: Deliver<T>,
+  target: T,
+): void {
   const listener = selectListener(cb.bind.listeners, req.authority);
   const ex = new Exchange(req, listener ?? cb.bind.listeners[0] ?? placeholderListener(cb), abort, cb.model.model.frontend.maxBufferSize, deps.onEnd);
-  let response: GatewayResponse;
+  let result: GatewayResponse | Promise<GatewayResponse>;
   try {
     if (listener === undefined) throw new GatewayError('route_not_found', 'route not found');
-    response = await runPhases(deps, cb, listener, ex, req);
+    result = runPhases(deps, cb, listener, ex, req);
   } catch (err) {
-    const g = GatewayError.from(err);
-    ex.error(g);
-    response = failureResponse(g, err, ex, req);
+    result = failed(err, ex, req);
   }
+  if (result instanceof Promise) {
+    result.then(
+      (response) => send(ex, response, deliver, target),
+      (err: unknown) => send(ex, failed(err, ex, req), deliver, target),
+    );
+  } else send(ex, result, deliver, target);
+}
+
+function send<T>(ex: Exchange, response: GatewayResponse, deliver: Deliver<T>, target: T): void {
   ex.respond(response);
-  return ex;
+  deliver(target, ex);
+}
+
+/** Records a failure and makes its response. */
+function failed(err: unknown, ex: Exchange, req: GatewayRequest): GatewayResponse {
+  const g = GatewayError.from(err);
+  ex.error(g);
+  return failureResponse(g, err, ex, req);
 }
 
 /**
@@ -89,23 +115,34 @@ function immediateIn(err: unknown): ImmediateResponseError | undefined {
   return undefined;
 }
 
-async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
+/** Phases 2–16; returns the response itself when it is known without waiting (e.g. a direct response). */
+function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex: Exchange, req: GatewayRequest): GatewayResponse | Promise<GatewayResponse> {
   const ctx = ex.ctx;
   addForwardedHeaders(req);
   const table = cb.tables.get(listener)!;
-  let route = matchRoute(table, req);
+  const route = matchRoute(table, req);
   ctx.route = route;
   ex.timer = startRequestTimeout(route?.policies.timeout, ex.abort);
 
   const extProc = chooseExtProc(route, listener, req);
   rejectUnimplemented(listener.policies.unimplemented, route?.policies.unimplemented);
-  if (extProc !== undefined) {
-    ex.extProc = deps.startExtProc(extProc, ctx, req);
-    const outcome = await raceSignal(ex.extProc.onRequest(req), ctx.abort);
-    if (outcome.kind === 'respond') return outcome.response;
-    if (ex.extProc.routingChanged) ctx.route = route = matchRoute(table, req);
-  }
+  if (extProc !== undefined) return withExtProc(deps, extProc, table, ex, req);
+  return toBackend(deps, route, ex, req);
+}
 
+/** Phase 7 (ext_proc request phases), then the rest. */
+async function withExtProc(deps: PipelineDeps, config: ExtProcConfig, table: RouteTable, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
+  const ctx = ex.ctx;
+  const extProc = (ex.extProc = deps.startExtProc(config, ctx, req));
+  const outcome = await raceSignal(extProc.onRequest(req), ctx.abort);
+  if (outcome.kind === 'respond') return outcome.response;
+  if (extProc.routingChanged) ctx.route = matchRoute(table, req);
+  return toBackend(deps, ctx.route, ex, req);
+}
+
+/** Phases 8–13: the route's own answer, or the request sent to a backend; then the response phases. */
+function toBackend(deps: PipelineDeps, route: Route | undefined, ex: Exchange, req: GatewayRequest): GatewayResponse | Promise<GatewayResponse> {
+  const ctx = ex.ctx;
   if (route === undefined) throw new GatewayError('route_not_found', 'route not found');
   if (route.policies.directResponse !== undefined) return directResponse(route.policies.directResponse);
   applyHeaderModifier(route.policies.requestHeaderModifier, req.headers);
@@ -115,12 +152,24 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
   applyHeaderModifier(wb.policies.requestHeaderModifier, req.headers);
   applyBackendAuth(wb.policies.backendAuth ?? route.policies.backendAuth, req);
 
-  const backend = wb.backend;
-  const backendTls = wb.policies.backendTLS ?? route.policies.backendTLS;
-  const target: UpstreamTarget =
-    backend.kind === 'ai' ? { ...(await prepareAiRequest(backend, req, ctx)), tls: backendTls } : hostTarget(wb, route);
+  if (wb.backend.kind === 'ai') return toAiBackend(deps, wb, wb.backend, route, ex, req);
+  const res = sendUpstream(deps, hostTarget(wb, route), wb.backend, route, ex, req);
+  if (ex.extProc !== undefined) return responsePhases(res, wb, route, ex);
+  return res.then((r) => responseHeaders(r, wb, route));
+}
+
+async function toAiBackend(deps: PipelineDeps, wb: WeightedBackend, backend: AiBackend, route: Route, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
+  const tls = wb.policies.backendTLS ?? route.policies.backendTLS;
+  const target: UpstreamTarget = { ...(await prepareAiRequest(backend, req, ex.ctx)), tls };
+  const res = await sendUpstream(deps, target, backend, route, ex, req);
+  observeAiResponse(backend, res, ex.ctx);
+  return responsePhases(res, wb, route, ex);
+}
+
+/** Phase 13. */
+function sendUpstream(deps: PipelineDeps, target: UpstreamTarget, backend: Backend, route: Route, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
   const grpc = isGrpc(req.headers);
-  const res = await forward(deps.upstreams, req, {
+  return forward(deps.upstreams, req, {
     target,
     // gRPC needs HTTP/2 end to end; HTTP/2 clients keep HTTP/2 to host backends (AI APIs stay on HTTP/1.1),
     // falling back to HTTP/1.1 for a backend that does not speak it.
@@ -129,12 +178,20 @@ async function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listene
     timeoutMs: route.policies.timeout?.backendRequestTimeoutMs,
     abort: ex.abort,
   });
-  if (backend.kind === 'ai') observeAiResponse(backend as AiBackend, res, ctx);
+}
 
+/** Phases 15–16 for a response from the backend. */
+async function responsePhases(pending: GatewayResponse | Promise<GatewayResponse>, wb: WeightedBackend, route: Route, ex: Exchange): Promise<GatewayResponse> {
+  const res = await pending;
   if (ex.extProc !== undefined) {
-    const outcome = await raceSignal(ex.extProc.onResponse(res), ctx.abort);
+    const outcome = await raceSignal(ex.extProc.onResponse(res), ex.ctx.abort);
     if (outcome.kind === 'respond') return outcome.response;
   }
+  return responseHeaders(res, wb, route);
+}
+
+/** Phase 16. */
+function responseHeaders(res: GatewayResponse, wb: WeightedBackend, route: Route): GatewayResponse {
   applyHeaderModifier(wb.policies.responseHeaderModifier, res.headers);
   applyHeaderModifier(route.policies.responseHeaderModifier, res.headers);
   return res;

@@ -4,9 +4,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { RequestAbort } from '../http/abort.js';
-import { readableBody } from '../http/body.js';
+import { BodyChannel, readableBody, type ChannelSink } from '../http/body.js';
+import type { HeaderList } from '../http/headers.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
-import type { GatewayRequest, GatewayResponse } from '../http/message.js';
+import type { Body, GatewayRequest } from '../http/message.js';
 import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
 /** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
@@ -34,31 +35,6 @@ function noBody(method: string, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
-/**
- * Writes head, body (with backpressure) and trailers (chunked only). A body that fails after the head was
- * sent destroys the socket, so the client sees a broken message rather than a clean, truncated one.
- */
-export async function writeHttp1(res: ServerResponse, method: string, response: GatewayResponse): Promise<number> {
-  const body = noBody(method, response.status) ? null : response.body;
-  if (body === null && response.body !== null) cancel(response.body);
-  res.writeHead(response.status, response.headers.toFlat());
-  if (body === null) {
-    res.end();
-    return 0;
-  }
-  let bytes = 0;
-  for await (const chunk of body) {
-    bytes += chunk.length;
-    if (!res.write(chunk)) await waitWritable(res);
-  }
-  const trailers = body.trailers();
-  if (trailers !== undefined && trailers.size > 0 && !response.headers.has('content-length')) {
-    res.addTrailers(trailers.entries());
-  }
-  res.end();
-  return bytes;
-}
-
 /** Stops a body nobody will read, so its producer (e.g. the upstream) is released. */
 export function cancel(body: AsyncIterable<Buffer>): void {
   const it = body[Symbol.asyncIterator]();
@@ -76,12 +52,17 @@ export interface Http1Hooks {
 const kAbort = Symbol('tollgate.abort');
 const kHooks = Symbol('tollgate.hooks');
 const kSocket = Symbol('tollgate.socket');
+const kMethod = Symbol('tollgate.method');
 
-/** A response with what its 'close' listener needs, so that listener is one shared function, not a closure. */
+/**
+ * A response with what its 'close' listener and its writer need, so that listener is one shared function and
+ * the pipeline delivers to it without a closure.
+ */
 interface TrackedResponse extends ServerResponse {
   [kAbort]: RequestAbort;
   [kHooks]: Http1Hooks;
   [kSocket]: Socket;
+  [kMethod]: string;
 }
 
 /** A response closed (finished or not): abort the exchange when the client left early, and release the socket. */
@@ -98,6 +79,7 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
   tracked[kHooks] = hooks;
   // `req.socket` now: node clears `res.socket` before 'close' is emitted.
   tracked[kSocket] = req.socket;
+  tracked[kMethod] = req.method ?? 'GET';
   // 'close' is emitted once per response.
   res.on('close', onResponseClose);
   let greq: GatewayRequest;
@@ -107,24 +89,124 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request\n');
     return;
   }
-  respond(res, greq, sink.handle(greq, abort), abort, hooks).catch(() => res.destroy());
+  sink.handle(greq, abort, deliverHttp1, tracked);
 }
 
-async function respond(res: ServerResponse, greq: GatewayRequest, handled: Promise<HandledResponse>, abort: RequestAbort, hooks: Http1Hooks): Promise<void> {
-  const h = await handled;
-  if (hooks.draining()) res.shouldKeepAlive = false;
+/**
+ * Writes a handled response: head, body (with backpressure) and trailers (chunked only). A body that fails after
+ * the head was sent destroys the socket, so the client sees a broken message rather than a clean, truncated one.
+ * A body from a BodyChannel (the upstream's) is written as it arrives, in the producer's turn; others are iterated.
+ */
+function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
+  try {
+    if (res[kHooks].draining()) res.shouldKeepAlive = false;
+    const response = h.response;
+    const body = noBody(res[kMethod], response.status) ? null : response.body;
+    if (body === null && response.body !== null) cancel(response.body);
+    res.writeHead(response.status, response.headers.toFlat());
+    if (body === null) {
+      res.end();
+      h.done(undefined, 0);
+    } else if (body instanceof BodyChannel) {
+      body.pipeTo(new Http1Sink(res, h, body, !response.headers.has('content-length')));
+    } else {
+      writeIterated(res, h, body, !response.headers.has('content-length')).catch(() => res.destroy());
+    }
+  } catch (err) {
+    writeFailed(res, h, err, 0);
+  }
+}
+
+/** The write failed: release the body's producer, answer 502 if the head was refused, else break the message. */
+function writeFailed(res: TrackedResponse, h: HandledResponse, err: unknown, bytes: number): void {
+  // Release whatever still produces the body (the upstream request, an ext_proc stream).
+  res[kAbort].abort(err);
+  if (!res.headersSent && !res.destroyed) {
+    // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
+    res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
+  } else res.destroy();
+  h.done(err, bytes);
+}
+
+/** Adds the body's trailers (a chunked response only: with content-length there is nowhere to put them) and ends. */
+function finish(res: TrackedResponse, trailers: HeaderList | undefined, chunked: boolean): void {
+  if (trailers !== undefined && trailers.size > 0 && chunked) res.addTrailers(trailers.entries());
+  res.end();
+}
+
+async function writeIterated(res: TrackedResponse, h: HandledResponse, body: Body, chunked: boolean): Promise<void> {
   let bytes = 0;
   try {
-    bytes = await writeHttp1(res, greq.method, h.response);
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      if (!res.write(chunk)) await waitWritable(res);
+    }
+    finish(res, body.trailers(), chunked);
   } catch (err) {
-    // Release whatever still produces the body (the upstream request, an ext_proc stream).
-    abort.abort(err);
-    if (!res.headersSent && !res.destroyed) {
-      // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
-      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
-    } else res.destroy();
-    h.done(err, bytes);
+    writeFailed(res, h, err, bytes);
     return;
   }
   h.done(undefined, bytes);
+}
+
+/** Writes a BodyChannel's chunks as they arrive; a full socket pauses the channel until 'drain'. */
+class Http1Sink implements ChannelSink {
+  #bytes = 0;
+  #over = false;
+  #onDrain: (() => void) | undefined;
+
+  constructor(
+    private readonly res: TrackedResponse,
+    private readonly h: HandledResponse,
+    private readonly channel: BodyChannel,
+    private readonly chunked: boolean,
+  ) {}
+
+  write(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.res.write(chunk)) return true;
+    this.#wait();
+    return false;
+  }
+
+  end(trailers: HeaderList | undefined): void {
+    if (this.#over) return;
+    try {
+      finish(this.res, trailers, this.chunked);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    this.#over = true;
+    this.h.done(undefined, this.#bytes);
+  }
+
+  error(err: unknown): void {
+    this.#fail(err);
+  }
+
+  /** Waits for 'drain', or 'close' when the client goes away first (it must never wait on a dead peer). */
+  #wait(): void {
+    const res = this.res;
+    if (res.destroyed) {
+      // 'close' may already have fired; fail outside the channel's delivery loop.
+      queueMicrotask(() => this.#fail(new Error('client closed the connection')));
+      return;
+    }
+    const onDrain = (this.#onDrain ??= () => {
+      res.removeListener('drain', onDrain);
+      res.removeListener('close', onDrain);
+      if (res.destroyed) this.#fail(new Error('client closed the connection'));
+      else this.channel.resume();
+    });
+    res.once('drain', onDrain);
+    res.once('close', onDrain);
+  }
+
+  #fail(err: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.channel.cancel(err);
+    writeFailed(this.res, this.h, err, this.#bytes);
+  }
 }

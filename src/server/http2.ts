@@ -8,7 +8,7 @@ import type { HeaderList } from '../http/headers.js';
 import { headersFromObject } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { cancel } from './http1.js';
-import { clientClosed, waitWritable, type RequestSink } from './respond.js';
+import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
@@ -78,12 +78,21 @@ export async function writeHttp2(stream: ServerHttp2Stream, method: string, resp
   return bytes;
 }
 
+/** What the writer of one stream needs (the pipeline hands it back with the response). */
+interface Http2Target {
+  readonly stream: ServerHttp2Stream;
+  readonly abort: RequestAbort;
+  method: string;
+  /** The response was written or abandoned: a later 'close' is not the client leaving early. */
+  finished: boolean;
+}
+
 /** Serves one HTTP/2 stream end to end. */
 export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, sink: RequestSink, scheme: 'http' | 'https'): void {
   const abort = new RequestAbort();
-  let finished = false;
+  const target: Http2Target = { stream, abort, method: '', finished: false };
   stream.once('close', () => {
-    if (!finished) abort.abort(clientClosed());
+    if (!target.finished) abort.abort(clientClosed());
   });
   stream.on('error', () => undefined);
   let greq: GatewayRequest;
@@ -93,26 +102,31 @@ export function serveHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeade
     stream.close(NGHTTP2_PROTOCOL_ERROR);
     return;
   }
-  void sink
-    .handle(greq, abort)
-    .then(async (handled) => {
-      let bytes = 0;
-      try {
-        bytes = await writeHttp2(stream, greq.method, handled.response);
-      } catch (err) {
-        finished = true;
-        // Release whatever still produces the body (the upstream request, an ext_proc stream).
-        abort.abort(err);
-        if (!stream.headersSent && !stream.destroyed) {
-          // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
-          stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
-          stream.end('invalid response from upstream\n');
-        } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-        handled.done(err, bytes);
-        return;
-      }
-      finished = true;
-      handled.done(undefined, bytes);
-    })
-    .catch(() => stream.destroy());
+  target.method = greq.method;
+  sink.handle(greq, abort, deliverHttp2, target);
+}
+
+function deliverHttp2(t: Http2Target, handled: HandledResponse): void {
+  respondHttp2(t, handled).catch(() => t.stream.destroy());
+}
+
+async function respondHttp2(t: Http2Target, handled: HandledResponse): Promise<void> {
+  const stream = t.stream;
+  let bytes = 0;
+  try {
+    bytes = await writeHttp2(stream, t.method, handled.response);
+  } catch (err) {
+    t.finished = true;
+    // Release whatever still produces the body (the upstream request, an ext_proc stream).
+    t.abort.abort(err);
+    if (!stream.headersSent && !stream.destroyed) {
+      // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
+      stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
+      stream.end('invalid response from upstream\n');
+    } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    handled.done(err, bytes);
+    return;
+  }
+  t.finished = true;
+  handled.done(undefined, bytes);
 }

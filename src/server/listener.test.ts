@@ -5,8 +5,8 @@ import { BindServer } from './listener.js';
 import { textResponse, type RequestSink } from './respond.js';
 
 const sink: RequestSink = {
-  async handle(req) {
-    return { response: textResponse(200, `${req.httpVersion} ${req.method} ${req.path}`), done: () => undefined };
+  handle(req, _abort, deliver, target) {
+    deliver(target, { response: textResponse(200, `${req.httpVersion} ${req.method} ${req.path}`), done: () => undefined });
   },
 };
 

@@ -17,9 +17,18 @@ export interface HandledResponse {
   done(error: unknown, bytesOut: number): void;
 }
 
-/** The pipeline as the server layer sees it. `handle` never rejects. */
+/**
+ * Where a response goes: the server's writer for one protocol, called as `deliver(target, handled)` with the
+ * per-request `target` it passed in (its response or stream), so a request needs no closure for it.
+ */
+export type Deliver<T> = (target: T, handled: HandledResponse) => void;
+
+/**
+ * The pipeline as the server layer sees it. `handle` never throws and calls `deliver` exactly once: in the same
+ * turn when the response is known at once, else when it is.
+ */
 export interface RequestSink {
-  handle(req: GatewayRequest, abort: RequestAbort): Promise<HandledResponse>;
+  handle<T>(req: GatewayRequest, abort: RequestAbort, deliver: Deliver<T>, target: T): void;
 }
 
 /** A `text/plain` response with a short body (a newline is appended). */

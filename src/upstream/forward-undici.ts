@@ -94,10 +94,9 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     const channel = this.#channel;
     if (channel === undefined) return;
-    const room = channel.push(chunk);
-    if (channel.buffered >= HIGH_WATER) {
+    if (!channel.offer(chunk)) {
       c.pause();
-      void room.then(() => c.resume());
+      void channel.room().then(() => c.resume());
     }
   }
 
