@@ -86,13 +86,13 @@ export function headersFromRaw(raw: readonly string[]): HeaderList {
     if (n.length === 10 && n.toLowerCase() === 'connection') (connValues ??= []).push(raw[i + 1]!);
   }
   const nominated = connValues === undefined ? undefined : nominatedBy(connValues);
-  const out = new HeaderList();
+  const flat: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (!shouldDrop(name, value, nominated, true)) out.append(name, value);
+    if (!shouldDrop(name, value, nominated, true)) flat.push(name, value);
   }
-  return out;
+  return HeaderList.adopt(flat);
 }
 
 /**
@@ -106,17 +106,17 @@ export function headersFromObject(
   const conn = obj['connection'];
   const nominated =
     conn === undefined ? undefined : nominatedBy(Array.isArray(conn) ? conn : [String(conn)]);
-  const pairs: Array<[string, string]> = [];
+  const flat: string[] = [];
   for (const key of Object.keys(obj)) {
     const v = obj[key];
     if (v === undefined) continue;
     const name = key.toLowerCase();
     if (Array.isArray(v)) {
-      for (const x of v) if (!shouldDrop(name, x, nominated, dropHost)) pairs.push([name, x]);
+      for (const x of v) if (!shouldDrop(name, x, nominated, dropHost)) flat.push(name, x);
     } else {
       const s = typeof v === 'string' ? v : String(v);
-      if (!shouldDrop(name, s, nominated, dropHost)) pairs.push([name, s]);
+      if (!shouldDrop(name, s, nominated, dropHost)) flat.push(name, s);
     }
   }
-  return new HeaderList(pairs);
+  return HeaderList.adopt(flat);
 }

@@ -103,7 +103,8 @@ function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
     const response = h.response;
     const body = noBody(res[kMethod], response.status) ? null : response.body;
     if (body === null && response.body !== null) cancel(response.body);
-    res.writeHead(response.status, response.headers.toFlat());
+    // writeHead copies the pairs out at once, so the list's own array will do.
+    res.writeHead(response.status, response.headers.flatView() as string[]);
     if (body === null) {
       res.end();
       h.done(undefined, 0);
