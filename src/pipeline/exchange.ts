@@ -9,7 +9,7 @@ import type { AccessLogRecord, RequestContext } from '../http/context.js';
 import type { RequestAbort } from '../http/abort.js';
 import { requestId } from '../http/request-id.js';
 import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
-import type { HandledResponse } from '../server/respond.js';
+import type { Deliver, HandledResponse } from '../server/respond.js';
 import { channels, publish } from '../observability/diagnostics.js';
 import type { ExtProcExchange } from './policy.js';
 
@@ -67,6 +67,10 @@ export class Exchange implements HandledResponse {
   /** The client's body as received (ext_proc may replace `req.body`); it counts the bytes read. */
   readonly #clientBody: Body | null;
   readonly #onEnd: (() => void) | undefined;
+  #deliver: Deliver<unknown> | undefined;
+  #target: unknown;
+  /** `send` ran: one response per exchange, whichever path produced it first. */
+  #sent = false;
 
   constructor(req: GatewayRequest, listener: Listener, abort: RequestAbort, maxBufferSize: number, onEnd?: () => void) {
     this.abort = abort;
@@ -97,6 +101,20 @@ export class Exchange implements HandledResponse {
       ai: undefined,
       dynamicMetadata: undefined,
     });
+  }
+
+  /** Where `send` hands the response (the server's writer and its per-request target). */
+  deliverTo(deliver: Deliver<unknown>, target: unknown): void {
+    this.#deliver = deliver;
+    this.#target = target;
+  }
+
+  /** Records the response and hands it to the server's writer. */
+  send(response: GatewayResponse): void {
+    if (this.#sent) return;
+    this.#sent = true;
+    this.respond(response);
+    this.#deliver!(this.#target, this);
   }
 
   /** Records the response the client is being sent. */

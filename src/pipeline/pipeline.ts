@@ -36,7 +36,8 @@ import { raceSignal, startRequestTimeout } from '../policies/timeout.js';
 import { matchRoute, selectListener, type RouteTable } from '../routing/match.js';
 import { errorResponse, type Deliver } from '../server/respond.js';
 import type { Upstreams, UpstreamTarget } from '../upstream/dispatchers.js';
-import { forward } from '../upstream/forward.js';
+import { forward, forwardTo, type ForwardOptions } from '../upstream/forward.js';
+import type { UpstreamReceiver } from '../upstream/forward-undici.js';
 import type { CompiledBind } from './compiled.js';
 import { Exchange } from './exchange.js';
 import type { ExtProcStarter } from './policy.js';
@@ -51,9 +52,8 @@ export interface PipelineDeps {
 
 /**
  * Runs one request through every phase and hands the response to `deliver(target, …)` exactly once; never throws.
- * Phases run synchronously until something must be waited for: a plain proxied request (no ext_proc, host
- * backend) waits only for the upstream's response head, with one promise reaction, and its response is delivered
- * in the turn that head arrives.
+ * Phases run synchronously until something must be waited for. A plain proxied request (no ext_proc, host
+ * backend) has no promise at all: its response is delivered from undici's callback for the upstream's head.
  */
 export function handleRequest<T>(
   deps: PipelineDeps,
@@ -65,24 +65,21 @@ export function handleRequest<T>(
 ): void {
   const listener = selectListener(cb.bind.listeners, req.authority);
   const ex = new Exchange(req, listener ?? cb.bind.listeners[0] ?? placeholderListener(cb), abort, cb.model.model.frontend.maxBufferSize, deps.onEnd);
-  let result: GatewayResponse | Promise<GatewayResponse>;
+  ex.deliverTo(deliver as Deliver<unknown>, target);
+  let result: GatewayResponse | Promise<GatewayResponse> | undefined;
   try {
     if (listener === undefined) throw new GatewayError('route_not_found', 'route not found');
     result = runPhases(deps, cb, listener, ex, req);
   } catch (err) {
     result = failed(err, ex, req);
   }
+  if (result === undefined) return;
   if (result instanceof Promise) {
     result.then(
-      (response) => send(ex, response, deliver, target),
-      (err: unknown) => send(ex, failed(err, ex, req), deliver, target),
+      (response) => ex.send(response),
+      (err: unknown) => ex.send(failed(err, ex, req)),
     );
-  } else send(ex, result, deliver, target);
-}
-
-function send<T>(ex: Exchange, response: GatewayResponse, deliver: Deliver<T>, target: T): void {
-  ex.respond(response);
-  deliver(target, ex);
+  } else ex.send(result);
 }
 
 /** Records a failure and makes its response. */
@@ -115,8 +112,11 @@ function immediateIn(err: unknown): ImmediateResponseError | undefined {
   return undefined;
 }
 
-/** Phases 2–16; returns the response itself when it is known without waiting (e.g. a direct response). */
-function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex: Exchange, req: GatewayRequest): GatewayResponse | Promise<GatewayResponse> {
+/**
+ * Phases 2–16. Returns the response itself when it is known without waiting (e.g. a direct response), a promise
+ * of it, or undefined when a HostResponse will send it (the plain path).
+ */
+function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex: Exchange, req: GatewayRequest): GatewayResponse | Promise<GatewayResponse> | undefined {
   const ctx = ex.ctx;
   addForwardedHeaders(req);
   const table = cb.tables.get(listener)!;
@@ -127,49 +127,83 @@ function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex:
   const extProc = chooseExtProc(route, listener, req);
   rejectUnimplemented(listener.policies.unimplemented, route?.policies.unimplemented);
   if (extProc !== undefined) return withExtProc(deps, extProc, table, ex, req);
-  return toBackend(deps, route, ex, req);
+  const wb = requestPhases(route, ex, req);
+  if (!isBackend(wb)) return wb;
+  if (wb.backend.kind === 'ai') return toAiBackend(deps, wb, wb.backend, route!, ex, req);
+  forwardTo(deps.upstreams, req, forwardOptions(hostTarget(wb, route!), wb.backend, route!, ex, req), new HostResponse(ex, req, wb, route!));
+  return undefined;
 }
 
-/** Phase 7 (ext_proc request phases), then the rest. */
+/** Phase 7 (ext_proc request phases), then the rest, with the ext_proc response phases. */
 async function withExtProc(deps: PipelineDeps, config: ExtProcConfig, table: RouteTable, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
   const ctx = ex.ctx;
   const extProc = (ex.extProc = deps.startExtProc(config, ctx, req));
   const outcome = await raceSignal(extProc.onRequest(req), ctx.abort);
   if (outcome.kind === 'respond') return outcome.response;
   if (extProc.routingChanged) ctx.route = matchRoute(table, req);
-  return toBackend(deps, ctx.route, ex, req);
+  const route = ctx.route;
+  const wb = requestPhases(route, ex, req);
+  if (!isBackend(wb)) return wb;
+  if (wb.backend.kind === 'ai') return toAiBackend(deps, wb, wb.backend, route!, ex, req);
+  const res = forward(deps.upstreams, req, forwardOptions(hostTarget(wb, route!), wb.backend, route!, ex, req));
+  return responsePhases(await res, wb, route!, ex);
 }
 
-/** Phases 8–13: the route's own answer, or the request sent to a backend; then the response phases. */
-function toBackend(deps: PipelineDeps, route: Route | undefined, ex: Exchange, req: GatewayRequest): GatewayResponse | Promise<GatewayResponse> {
-  const ctx = ex.ctx;
+/**
+ * Phases 8–12: the route's own answer (a direct response), or the backend the request goes to, with the route's
+ * and the backend's request policies applied.
+ */
+function requestPhases(route: Route | undefined, ex: Exchange, req: GatewayRequest): WeightedBackend | GatewayResponse {
   if (route === undefined) throw new GatewayError('route_not_found', 'route not found');
   if (route.policies.directResponse !== undefined) return directResponse(route.policies.directResponse);
   applyHeaderModifier(route.policies.requestHeaderModifier, req.headers);
-
   const wb = pickBackend(route);
-  ctx.backend = wb;
+  ex.ctx.backend = wb;
   applyHeaderModifier(wb.policies.requestHeaderModifier, req.headers);
   applyBackendAuth(wb.policies.backendAuth ?? route.policies.backendAuth, req);
+  return wb;
+}
 
-  if (wb.backend.kind === 'ai') return toAiBackend(deps, wb, wb.backend, route, ex, req);
-  const res = sendUpstream(deps, hostTarget(wb, route), wb.backend, route, ex, req);
-  if (ex.extProc !== undefined) return responsePhases(res, wb, route, ex);
-  return res.then((r) => responseHeaders(r, wb, route));
+function isBackend(x: WeightedBackend | GatewayResponse): x is WeightedBackend {
+  return (x as Partial<GatewayResponse>).status === undefined;
+}
+
+/** Receives a host backend's response head on the plain path (no ext_proc): phase 16, then the client. */
+class HostResponse implements UpstreamReceiver {
+  constructor(
+    private readonly ex: Exchange,
+    private readonly req: GatewayRequest,
+    private readonly wb: WeightedBackend,
+    private readonly route: Route,
+  ) {}
+
+  upstreamResponse(res: GatewayResponse): void {
+    let out: GatewayResponse;
+    try {
+      out = responseHeaders(res, this.wb, this.route);
+    } catch (err) {
+      out = failed(err, this.ex, this.req);
+    }
+    this.ex.send(out);
+  }
+
+  upstreamFailed(err: unknown): void {
+    this.ex.send(failed(err, this.ex, this.req));
+  }
 }
 
 async function toAiBackend(deps: PipelineDeps, wb: WeightedBackend, backend: AiBackend, route: Route, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
   const tls = wb.policies.backendTLS ?? route.policies.backendTLS;
   const target: UpstreamTarget = { ...(await prepareAiRequest(backend, req, ex.ctx)), tls };
-  const res = await sendUpstream(deps, target, backend, route, ex, req);
+  const res = await forward(deps.upstreams, req, forwardOptions(target, backend, route, ex, req));
   observeAiResponse(backend, res, ex.ctx);
   return responsePhases(res, wb, route, ex);
 }
 
-/** Phase 13. */
-function sendUpstream(deps: PipelineDeps, target: UpstreamTarget, backend: Backend, route: Route, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
+/** How phase 13 sends the request. */
+function forwardOptions(target: UpstreamTarget, backend: Backend, route: Route, ex: Exchange, req: GatewayRequest): ForwardOptions {
   const grpc = isGrpc(req.headers);
-  return forward(deps.upstreams, req, {
+  return {
     target,
     // gRPC needs HTTP/2 end to end; HTTP/2 clients keep HTTP/2 to host backends (AI APIs stay on HTTP/1.1),
     // falling back to HTTP/1.1 for a backend that does not speak it.
@@ -177,12 +211,11 @@ function sendUpstream(deps: PipelineDeps, target: UpstreamTarget, backend: Backe
     http1Fallback: !grpc,
     timeoutMs: route.policies.timeout?.backendRequestTimeoutMs,
     abort: ex.abort,
-  });
+  };
 }
 
 /** Phases 15–16 for a response from the backend. */
-async function responsePhases(pending: GatewayResponse | Promise<GatewayResponse>, wb: WeightedBackend, route: Route, ex: Exchange): Promise<GatewayResponse> {
-  const res = await pending;
+async function responsePhases(res: GatewayResponse, wb: WeightedBackend, route: Route, ex: Exchange): Promise<GatewayResponse> {
   if (ex.extProc !== undefined) {
     const outcome = await raceSignal(ex.extProc.onResponse(res), ex.ctx.abort);
     if (outcome.kind === 'respond') return outcome.response;

@@ -27,15 +27,26 @@ export function bodyless(method: string, status: number, contentLength: string |
   return method === 'HEAD' || status === 204 || status === 304 || contentLength === '0';
 }
 
-/** Sends `req` through `pool`; resolves at response headers, the body streams afterwards. */
-export function forwardUndici(
+/** Who gets the outcome of an upstream exchange: the response at its head, or the failure before it. Called once. */
+export interface UpstreamReceiver {
+  upstreamResponse(res: GatewayResponse): void;
+  upstreamFailed(err: unknown): void;
+}
+
+/**
+ * Sends `req` through `pool`; `receiver` gets the response at its head (in undici's callback, so a caller can
+ * answer in the same turn), and the body streams afterwards. It may be called before this returns.
+ */
+export function dispatchUndici(
   pool: Dispatcher,
   req: GatewayRequest,
   headers: string[],
   target: UpstreamTarget,
   signal: AbortSource,
-): Promise<GatewayResponse> {
-  return new Promise<GatewayResponse>((resolve, reject) => {
+  receiver: UpstreamReceiver,
+): void {
+  const exchange = new UndiciExchange(req.method, target, signal, receiver);
+  try {
     pool.dispatch(
       {
         path: req.path,
@@ -44,8 +55,23 @@ export function forwardUndici(
         // undici accepts any AsyncIterable body (streamed, chunked when no content-length); its types don't say so.
         body: req.body as unknown as Readable | null,
       },
-      new UndiciExchange(req.method, target, signal, resolve, reject),
+      exchange,
     );
+  } catch (err) {
+    exchange.onResponseError(undefined, err as Error);
+  }
+}
+
+/** `dispatchUndici` as a promise of the response head. */
+export function forwardUndici(
+  pool: Dispatcher,
+  req: GatewayRequest,
+  headers: string[],
+  target: UpstreamTarget,
+  signal: AbortSource,
+): Promise<GatewayResponse> {
+  return new Promise<GatewayResponse>((resolve, reject) => {
+    dispatchUndici(pool, req, headers, target, signal, { upstreamResponse: resolve, upstreamFailed: reject });
   });
 }
 
@@ -57,14 +83,14 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #channel: BodyChannel | undefined;
   #started = false;
+  #failed = false;
   readonly #cleanup: () => void;
 
   constructor(
     private readonly method: string,
     private readonly target: UpstreamTarget,
     private readonly signal: AbortSource,
-    private readonly resolve: (res: GatewayResponse) => void,
-    private readonly reject: (err: unknown) => void,
+    private readonly receiver: UpstreamReceiver,
   ) {
     this.#cleanup = signal.onAbort(this.#onAbort);
   }
@@ -88,7 +114,7 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
       this.#channel = channel;
       res.body = channel;
     }
-    this.resolve(res);
+    this.receiver.upstreamResponse(res);
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -106,11 +132,13 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
     this.#channel?.end(t !== null && t !== undefined && hasAny(t) ? headersFromObject(t, false) : undefined);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
     this.#cleanup();
     const reason = this.signal.aborted && this.signal.reason !== undefined ? this.signal.reason : err;
     const gerr = upstreamError(reason, display(this.target));
-    if (!this.#started) this.reject(gerr);
+    if (!this.#started) this.receiver.upstreamFailed(gerr);
     else this.#channel?.fail(gerr);
   }
 }

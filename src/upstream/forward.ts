@@ -10,7 +10,7 @@ import { display, NotHttp2Error, type UpstreamTarget, type Upstreams } from './d
 import { upstreamError } from './errors.js';
 import { forwardH2 } from './forward-h2.js';
 import { forwardNodeHttp1 } from './forward-node-h1.js';
-import { forwardUndici } from './forward-undici.js';
+import { dispatchUndici, forwardUndici, type UpstreamReceiver } from './forward-undici.js';
 
 /** Longest wait for response headers when no backendRequestTimeout is set (undici's default). */
 const DEFAULT_HEADERS_TIMEOUT_MS = 300_000;
@@ -35,18 +35,27 @@ function h1Headers(req: GatewayRequest, target: UpstreamTarget): string[] {
 }
 
 /**
- * Forwards `req`; rejects with a GatewayError (upstream_connect / upstream_reset / upstream_timeout). The
- * common case (HTTP/1.1, known length, no backendRequestTimeout) goes straight to undici: no timer, no
- * AbortSignal, no extra promise.
+ * Forwards `req`; `receiver` gets the response head, or a GatewayError (upstream_connect / upstream_reset /
+ * upstream_timeout). The common case (HTTP/1.1, known length, no backendRequestTimeout) goes straight to undici:
+ * no timer, no AbortSignal, no promise, and the receiver is called in undici's own callback.
  */
-export function forward(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions): Promise<GatewayResponse> {
+export function forwardTo(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions, receiver: UpstreamReceiver): void {
   const t = opts.target;
   const chunkedUpload = req.body !== null && req.body.length === undefined && t.scheme === 'http';
   if (opts.timeoutMs === undefined && !opts.http2 && !chunkedUpload) {
-    if (opts.abort.aborted) return Promise.reject(upstreamError(opts.abort.reason, display(t)));
-    return forwardUndici(ups.pool(t), req, h1Headers(req, t), t, opts.abort);
+    if (opts.abort.aborted) receiver.upstreamFailed(upstreamError(opts.abort.reason, display(t)));
+    else dispatchUndici(ups.pool(t), req, h1Headers(req, t), t, opts.abort, receiver);
+    return;
   }
-  return forwardWithDeadline(ups, req, opts, chunkedUpload);
+  forwardWithDeadline(ups, req, opts, chunkedUpload).then(
+    (res) => receiver.upstreamResponse(res),
+    (err: unknown) => receiver.upstreamFailed(err),
+  );
+}
+
+/** `forwardTo` as a promise of the response head. */
+export function forward(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions): Promise<GatewayResponse> {
+  return new Promise((resolve, reject) => forwardTo(ups, req, opts, { upstreamResponse: resolve, upstreamFailed: reject }));
 }
 
 async function forwardWithDeadline(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions, chunkedUpload: boolean): Promise<GatewayResponse> {
