@@ -83,7 +83,7 @@ export class AccessLogWriter {
       this.#now = now;
       this.#nowJson = num(now);
     }
-    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":${this.#str(r.id)},${f.json},"method":${this.#str(r.method)},"path":${this.#str(r.path)},"authority":${this.#str(r.authority)},"protocol":${this.#str(r.protocol)},"remote":${this.#str(r.remote)},"status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
+    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":${this.#str(r.id)},${f.json},"method":${this.#str(r.method)},"path":${this.#str(r.path)},"authority":${this.#str(r.authority)},"protocol":${r.protocol === 'HTTP/1.1' ? '"HTTP/1.1"' : this.#str(r.protocol)},"remote":${this.#str(r.remote)},"status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
     if (r.bytesIn !== undefined) s += `,"bytesIn":${num(r.bytesIn)}`;
     if (r.bytesOut !== undefined) s += `,"bytesOut":${num(r.bytesOut)}`;
     if (r.error !== undefined) s += `,"error":${this.#str(r.error)}`;

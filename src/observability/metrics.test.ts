@@ -114,3 +114,30 @@ test('a malformed event is contained: no exception escapes to the publisher, lat
   assert.deepEqual(uncaught, []);
   assert.match(await m.registry.metrics(), /tollgate_requests_total\{[^}]*status="200"\} 1/);
 });
+
+test('interleaved label sets each count separately (the previous-series shortcut never mixes them up)', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  t.after(() => m.dispose());
+  const seq = [
+    record(),
+    record({ status: 500 }),
+    record(),
+    record({ method: 'POST' }),
+    record({ route: 'other' }),
+    record({ backend: 'b2' }),
+    record({ listener: 'l1' }),
+    record({ gateway: 'gw2' }),
+    record(),
+  ];
+  for (const r of seq) channels.requestEnd.publish({ record: r });
+  const text = await m.registry.metrics();
+  const count = (labels: string): number => Number(new RegExp(`tollgate_requests_total\\{${labels}\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+  assert.equal(count('gateway="gw",listener="l0",route="r",backend="b",method="GET",status="200"'), 3);
+  assert.equal(count('gateway="gw",listener="l0",route="r",backend="b",method="GET",status="500"'), 1);
+  assert.equal(count('gateway="gw",listener="l0",route="r",backend="b",method="POST",status="200"'), 1);
+  assert.equal(count('gateway="gw",listener="l0",route="other",backend="b",method="GET",status="200"'), 1);
+  assert.equal(count('gateway="gw",listener="l0",route="r",backend="b2",method="GET",status="200"'), 1);
+  assert.equal(count('gateway="gw",listener="l1",route="r",backend="b",method="GET",status="200"'), 1);
+  assert.equal(count('gateway="gw2",listener="l0",route="r",backend="b",method="GET",status="200"'), 1);
+  assert.match(text, /tollgate_request_duration_seconds_count\{gateway="gw",listener="l0",route="r",backend="b",status="200"\} 4/);
+});

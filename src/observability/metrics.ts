@@ -3,7 +3,7 @@
  * Names follow agentgateway's with a `tollgate_` prefix; see docs/operations.md for the list.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast-metrics.js';
+import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast-metrics.js';
 import { logger } from './logger.js';
 import type { AccessLogRecord } from '../http/context.js';
 import {
@@ -121,15 +121,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const method = (m: string): string => (METHODS.has(m) ? m : '_OTHER');
   const models = new BoundedValues(200);
 
+  // The series of the previous request: under load most requests share its labels, and comparing six strings
+  // is cheaper than building two label arrays and walking eleven Map levels.
+  let last: { r: LabelsOf; requests: CounterSeries; duration: HistogramSeries } | undefined;
+
   const onRequestEnd = (message: unknown): void => {
     const r: AccessLogRecord = (message as RequestEndEvent).record;
     const route = r.route ?? '';
     const backend = r.backend ?? '';
-    const status = String(r.status ?? 0);
-    requests.series([r.gateway, r.listener, route, backend, method(r.method), status]).inc();
-    if (r.durationMs !== undefined) {
-      duration.series([r.gateway, r.listener, route, backend, status]).observe(r.durationMs / 1000);
+    let series = last;
+    if (series === undefined || !sameLabels(series.r, r)) {
+      const status = String(r.status ?? 0);
+      series = last = {
+        r: { gateway: r.gateway, listener: r.listener, route: r.route, backend: r.backend, method: r.method, status: r.status },
+        requests: requests.series([r.gateway, r.listener, route, backend, method(r.method), status]),
+        duration: duration.series([r.gateway, r.listener, route, backend, status]),
+      };
     }
+    series.requests.inc();
+    if (r.durationMs !== undefined) series.duration.observe(r.durationMs / 1000);
     const ai = r.ai;
     if (ai !== undefined) {
       const req = models.get(ai.requestModel ?? '');
@@ -186,4 +196,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       for (const [ch, g] of guarded) ch.unsubscribe(g);
     },
   };
+}
+
+/** The record fields the request metrics are labelled by. */
+type LabelsOf = Pick<AccessLogRecord, 'gateway' | 'listener' | 'route' | 'backend' | 'method' | 'status'>;
+
+function sameLabels(a: LabelsOf, b: LabelsOf): boolean {
+  return a.status === b.status && a.route === b.route && a.backend === b.backend && a.method === b.method && a.listener === b.listener && a.gateway === b.gateway;
 }

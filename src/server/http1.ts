@@ -26,9 +26,23 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
       ? readableBody(req, () => (req.rawTrailers.length > 0 ? headersFromRaw(req.rawTrailers) : undefined), length)
       : null,
     httpVersion: '1.1',
-    remoteAddress: req.socket.remoteAddress ?? '',
-    remotePort: req.socket.remotePort ?? 0,
+    remoteAddress: peerOf(req.socket).address,
+    remotePort: peerOf(req.socket).port,
   };
+}
+
+const kPeer = Symbol('tollgate.peer');
+
+/** The client's address and port, read once per connection (node's getters go through `getpeername` bookkeeping). */
+function peerOf(socket: Socket & { [kPeer]?: { address: string; port: number } }): { address: string; port: number } {
+  let peer = socket[kPeer];
+  if (peer === undefined) {
+    const address = socket.remoteAddress;
+    // Unknown while the socket is closing: not kept, so a later request on it is not stuck with the blank.
+    if (address === undefined) return { address: '', port: socket.remotePort ?? 0 };
+    socket[kPeer] = peer = { address, port: socket.remotePort ?? 0 };
+  }
+  return peer;
 }
 
 function noBody(method: string, status: number): boolean {
