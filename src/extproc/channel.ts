@@ -18,6 +18,12 @@ import { initialState, replyKind, transition, type Effect, type Event, type Loca
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
 
 
+/** `request_headers` and the rest, made once rather than per message. */
+const PHASE_NAMES: Readonly<Record<Direction, Readonly<Record<Phase, string>>>> = {
+  request: { headers: 'request_headers', body: 'request_body', trailers: 'request_trailers' },
+  response: { headers: 'response_headers', body: 'response_body', trailers: 'response_trailers' },
+};
+
 /** How long a processor may take to close a stream we half-closed before we reset it. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -106,12 +112,13 @@ export class ProcessorChannel {
   /**
    * Sends one phase message. Throws a ProcessorFailure when the exchange already failed. Returns false when
    * the transport's buffer is full (await `drained()` before sending more), or when nothing was sent.
+   * `payload` becomes the message (the channel adds its other fields to it): pass a new object each time.
    */
   send(dir: Direction, phase: Phase, payload: Pick<ProcessingRequest, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody' | 'requestTrailers' | 'responseTrailers'>, mode?: Parameters<typeof bodyModeNumber>[0], last?: boolean): boolean {
     if (this.#state.t === 'failed') throw new ProcessorFailure(this.#state.cause);
     // During a local reply the request body still streams to the processor (full duplex).
     if (this.#state.t !== 'open' && this.#state.t !== 'localReply') return false;
-    const msg: ProcessingRequest = { ...payload };
+    const msg: ProcessingRequest = payload;
     const meta = this.#opts.metadataContext();
     if (meta != null) msg.metadataContext = meta;
     if (!this.#attributesSent.has(dir)) {
@@ -132,7 +139,7 @@ export class ProcessorChannel {
       mode === undefined ? { e: 'sent', dir, phase } : last === undefined ? { e: 'sent', dir, phase, mode } : { e: 'sent', dir, phase, mode, last };
     this.#dispatch(ev);
     // Streamed bodies send many messages: record each phase once per run, not per chunk.
-    const name = `${dir}_${phase}`;
+    const name = PHASE_NAMES[dir][phase];
     if (this.phases[this.phases.length - 1] !== name) this.phases.push(name);
     return this.#stream?.send(msg) ?? false;
   }

@@ -144,32 +144,75 @@ export interface Step {
   readonly effects: readonly Effect[];
 }
 
+type OpenState = Extract<State, { t: 'open' }>;
+
+// Shared instances of the states, effects and phase lists that carry no data: transitions run several times per
+// request, and these are immutable (every field is readonly), so one object each serves every exchange.
+const PENDING: DirState = Object.freeze({ t: 'pending' });
+const AWAITING_HEADERS: DirState = Object.freeze({ t: 'awaitingHeaders' });
+const AWAITING_TRAILERS: DirState = Object.freeze({ t: 'awaitingTrailers' });
+const IDLE: DirState = Object.freeze({ t: 'idle' });
+const COMPLETE: DirState = Object.freeze({ t: 'complete' });
+const DONE: State = Object.freeze({ t: 'done' });
+const RESPONDED: State = Object.freeze({ t: 'responded' });
+const OPEN: Effect = Object.freeze({ k: 'open' });
+const ARM: Effect = Object.freeze({ k: 'armTimer' });
+const DISARM: Effect = Object.freeze({ k: 'disarmTimer' });
+const IMMEDIATE: Effect = Object.freeze({ k: 'immediate' });
+const CLOSE_SEND: Effect = Object.freeze({ k: 'closeSend' });
+const CANCEL: Effect = Object.freeze({ k: 'cancel' });
+const CANCEL_LATER: Effect = Object.freeze({ k: 'cancelLater' });
+const HEADERS_ONLY: readonly Phase[] = Object.freeze(['headers']);
+const BODY_ONLY: readonly Phase[] = Object.freeze(['body']);
+const TRAILERS_ONLY: readonly Phase[] = Object.freeze(['trailers']);
+const BODY_OR_TRAILERS: readonly Phase[] = Object.freeze(['body', 'trailers']);
+const NOTHING: readonly Phase[] = Object.freeze([]);
+
+/** A reply kind's direction and phase (`request_headers` → request, headers) without splitting a string. */
+const REPLY_PARTS: Readonly<Record<string, readonly [Direction, Phase]>> = Object.freeze({
+  request_headers: ['request', 'headers'],
+  request_body: ['request', 'body'],
+  request_trailers: ['request', 'trailers'],
+  response_headers: ['response', 'headers'],
+  response_body: ['response', 'body'],
+  response_trailers: ['response', 'trailers'],
+});
+
+/** An open state, always built with the same fields in the same order (one object shape for all of them). */
+function openState(
+  request: DirState,
+  response: DirState,
+  opened: boolean,
+  sendClosed: boolean,
+  responseHeadersOut: boolean,
+  localReplyAllowed: boolean,
+): OpenState {
+  return { t: 'open', request, response, opened, sendClosed, responseHeadersOut, localReplyAllowed };
+}
+
 /** The initial state: nothing sent, stream not opened. `localReplyAllowed` per modes (reference §1.10). */
 export function initialState(opts: { localReplyAllowed?: boolean } = {}): State {
-  return {
-    t: 'open', request: { t: 'pending' }, response: { t: 'pending' }, opened: false, sendClosed: false, responseHeadersOut: false,
-    localReplyAllowed: opts.localReplyAllowed ?? false,
-  };
+  return openState(PENDING, PENDING, false, false, false, opts.localReplyAllowed ?? false);
 }
 
 /** The reply phases a direction accepts now, in the order they are due. */
 export function expected(d: DirState): readonly Phase[] {
   switch (d.t) {
     case 'awaitingHeaders':
-      return ['headers'];
+      return HEADERS_ONLY;
     case 'awaitingBody':
-      return ['body'];
+      return BODY_ONLY;
     case 'awaitingTrailers':
-      return ['trailers'];
+      return TRAILERS_ONLY;
     case 'streaming':
-      if (!d.headersAnswered) return ['headers'];
+      if (!d.headersAnswered) return HEADERS_ONLY;
       // Full duplex: a trailers reply ends the body even when the message had no trailers (agentgateway
       // processors end bodies that way; Envoy ignores the stray reply), so it is accepted either way.
-      if (d.mode === 'fullDuplexStreamed') return ['body', 'trailers'];
-      if (d.unanswered > 0) return ['body'];
-      return d.trailersSent ? ['trailers'] : [];
+      if (d.mode === 'fullDuplexStreamed') return BODY_OR_TRAILERS;
+      if (d.unanswered > 0) return BODY_ONLY;
+      return d.trailersSent ? TRAILERS_ONLY : NOTHING;
     default:
-      return [];
+      return NOTHING;
   }
 }
 
@@ -196,7 +239,7 @@ export function isAwaiting(s: State): boolean {
 }
 
 /** True when the processor may answer something now (an immediate response is acceptable then). */
-function expectsAny(s: Extract<State, { t: 'open' }>): boolean {
+function expectsAny(s: OpenState): boolean {
   return expected(s.request).length > 0 || expected(s.response).length > 0;
 }
 
@@ -209,27 +252,29 @@ export function awaitedKind(s: State): `${Direction}_${Phase}` | undefined {
   return p === undefined ? undefined : `response_${p}`;
 }
 
-function protocolError(s: Extract<State, { t: 'open' }>, kind: ReplyKind): FailureCause {
+function protocolError(s: OpenState, kind: ReplyKind): FailureCause {
   const awaited = awaitedKind(s);
   return protocolReason(kind, awaited, awaited === undefined ? undefined : s[awaited.split('_')[0] as Direction]);
 }
 
-function withDir(s: Extract<State, { t: 'open' }>, dir: Direction, d: DirState): Extract<State, { t: 'open' }> {
-  return dir === 'request' ? { ...s, request: d } : { ...s, response: d };
+function withDir(s: OpenState, dir: Direction, d: DirState, opened = s.opened): OpenState {
+  return dir === 'request'
+    ? openState(d, s.response, opened, s.sendClosed, s.responseHeadersOut, s.localReplyAllowed)
+    : openState(s.request, d, opened, s.sendClosed, s.responseHeadersOut, s.localReplyAllowed);
 }
 
 function acceptReply(d: DirState, phase: Phase): DirState | undefined {
   switch (d.t) {
     case 'awaitingHeaders':
-      return phase === 'headers' ? { t: 'idle' } : undefined;
+      return phase === 'headers' ? IDLE : undefined;
     case 'awaitingBody':
-      return phase === 'body' ? { t: 'idle' } : undefined;
+      return phase === 'body' ? IDLE : undefined;
     case 'awaitingTrailers':
-      return phase === 'trailers' ? { t: 'idle' } : undefined;
+      return phase === 'trailers' ? IDLE : undefined;
     case 'streaming': {
       if (!expected(d).includes(phase)) return undefined;
       if (phase === 'headers') return { ...d, headersAnswered: true };
-      if (phase === 'trailers') return { t: 'idle' };
+      if (phase === 'trailers') return IDLE;
       return d.mode === 'fullDuplexStreamed' ? d : { ...d, unanswered: d.unanswered - 1 };
     }
     default:
@@ -239,7 +284,7 @@ function acceptReply(d: DirState, phase: Phase): DirState | undefined {
 
 function sendState(d: DirState, ev: Extract<Event, { e: 'sent' }>): DirState {
   const ready = d.t === 'pending' || d.t === 'idle';
-  if (ev.phase === 'headers' && d.t === 'pending') return { t: 'awaitingHeaders' };
+  if (ev.phase === 'headers' && d.t === 'pending') return AWAITING_HEADERS;
   if (ev.phase === 'body') {
     const mode = ev.mode ?? 'buffered';
     const last = ev.last === true;
@@ -254,7 +299,7 @@ function sendState(d: DirState, ev: Extract<Event, { e: 'sent' }>): DirState {
     }
   }
   if (ev.phase === 'trailers') {
-    if (ready) return { t: 'awaitingTrailers' };
+    if (ready) return AWAITING_TRAILERS;
     if (d.t === 'streaming' && !d.inputEnded) return { ...d, inputEnded: true, trailersSent: true };
   }
   throw new Error(`ext_proc state: cannot send ${ev.dir}_${ev.phase} while ${ev.dir} is ${d.t}`);
@@ -264,11 +309,11 @@ function sendState(d: DirState, ev: Extract<Event, { e: 'sent' }>): DirState {
 export function timed(before: State, after: State, effects: Effect[]): Step {
   const was = isAwaiting(before);
   const is = isAwaiting(after);
-  if (!was && is) effects.push({ k: 'armTimer' });
-  else if (was && !is) effects.push({ k: 'disarmTimer' });
+  if (!was && is) effects.push(ARM);
+  else if (was && !is) effects.push(DISARM);
   else if (was && is && effects.some((e) => e.k === 'deliver' || e.k === 'local')) {
     // A reply arrived and another is still awaited: the timeout covers each awaited reply afresh.
-    effects.push({ k: 'disarmTimer' }, { k: 'armTimer' });
+    effects.push(DISARM, ARM);
   }
   return { state: after, effects };
 }
@@ -280,7 +325,7 @@ function endCause(end: StreamEnd, s: State): FailureCause {
 /** Fails the session with `cause`, disarming a running timer. */
 export function fail(before: State, cause: FailureCause): Step {
   const effects: Effect[] = [{ k: 'fail', cause }];
-  if (isAwaiting(before)) effects.push({ k: 'disarmTimer' });
+  if (isAwaiting(before)) effects.push(DISARM);
   return { state: { t: 'failed', cause }, effects };
 }
 
@@ -288,14 +333,14 @@ export function fail(before: State, cause: FailureCause): Step {
 export function transition(s: State, ev: Event): Step {
   if (ev.e === 'finish') {
     const effects: Effect[] = [];
-    if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
+    if (isAwaiting(s)) effects.push(DISARM);
     // A stream we half-closed with nothing awaited is the processor's to close: resetting every such stream
     // would look like an HTTP/2 rapid-reset attack to the processor (node GOAWAYs after ~1000 resets).
     const settled = s.t === 'responded' || (s.t === 'open' && s.opened && s.sendClosed && !isAwaiting(s));
     const live = s.t === 'open' ? s.opened : s.t === 'failed' || s.t === 'localReply';
-    if (settled) effects.push({ k: 'cancelLater' });
-    else if (live) effects.push({ k: 'cancel' });
-    return { state: { t: 'done' }, effects };
+    if (settled) effects.push(CANCEL_LATER);
+    else if (live) effects.push(CANCEL);
+    return { state: DONE, effects };
   }
   switch (s.t) {
     case 'done':
@@ -304,7 +349,7 @@ export function transition(s: State, ev: Event): Step {
       // The processor is out of the exchange: late replies and the stream's end change nothing.
       return { state: s, effects: [] };
     case 'failed':
-      if (ev.e === 'failOpen') return { state: { t: 'passThrough', why: 'fail_open' }, effects: [{ k: 'cancel' }] };
+      if (ev.e === 'failOpen') return { state: { t: 'passThrough', why: 'fail_open' }, effects: [CANCEL] };
       return { state: s, effects: [] };
     case 'localReply':
       return localTransition(s, ev);
@@ -313,9 +358,8 @@ export function transition(s: State, ev: Event): Step {
   }
   switch (ev.e) {
     case 'sent': {
-      const next = withDir(s, ev.dir, sendState(s[ev.dir], ev));
-      const effects: Effect[] = s.opened ? [] : [{ k: 'open' }];
-      return timed(s, { ...next, opened: true }, effects);
+      const effects: Effect[] = s.opened ? [] : [OPEN];
+      return timed(s, withDir(s, ev.dir, sendState(s[ev.dir], ev), true), effects);
     }
     case 'reply': {
       if (ev.kind === 'immediate_response') {
@@ -324,14 +368,16 @@ export function transition(s: State, ev: Event): Step {
           return fail(s, { kind: 'protocol', detail: `the processor sent an immediate_response after response headers reached the client; it can no longer be honoured` });
         }
         // The exchange is answered: nothing more will be sent, so half-close (Envoy closes the stream here).
-        const effects: Effect[] = [{ k: 'immediate' }];
-        if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
-        if (!s.sendClosed) effects.push({ k: 'closeSend' });
-        return { state: { t: 'responded' }, effects };
+        const effects: Effect[] = [IMMEDIATE];
+        if (isAwaiting(s)) effects.push(DISARM);
+        if (!s.sendClosed) effects.push(CLOSE_SEND);
+        return { state: RESPONDED, effects };
       }
       if (ev.kind === 'local_headers') return startLocal(s, ev.end === true, ev.problem);
       if (ev.kind === 'empty' || ev.kind === 'streamed_immediate_response' || ev.kind.startsWith('local_')) return fail(s, protocolError(s, ev.kind));
-      const [dir, phase] = ev.kind.split('_') as [Direction, Phase];
+      const parts = REPLY_PARTS[ev.kind];
+      if (parts === undefined) return fail(s, protocolError(s, ev.kind));
+      const [dir, phase] = parts;
       // Each direction keeps its own order (Envoy's per-direction callback state): a request body may still
       // be streaming, or its trailers awaited, while the response has begun.
       const accepted = acceptReply(s[dir], phase);
@@ -340,26 +386,27 @@ export function transition(s: State, ev: Event): Step {
     }
     case 'directionDone':
       // The runner ends a direction when it needs nothing more from the processor that way.
-      return timed(s, withDir(s, ev.dir, { t: 'complete' }), []);
+      return timed(s, withDir(s, ev.dir, COMPLETE), []);
     case 'outputEnded': {
       const d = s[ev.dir];
       if (d.t !== 'streaming' || d.mode !== 'fullDuplexStreamed') return { state: s, effects: [] };
-      return timed(s, withDir(s, ev.dir, { t: 'idle' }), []);
+      return timed(s, withDir(s, ev.dir, IDLE), []);
     }
-    case 'closeSend':
-      if (s.sendClosed || !s.opened) return { state: { ...s, sendClosed: true }, effects: [] };
-      return { state: { ...s, sendClosed: true }, effects: [{ k: 'closeSend' }] };
+    case 'closeSend': {
+      const next = openState(s.request, s.response, s.opened, true, s.responseHeadersOut, s.localReplyAllowed);
+      return { state: next, effects: s.sendClosed || !s.opened ? [] : [CLOSE_SEND] };
+    }
     case 'responseHeadersOut':
-      return { state: { ...s, responseHeadersOut: true }, effects: [] };
+      return { state: openState(s.request, s.response, s.opened, s.sendClosed, true, s.localReplyAllowed), effects: [] };
     case 'end': {
       if (ev.end.kind === 'ok') {
-        if (s.sendClosed && !isAwaiting(s)) return { state: { t: 'done' }, effects: [] };
+        if (s.sendClosed && !isAwaiting(s)) return { state: DONE, effects: [] };
         // Envoy: a clean close means "continue without the processor" for the rest of the exchange.
         const effects: Effect[] = [{ k: 'passThrough', why: 'closed_ok' }];
-        if (isAwaiting(s)) effects.push({ k: 'disarmTimer' });
+        if (isAwaiting(s)) effects.push(DISARM);
         return { state: { t: 'passThrough', why: 'closed_ok' }, effects };
       }
-      if (s.sendClosed && !isAwaiting(s) && ev.end.kind === 'cancelled') return { state: { t: 'done' }, effects: [] };
+      if (s.sendClosed && !isAwaiting(s) && ev.end.kind === 'cancelled') return { state: DONE, effects: [] };
       return fail(s, endCause(ev.end, s));
     }
     case 'timeout': {

@@ -76,6 +76,19 @@ test('ext_proc, ai and dynamic metadata are written as JSON, empty ext_proc list
   }));
 });
 
+test('ext_proc entries without a failure are written field by field, exactly as JSON.stringify would', () => {
+  const w = new AccessLogWriter();
+  const entry = (over: Record<string, unknown> = {}) => ({ target: '127.0.0.1:9000', phases: ['request_headers', 'response_headers'], timeMs: 0.8123456789, outcome: 'ok', ...over });
+  check(w, base({ extProc: [entry()] }));
+  check(w, base({ extProc: [entry({ phases: [] }), entry({ timeMs: 0 }), entry({ timeMs: 1e21 }), entry({ timeMs: NaN })] }));
+  for (const s of STRINGS) {
+    check(w, base({ extProc: [entry({ target: s })] }));
+    check(w, base({ extProc: [entry({ outcome: s, phases: [s, 'x'] })] }));
+  }
+  // A failure field, or any field beyond the four, goes through JSON.stringify (explicit undefined included).
+  check(w, base({ extProc: [entry({ failureReason: 'timeout' }), entry({ failOpen: true }), entry({ failureReason: undefined }), entry({ extra: 1 })] }));
+});
+
 test('the per-route part is rebuilt when a route sends to another backend or changes name', () => {
   const w = new AccessLogWriter();
   check(w, base({ backend: 'a:1' }));

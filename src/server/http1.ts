@@ -51,6 +51,11 @@ function noBody(method: string, status: number): boolean {
 
 /** Stops a body nobody will read, so its producer (e.g. the upstream) is released. */
 export function cancel(body: AsyncIterable<Buffer>): void {
+  // A channel's producer is told directly (returning a generator that never started would skip its `finally`).
+  if (body instanceof BodyChannel) {
+    body.cancel(new Error('response body not sent'));
+    return;
+  }
   const it = body[Symbol.asyncIterator]();
   void it.return?.().catch(() => undefined);
 }
