@@ -64,7 +64,7 @@ export function cancel(body: AsyncIterable<Buffer>): void {
 export interface Http1Hooks {
   /** True while the server drains (responses then close their connection). */
   draining(): boolean;
-  /** Called once when the response closed (finished or not). */
+  /** Called once when the exchange on this socket ended (its response written or abandoned), unless the socket closed first. */
   released(socket: Socket): void;
 }
 
@@ -72,42 +72,73 @@ const kAbort = Symbol('tollgate.abort');
 const kHooks = Symbol('tollgate.hooks');
 const kSocket = Symbol('tollgate.socket');
 const kMethod = Symbol('tollgate.method');
+const kActive = Symbol('tollgate.active');
 
-/**
- * A response with what its 'close' listener and its writer need, so that listener is one shared function and
- * the pipeline delivers to it without a closure.
- */
+/** A response with what its writer needs, so the pipeline delivers to it without a closure. */
 interface TrackedResponse extends ServerResponse {
   [kAbort]: RequestAbort;
   [kHooks]: Http1Hooks;
-  [kSocket]: Socket;
+  [kSocket]: WatchedSocket;
   [kMethod]: string;
 }
 
-/** A response closed (finished or not): abort the exchange when the client left early, and release the socket. */
-function onResponseClose(this: TrackedResponse): void {
-  if (!this.writableFinished) this[kAbort].abort(clientClosed());
-  this[kHooks].released(this[kSocket]);
+/** A connection with the exchanges still running on it (more than one when the client pipelines). */
+interface WatchedSocket extends Socket {
+  [kActive]?: TrackedResponse[];
+}
+
+/**
+ * Watches the connection rather than the response: when the client goes away, every exchange still running on it
+ * is aborted. A response's own 'close' does not do for that: node never emits it for a pipelined request whose
+ * response is still queued behind an earlier one, so that exchange (an SSE stream, say) would run on unseen.
+ */
+function watch(res: TrackedResponse, socket: WatchedSocket): void {
+  let active = socket[kActive];
+  if (active === undefined) {
+    active = socket[kActive] = [];
+    socket.once('close', onSocketClose);
+  }
+  active.push(res);
+}
+
+function onSocketClose(this: WatchedSocket): void {
+  const active = this[kActive];
+  if (active === undefined || active.length === 0) return;
+  this[kActive] = [];
+  for (const res of active) res[kAbort].abort(clientClosed());
+}
+
+/** The exchange on `res` ended: off the connection's list, the socket released, the exchange told. */
+function ended(res: TrackedResponse, h: HandledResponse, err: unknown, bytes: number): void {
+  const socket = res[kSocket];
+  const active = socket[kActive];
+  const i = active === undefined ? -1 : active.indexOf(res);
+  if (i >= 0) {
+    active!.splice(i, 1);
+    res[kHooks].released(socket);
+  }
+  h.done(err, bytes);
 }
 
 /** Serves one HTTP/1.1 request end to end. */
 export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', hooks: Http1Hooks): void {
   const abort = new RequestAbort();
   const tracked = res as TrackedResponse;
+  const socket = req.socket as WatchedSocket;
   tracked[kAbort] = abort;
   tracked[kHooks] = hooks;
-  // `req.socket` now: node clears `res.socket` before 'close' is emitted.
-  tracked[kSocket] = req.socket;
+  // `req.socket` now: node detaches `res.socket` once the response finished.
+  tracked[kSocket] = socket;
   tracked[kMethod] = req.method ?? 'GET';
-  // 'close' is emitted once per response.
-  res.on('close', onResponseClose);
   let greq: GatewayRequest;
   try {
     greq = fromHttp1(req, scheme);
   } catch {
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request\n');
+    hooks.released(socket);
     return;
   }
+  watch(tracked, socket);
   sink.handle(greq, abort, deliverHttp1, tracked);
 }
 
@@ -126,7 +157,7 @@ function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
     res.writeHead(response.status, response.headers.flatView() as string[]);
     if (body === null) {
       res.end();
-      h.done(undefined, 0);
+      ended(res, h, undefined, 0);
     } else if (body instanceof BodyChannel) {
       body.pipeTo(new Http1Sink(res, h, body, !response.headers.has('content-length')));
     } else {
@@ -145,7 +176,7 @@ function writeFailed(res: TrackedResponse, h: HandledResponse, err: unknown, byt
     // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
     res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
   } else res.destroy();
-  h.done(err, bytes);
+  ended(res, h, err, bytes);
 }
 
 /** Adds the body's trailers (a chunked response only: with content-length there is nowhere to put them) and ends. */
@@ -166,7 +197,7 @@ async function writeIterated(res: TrackedResponse, h: HandledResponse, body: Bod
     writeFailed(res, h, err, bytes);
     return;
   }
-  h.done(undefined, bytes);
+  ended(res, h, undefined, bytes);
 }
 
 /** Writes a BodyChannel's chunks as they arrive; a full socket pauses the channel until 'drain'. */
@@ -198,7 +229,7 @@ class Http1Sink implements ChannelSink {
       return;
     }
     this.#over = true;
-    this.h.done(undefined, this.#bytes);
+    ended(this.res, this.h, undefined, this.#bytes);
   }
 
   error(err: unknown): void {

@@ -46,3 +46,34 @@ test('drain closes idle keep-alive connections and stops accepting', { timeout: 
   await closed;
   await assert.rejects(raw(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
 });
+
+test('a client that goes away aborts every exchange still running on its connection, pipelined ones included', { timeout: 10_000 }, async (t) => {
+  const aborted: string[] = [];
+  let started = 0;
+  let allStarted!: () => void;
+  const twoStarted = new Promise<void>((r) => (allStarted = r));
+  let allAborted!: () => void;
+  const twoAborted = new Promise<void>((r) => (allAborted = r));
+  const holding: RequestSink = {
+    handle(req, abort, deliver, target) {
+      // Answers only when aborted, as a pipeline waiting on an upstream does.
+      abort.onAbort(() => {
+        aborted.push(req.path);
+        deliver(target, { response: textResponse(499, 'gone'), done: () => undefined });
+        if (aborted.length === 2) allAborted();
+      });
+      if (++started === 2) allStarted();
+    },
+  };
+  const server = new BindServer({ host: '127.0.0.1', port: 0, certs: [], sink: holding });
+  const port = await server.listen();
+  t.after(() => server.destroy());
+  const s = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.write('GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n');
+  await twoStarted;
+  assert.deepEqual(aborted, []);
+  s.destroy();
+  await twoAborted;
+  assert.deepEqual(aborted.sort(), ['/a', '/b']);
+});
