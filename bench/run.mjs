@@ -1,7 +1,7 @@
 // tollgate benchmark (`npm run bench`): bounded (< 10 min), loopback only, every comparison in the same run.
 // The system under test is pinned to CPU 0; upstream, ext_proc processor, wrk and this orchestrator (which also
 // drives the full-duplex and SSE clients) run on CPU 1. Each wrk cell is the median of 3 runs of 4 s (the plain-proxy
-// suite: 6 rounds of 2 s, then each peer co-run with tollgate on one core; `--quick`: 1 run, shorter), the cells of a comparison interleaved in a random order per round. Writes bench/results/latest.json and latest.md. Needs Linux, taskset, Debian's wrk and nginx-light.
+// suite: 5 rounds of 2 s, then each peer co-run with tollgate on one core; `--quick`: 1 run, shorter), the cells of a comparison interleaved in a random order per round. Writes bench/results/latest.json and latest.md. Needs Linux, taskset, Debian's wrk and nginx-light.
 // Usage: npm run bench [-- --quick] [-- --only proxy|multicore] [-- --out DIR]
 import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -28,7 +28,7 @@ if (arg('--report')) {
   console.log(render(saved));
   process.exit(0);
 }
-// 4 s runs keep the whole bench under 10 minutes now that the plain-proxy suite takes 6 rounds and a co-run (it ran 594 s with 5 s runs).
+// 4 s runs keep the whole bench under 10 minutes now that the plain-proxy suite takes 5 rounds and a co-run, and the multi-core suite 7 rounds of 3 s (it ran 594 s with 5 s runs).
 const cfg = { quick, runs: quick ? 1 : 3, seconds: quick ? 2 : 4, warmup: quick ? 1 : 2, shuffle: true };
 
 // A fresh machine may lack the load generator and the C reference proxy: as root (as here and in CI) install

@@ -110,7 +110,12 @@ export function targets(out) {
   if (sd && sg) add('SSE time to first byte within 2 ms of direct (p50)', `+${f(sg.ttfbP50Ms - sd.ttfbP50Ms, 2)} ms`, sg.ttfbP50Ms - sd.ttfbP50Ms <= 2);
   const m1 = find(out, 'multicore', 'tollgate 1 worker');
   const m2 = find(out, 'multicore', 'tollgate 2 workers');
-  if (m1 && m2) add('2 workers ≥ 1.4× 1 worker (plain proxy)', `${f(m2.rps / m1.rps, 2)}× (CPU ${f(m2.cpuUsPerReq)} vs ${f(m1.cpuUsPerReq)} µs/req; wrk and an nginx origin share the 2 cores)`, m2.rps / m1.rps >= 1.4);
+  if (m1 && m2) {
+    // Median of the per-round ratios (each round runs both cells, seconds apart), like the plain-proxy targets.
+    const r = pairedRatio(m2, m1) ?? { median: m2.rps / m1.rps, min: NaN, max: NaN, n: 1 };
+    const range = r.n > 1 ? `median of ${r.n} rounds, rounds ${f(r.min, 2)}–${f(r.max, 2)}; ratio of medians ${f(m2.rps / m1.rps, 2)}×; ` : '';
+    add('2 workers ≥ 1.4× 1 worker (plain proxy)', `${f(r.median, 2)}× (${range}CPU ${f(m2.cpuUsPerReq)} vs ${f(m1.cpuUsPerReq)} µs/req; wrk and an nginx origin share the 2 cores)`, r.median >= 1.4);
+  }
   return t;
 }
 
