@@ -129,6 +129,23 @@ test('a client abort aborts the upstream request', { timeout: 30_000 }, async (t
   assert.equal(seen.aborted, true);
 });
 
+test('a client that pipelines two requests and leaves aborts both upstream requests', { timeout: 30_000 }, async (t) => {
+  const { gw, up } = await setup(t);
+  up.setHandler(() => ({ hang: true }));
+  const net = await import('node:net');
+  const s = net.connect(gw.ports.PORT!, '127.0.0.1');
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.on('error', () => undefined);
+  // The second response queues behind the first, which never comes: node emits no 'close' on it.
+  s.write('GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n');
+  const first = await up.nextRequest();
+  const second = await up.nextRequest();
+  s.destroy();
+  await Promise.all([first.closed, second.closed]);
+  assert.equal(first.aborted, true);
+  assert.equal(second.aborted, true);
+});
+
 test('an upstream failing mid-body breaks the client response instead of ending it cleanly', { timeout: 30_000 }, async (t) => {
   const { gw, up } = await setup(t);
   up.setHandler(() => ({ status: 200, body: ['first chunk', 'never sent'], reset: 'mid-body' }));
