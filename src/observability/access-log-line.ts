@@ -83,7 +83,8 @@ export class AccessLogWriter {
       this.#now = now;
       this.#nowJson = num(now);
     }
-    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":${this.#str(r.id)},${f.json},"method":${this.#str(r.method)},"path":${this.#str(r.path)},"authority":${this.#str(r.authority)},"protocol":${r.protocol === 'HTTP/1.1' ? '"HTTP/1.1"' : this.#str(r.protocol)},"remote":${this.#str(r.remote)},"status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
+    // Strings go between quotes written in the template: a plain one is used as it is, with no quoted copy.
+    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":"${this.#inner(r.id)}",${f.json},"method":"${this.#inner(r.method)}","path":"${this.#inner(r.path)}","authority":"${this.#inner(r.authority)}","protocol":"${this.#inner(r.protocol)}","remote":"${this.#inner(r.remote)}","status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
     if (r.bytesIn !== undefined) s += `,"bytesIn":${num(r.bytesIn)}`;
     if (r.bytesOut !== undefined) s += `,"bytesOut":${num(r.bytesOut)}`;
     if (r.error !== undefined) s += `,"error":${this.#str(r.error)}`;
@@ -107,6 +108,13 @@ export class AccessLogWriter {
     this.#fixed.set(key, made);
     this.#ascii = true;
     return made;
+  }
+
+  /** What JSON writes between the quotes of `s`. */
+  #inner(s: string): string {
+    if (PLAIN.test(s)) return s;
+    this.#ascii = false;
+    return JSON.stringify(s).slice(1, -1);
   }
 
   #str(s: string): string {
