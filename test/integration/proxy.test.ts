@@ -146,6 +146,26 @@ test('a client that pipelines two requests and leaves aborts both upstream reque
   assert.equal(second.aborted, true);
 });
 
+test('a client that stops reading a large download and then leaves aborts the upstream response', { timeout: 30_000 }, async (t) => {
+  const { gw, up } = await setup(t);
+  up.setHandler(() => ({ status: 200, body: { size: 256 * MiB } }));
+  const net = await import('node:net');
+  const s = net.connect(gw.ports.PORT!, '127.0.0.1');
+  s.on('error', () => undefined);
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+  // Read the first bytes, then stop: the gateway's socket fills and its writer waits for 'drain'.
+  await new Promise<void>((r) => s.once('data', () => r()));
+  s.pause();
+  const seen = await up.nextRequest();
+  s.destroy();
+  await seen.closed;
+  assert.equal(seen.aborted, true, 'the upstream response was abandoned, not streamed to the end');
+  // The gateway is still serving.
+  up.setHandler(() => ({ status: 200, body: 'fine' }));
+  assert.equal(await (await request(gw.url() + '/ok')).body.text(), 'fine');
+});
+
 test('an upstream failing mid-body breaks the client response instead of ending it cleanly', { timeout: 30_000 }, async (t) => {
   const { gw, up } = await setup(t);
   up.setHandler(() => ({ status: 200, body: ['first chunk', 'never sent'], reset: 'mid-body' }));
