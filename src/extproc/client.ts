@@ -121,15 +121,23 @@ export function targetKey(t: ProcessorTarget): string {
 }
 
 const registry = new Map<string, ProcessorClient>();
+/**
+ * The client of each target object: config targets are frozen and live as long as their model, so a request
+ * finds its client without building the key string. Replaced (not cleared: a WeakMap cannot be) on close.
+ */
+let byTarget = new WeakMap<ProcessorTarget, ProcessorClient>();
 
 /** Returns the shared client for a processor target (created on first use; it dials on the first `open`). */
 export function getProcessorClient(target: ProcessorTarget): ProcessorClient {
+  let c = byTarget.get(target);
+  if (c !== undefined) return c;
   const key = targetKey(target);
-  let c = registry.get(key);
+  c = registry.get(key);
   if (!c) {
     c = new TRANSPORTS[selectedTransport()](target);
     registry.set(key, c);
   }
+  byTarget.set(target, c);
   return c;
 }
 
@@ -137,5 +145,6 @@ export function getProcessorClient(target: ProcessorTarget): ProcessorClient {
 export async function closeAllProcessorClients(force = false): Promise<void> {
   const all = [...registry.values()];
   registry.clear();
+  byTarget = new WeakMap();
   await Promise.all(all.map((c) => c.close(force)));
 }

@@ -97,13 +97,13 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   async onRequest(req: GatewayRequest): Promise<PolicyOutcome> {
     this.#refuseUnsupported();
     if (sendsNothing(this.modes)) return CONTINUE;
-    const before = [req.method, req.authority, req.path].join('\0');
+    const { method, authority, path } = req;
     const headersBefore = req.headers.version;
     const outcome = await runDirection(this, requestIo(req));
     // Any header edit may change which route matches (a body-based router sets e.g. `x-route-to`); matching
     // again is cheap, so every request-header mutation counts, as Envoy's clear_route_cache would.
     if (outcome.kind === 'continue') {
-      this.#routingChanged = req.headers.version !== headersBefore || before !== [req.method, req.authority, req.path].join('\0');
+      this.#routingChanged = req.headers.version !== headersBefore || req.method !== method || req.authority !== authority || req.path !== path;
     }
     return outcome;
   }
