@@ -114,7 +114,9 @@ function ended(res: TrackedResponse, h: HandledResponse, err: unknown, bytes: nu
   const active = socket[kActive];
   const i = active === undefined ? -1 : active.indexOf(res);
   if (i >= 0) {
-    active!.splice(i, 1);
+    // Almost always the only (or last) one: pop, which allocates nothing, where splice returns a new array.
+    if (i === active!.length - 1) active!.pop();
+    else active!.splice(i, 1);
     res[kHooks].released(socket);
   }
   h.done(err, bytes);
