@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HeaderList } from './headers.js';
-import { connectionTokens, headersFromObject, headersFromRaw, isHopByHop, stripHopByHop } from './hop-by-hop.js';
+import { connectionTokens, headersFromFlat, headersFromObject, headersFromRaw, isHopByHop, stripHopByHop } from './hop-by-hop.js';
 
 test('strips the fixed hop-by-hop set and keeps end-to-end headers in order', () => {
   const h = new HeaderList([
@@ -95,6 +95,10 @@ test('property: output never holds a hop-by-hop or nominated header, and the raw
       assert.deepEqual(out.entries(), expected);
       const raw = ps.flatMap(([n, v]) => [n, v]);
       assert.deepEqual(headersFromRaw(raw).entries(), expected.filter(([n]) => n !== 'host'));
+      // The flat builder (undici's decoded raw headers: names already lower-case) agrees, with and without host.
+      const lower = ps.flatMap(([n, v]) => [n.toLowerCase(), v]);
+      assert.deepEqual(headersFromFlat([...lower], false).entries(), expected);
+      assert.deepEqual(headersFromFlat([...lower], true).entries(), expected.filter(([n]) => n !== 'host'));
       // Idempotent.
       assert.deepEqual(stripHopByHop(out).entries(), out.entries());
     }),

@@ -96,6 +96,26 @@ export function headersFromRaw(raw: readonly string[]): HeaderList {
 }
 
 /**
+ * Same as `headersFromRaw` for a flat list whose names are already lower-case, which it takes over (filtered in
+ * place, then adopted by the HeaderList): undici's raw headers, decoded. `dropHost` removes `host` too.
+ */
+export function headersFromFlat(flat: string[], dropHost: boolean): HeaderList {
+  let connValues: string[] | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === 'connection') (connValues ??= []).push(flat[i + 1]!);
+  const nominated = connValues === undefined ? undefined : nominatedBy(connValues);
+  let w = 0;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    const value = flat[i + 1]!;
+    if (shouldDrop(name, value, nominated, dropHost)) continue;
+    flat[w++] = name;
+    flat[w++] = value;
+  }
+  flat.length = w;
+  return HeaderList.adopt(flat);
+}
+
+/**
  * Same as `headersFromRaw` for node-style header objects (http2 header objects, undici response headers).
  * `dropHost` removes `host` too (request side).
  */

@@ -4,23 +4,15 @@
  * full the connection is paused (controller.pause) until the client side drains it.
  */
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { util, type Dispatcher } from 'undici';
 import { BodyChannel } from '../http/body.js';
-import { headersFromObject } from '../http/hop-by-hop.js';
+import { headersFromFlat } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import type { AbortSource } from '../http/abort.js';
 import { display, type UpstreamTarget } from './dispatchers.js';
 import { upstreamError } from './errors.js';
 
 const HIGH_WATER = 64 * 1024;
-
-type RawHeaders = Record<string, string | string[] | undefined>;
-
-/** True when `o` has an own enumerable key (without building the key array `Object.keys` would). */
-function hasAny(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
 
 /** True when a response to `method` with this status/headers can carry no body. */
 export function bodyless(method: string, status: number, contentLength: string | string[] | undefined): boolean {
@@ -58,7 +50,7 @@ export function dispatchUndici(
       exchange,
     );
   } catch (err) {
-    exchange.onResponseError(undefined, err as Error);
+    exchange.onError(err as Error);
   }
 }
 
@@ -78,9 +70,15 @@ export function forwardUndici(
 /**
  * The dispatch handler of one upstream exchange. A class (undici calls its methods on it) rather than an object of
  * closures: one allocation per request instead of seven.
+ *
+ * It implements undici's original handler interface (onConnect / onHeaders / onData / onComplete / onError), which
+ * undici's HTTP/1.1 client calls directly. A handler with the newer controller interface (onRequestStart, …) is
+ * wrapped per request in an adapter plus a controller, and has its headers, and its (usually empty) trailers,
+ * parsed into objects first; here the raw header buffers go straight into the gateway's flat header list.
  */
 class UndiciExchange implements Dispatcher.DispatchHandler {
-  #controller: Dispatcher.DispatchController | undefined;
+  #abortUpstream: ((err?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
   #channel: BodyChannel | undefined;
   #started = false;
   #failed = false;
@@ -95,44 +93,44 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
     this.#cleanup = signal.onAbort(this.#onAbort);
   }
 
-  readonly #onAbort = (): void => this.#controller?.abort(this.signal.reason as Error);
+  readonly #onAbort = (): void => this.#abortUpstream?.(this.signal.reason as Error);
 
-  onRequestStart(c: Dispatcher.DispatchController): void {
-    this.#controller = c;
-    if (this.signal.aborted) c.abort(this.signal.reason as Error);
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abortUpstream = abort;
+    if (this.signal.aborted) abort(this.signal.reason as Error);
   }
 
-  onResponseStart(c: Dispatcher.DispatchController, status: number, raw: Record<string, string | string[] | undefined>): void {
-    if (status < 200) return;
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true;
     this.#started = true;
-    const h = raw as RawHeaders;
-    const res: GatewayResponse = { status, headers: headersFromObject(h, false), body: null };
-    if (!bodyless(this.method, status, h['content-length'])) {
-      const cl = h['content-length'];
-      const channel = new BodyChannel(typeof cl === 'string' ? { highWaterMark: HIGH_WATER, length: Number(cl) } : { highWaterMark: HIGH_WATER });
-      channel.onCancel = (reason) => c.abort(reason as Error);
+    this.#resume = resume;
+    const headers = headersFromFlat(decodeRaw(raw), false);
+    const res: GatewayResponse = { status, headers, body: null };
+    const cl = headers.get('content-length');
+    if (!bodyless(this.method, status, cl)) {
+      const channel = new BodyChannel(cl !== undefined ? { highWaterMark: HIGH_WATER, length: Number(cl) } : { highWaterMark: HIGH_WATER });
+      channel.onCancel = (reason) => this.#abortUpstream?.(reason as Error);
       this.#channel = channel;
       res.body = channel;
     }
     this.receiver.upstreamResponse(res);
+    return true;
   }
 
-  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     const channel = this.#channel;
-    if (channel === undefined) return;
-    if (!channel.offer(chunk)) {
-      c.pause();
-      void channel.room().then(() => c.resume());
-    }
+    if (channel === undefined || channel.offer(chunk)) return true;
+    // Full: undici stops reading the connection until resume().
+    void channel.room().then(() => this.#resume?.());
+    return false;
   }
 
-  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onComplete(trailers: Buffer[] | string[] | null): void {
     this.#cleanup();
-    const t = trailers as RawHeaders | null | undefined;
-    this.#channel?.end(t !== null && t !== undefined && hasAny(t) ? headersFromObject(t, false) : undefined);
+    this.#channel?.end(trailers !== null && trailers.length > 0 ? headersFromFlat(decodeRaw(trailers), false) : undefined);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+  onError(err: Error): void {
     if (this.#failed) return;
     this.#failed = true;
     this.#cleanup();
@@ -141,4 +139,18 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
     if (!this.#started) this.receiver.upstreamFailed(gerr);
     else this.#channel?.fail(gerr);
   }
+}
+
+/**
+ * undici's raw header list ([name, value, …] as Buffers) as strings: names lower-cased (well-known names come
+ * interned from undici's table), values latin1, as undici's own parser and node's rawHeaders decode them.
+ */
+function decodeRaw(raw: ReadonlyArray<Buffer | string>): string[] {
+  const flat = new Array<string>(raw.length);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const v = raw[i + 1]!;
+    flat[i] = util.headerNameToString(raw[i]!);
+    flat[i + 1] = typeof v === 'string' ? v : v.toString('latin1');
+  }
+  return flat;
 }
