@@ -124,7 +124,7 @@ export function markdown(out) {
   const L = [];
   L.push(`Date: ${out.date}. Machine: ${out.machine.cpus} × ${out.machine.model}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}, Node ${out.machine.node}.`);
   L.push(`tollgate commit ${out.commit}. Load average at start / end: ${out.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${out.loadavgEnd?.map((x) => x.toFixed(2)).join(' ') ?? '–'}. ` +
-    `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up${out.config.quick ? '' : ' (the plain-proxy suite: 6 rounds of 2 s)'}, the cells of a comparison interleaved in a random order per round, each re-warmed 1 s before its run; wrk 4.1 -t1.`);
+    `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up${out.config.quick ? '' : ' (the plain-proxy suite: 5 rounds of 2 s; the multi-core cells: 7 rounds of 3 s)'}, the cells of a comparison interleaved in a random order per round, each re-warmed 1 s before its run; wrk 4.1 -t1.`);
   L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (a lean no-op on node:http2, bench/servers/processor-lean.mjs; the "SDK processor" row uses the tollgate SDK on grpc-js), wrk and the bench clients on CPU 1. ' +
     'Multi-core rows: gateway, an nginx origin (the upstream, answering from its config) and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "req/s per core" = 1e6 ÷ CPU µs/req (saturation rows); "proc" = the processor\'s; ' +
     '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell).');
