@@ -221,15 +221,8 @@ export class BodyChannel implements Body {
         });
       }
     } finally {
-      if (!finished && this.#error === undefined && !this.#ended) {
-        this.#cancelled = true;
-        this.#queue = [];
-        this.#queued = 0;
-        this.#releaseProducer();
-        const cb = this.onCancel;
-        this.onCancel = undefined;
-        cb?.(new Error('body consumer cancelled'));
-      }
+      // Stopped early (break, throw): the producer is told, unless the body had already ended or failed.
+      if (!finished) this.cancel(new Error('body consumer cancelled'));
     }
   }
 }
