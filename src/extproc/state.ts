@@ -38,6 +38,7 @@ import type { Direction } from './modes.js';
 import type { StreamEnd } from './transport.js';
 import { endReason, protocolReason } from './state-reasons.js';
 import { localTransition, startLocal } from './state-local.js';
+import { AWAITING_HEADERS, AWAITING_TRAILERS, ARM, BODY_ONLY, BODY_OR_TRAILERS, CANCEL, CANCEL_LATER, CLOSE_SEND, COMPLETE, DISARM, DONE, HEADERS_ONLY, IDLE, IMMEDIATE, NOTHING, OPEN, PENDING, REPLY_PARTS, RESPONDED, TRAILERS_ONLY, openState, type OpenState } from './state-values.js';
 
 export { replyKind } from './reply-kind.js';
 
@@ -142,52 +143,6 @@ export type Effect =
 export interface Step {
   readonly state: State;
   readonly effects: readonly Effect[];
-}
-
-type OpenState = Extract<State, { t: 'open' }>;
-
-// Shared instances of the states, effects and phase lists that carry no data: transitions run several times per
-// request, and these are immutable (every field is readonly), so one object each serves every exchange.
-const PENDING: DirState = Object.freeze({ t: 'pending' });
-const AWAITING_HEADERS: DirState = Object.freeze({ t: 'awaitingHeaders' });
-const AWAITING_TRAILERS: DirState = Object.freeze({ t: 'awaitingTrailers' });
-const IDLE: DirState = Object.freeze({ t: 'idle' });
-const COMPLETE: DirState = Object.freeze({ t: 'complete' });
-const DONE: State = Object.freeze({ t: 'done' });
-const RESPONDED: State = Object.freeze({ t: 'responded' });
-const OPEN: Effect = Object.freeze({ k: 'open' });
-const ARM: Effect = Object.freeze({ k: 'armTimer' });
-const DISARM: Effect = Object.freeze({ k: 'disarmTimer' });
-const IMMEDIATE: Effect = Object.freeze({ k: 'immediate' });
-const CLOSE_SEND: Effect = Object.freeze({ k: 'closeSend' });
-const CANCEL: Effect = Object.freeze({ k: 'cancel' });
-const CANCEL_LATER: Effect = Object.freeze({ k: 'cancelLater' });
-const HEADERS_ONLY: readonly Phase[] = Object.freeze(['headers']);
-const BODY_ONLY: readonly Phase[] = Object.freeze(['body']);
-const TRAILERS_ONLY: readonly Phase[] = Object.freeze(['trailers']);
-const BODY_OR_TRAILERS: readonly Phase[] = Object.freeze(['body', 'trailers']);
-const NOTHING: readonly Phase[] = Object.freeze([]);
-
-/** A reply kind's direction and phase (`request_headers` → request, headers) without splitting a string. */
-const REPLY_PARTS: Readonly<Record<string, readonly [Direction, Phase]>> = Object.freeze({
-  request_headers: ['request', 'headers'],
-  request_body: ['request', 'body'],
-  request_trailers: ['request', 'trailers'],
-  response_headers: ['response', 'headers'],
-  response_body: ['response', 'body'],
-  response_trailers: ['response', 'trailers'],
-});
-
-/** An open state, always built with the same fields in the same order (one object shape for all of them). */
-function openState(
-  request: DirState,
-  response: DirState,
-  opened: boolean,
-  sendClosed: boolean,
-  responseHeadersOut: boolean,
-  localReplyAllowed: boolean,
-): OpenState {
-  return { t: 'open', request, response, opened, sendClosed, responseHeadersOut, localReplyAllowed };
 }
 
 /** The initial state: nothing sent, stream not opened. `localReplyAllowed` per modes (reference §1.10). */
