@@ -16,6 +16,7 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
   const cl = req.headers['content-length'];
   const length = cl === undefined ? undefined : Number(cl);
   const hasBody = te !== undefined || (length !== undefined && length > 0);
+  const peer = peerOf(req.socket);
   return {
     method: req.method ?? 'GET',
     scheme,
@@ -26,8 +27,8 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
       ? readableBody(req, () => (req.rawTrailers.length > 0 ? headersFromRaw(req.rawTrailers) : undefined), length)
       : null,
     httpVersion: '1.1',
-    remoteAddress: peerOf(req.socket).address,
-    remotePort: peerOf(req.socket).port,
+    remoteAddress: peer.address,
+    remotePort: peer.port,
   };
 }
 
