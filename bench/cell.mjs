@@ -1,6 +1,6 @@
 // Development aid (not part of `npm run bench`): measures one scenario quickly, for before/after numbers while
 // optimising. Same placement as the bench: gateway on CPU 0; upstream, processor and wrk on CPU 1.
-// Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5]
+// Usage: node bench/cell.mjs [plain|quiet|headers|duplex|buffered|latency|latency-ext] [--runs 3] [--seconds 5] [--conns 32]
 //        [--prof DIR] [--node-arg FLAG]... [--ab OTHER_CHECKOUT] [--b-node-arg FLAG]... [--proc-node-arg FLAG]...
 //        [--vs fastify|undici]  (alternate with a peer proxy on CPU 0 instead of a second gateway)
 //        [--b-quiet]  (the second gateway runs with the access log off)
@@ -61,7 +61,7 @@ for (const g of gws) {
 }
 // Several targets: their runs alternate (measure.mjs), so drift on the shared VM hits each alike.
 const label = (g) => `${kind}${procPid ? ` (${processorKind} processor)` : ''} ${g.name}`;
-const rows = await measureInterleaved(cfg, gws.map((g) => ({ row: { suite: 'cell', target: label(g) }, opts: { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: 32, scriptPath } })));
+const rows = await measureInterleaved(cfg, gws.map((g) => ({ row: { suite: 'cell', target: label(g) }, opts: { url: `http://127.0.0.1:${g.port}/`, pid: g.proc.pid, procPid, connections: Number(arg('--conns', 32)), scriptPath } })));
 if (other) {
   for (const r of rows) console.error(`MEDIAN ${r.target}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs/req (runs: ${r.runs.map((x) => x.cpuUsPerReq).join(' ')})`);
 }

@@ -5,8 +5,9 @@
  */
 import http2 from 'node:http2';
 import type { OpenOptions, ProcessorStream, StreamEnd, StreamHandlers } from './transport.js';
-import { encodeRequest, type ProcessingRequest, type ProcessingResponse } from './messages.js';
-import { checkResponseHeaders, FrameDecoder, frameMessage, readGrpcStatus, type GrpcStatus } from './grpc-framing.js';
+import type { ProcessingRequest, ProcessingResponse } from './messages.js';
+import { encodeFramedRequest } from './request-encoder.js';
+import { checkResponseHeaders, FrameDecoder, readGrpcStatus, type GrpcStatus } from './grpc-framing.js';
 import type { H2Connection } from './h2-session.js';
 import { callMetadata, PROCESS_PATH, USER_AGENT } from './call-metadata.js';
 import { DETACHED, decodeReply, deliverReply, reportEnd, statusEnd } from './call-common.js';
@@ -84,7 +85,7 @@ export class H2Call implements ProcessorStream {
     if (!s || this.#ended || this.#sendClosed || s.destroyed) return true;
     let frame: Buffer;
     try {
-      frame = frameMessage(encodeRequest(msg));
+      frame = encodeFramedRequest(msg);
     } catch (err) {
       this.#abort(`failed to encode a ProcessingRequest: ${(err as Error).message}`);
       return true;

@@ -5,8 +5,9 @@
  * messages, as the node:http2 transport's H2Call.
  */
 import type { OpenOptions, ProcessorStream, StreamEnd, StreamHandlers } from '../transport.js';
-import { encodeRequest, type ProcessingRequest, type ProcessingResponse } from '../messages.js';
-import { checkResponseHeaders, FrameDecoder, frameMessage, readGrpcStatus, type GrpcStatus } from '../grpc-framing.js';
+import type { ProcessingRequest, ProcessingResponse } from '../messages.js';
+import { encodeFramedRequest } from '../request-encoder.js';
+import { checkResponseHeaders, FrameDecoder, readGrpcStatus, type GrpcStatus } from '../grpc-framing.js';
 import { callMetadata } from '../call-metadata.js';
 import { DETACHED, decodeReply, deliverReply, reportEnd, statusEnd } from '../call-common.js';
 import { ErrorCode } from './frames.js';
@@ -81,7 +82,7 @@ export class WireCall implements ProcessorStream, StreamSink {
     if (!s || this.#ended) return true;
     let framed: Buffer;
     try {
-      framed = frameMessage(encodeRequest(msg));
+      framed = encodeFramedRequest(msg);
     } catch (err) {
       this.#abort(`failed to encode a ProcessingRequest: ${(err as Error).message}`);
       return true;
