@@ -11,6 +11,7 @@ import type { InputPump } from './body-pump.js';
 import { ProcessorFailure, type Answer, type ProcessorChannel } from './channel.js';
 import type { FailureCause } from './failure.js';
 import { trailerMap } from './headers-out.js';
+import { phaseRequest } from './phase-common.js';
 import type { CommonResponse, HeaderMutation, ProcessingResponse } from './messages.js';
 import type { Direction } from './modes.js';
 import { bodyChange, mutateTrailers, type RejectedMutation } from './mutation.js';
@@ -210,9 +211,8 @@ export function trailersOnly(s: StreamServices, original: Body): Body {
         s.finished();
         return;
       }
-      const key = s.dir === 'request' ? 'requestTrailers' : 'responseTrailers';
       try {
-        s.ch.send(s.dir, 'trailers', { [key]: { trailers: trailerMap(t) } });
+        s.ch.send(s.dir, 'trailers', phaseRequest(s.dir, 'trailers', { trailers: trailerMap(t) }));
       } catch (err) {
         if (err instanceof ProcessorFailure) s.failure(err, false);
         throw err;

@@ -10,15 +10,12 @@ import type { HeaderList } from '../http/headers.js';
 import type { Body } from '../http/message.js';
 import { ProcessorFailure, type ProcessorChannel } from './channel.js';
 import { trailerMap } from './headers-out.js';
+import type { HttpBody, HttpTrailers } from './messages.js';
 import type { Direction } from './modes.js';
+import { phaseRequest } from './phase-common.js';
 
 /** Most chunks in flight unanswered in streamed mode (Envoy pipelines them with a watermark). */
 export const STREAMED_WINDOW = 16;
-
-const KEYS = {
-  request: { body: 'requestBody', trailers: 'requestTrailers' },
-  response: { body: 'responseBody', trailers: 'responseTrailers' },
-} as const;
 
 /** Sends one direction's original body to the processor, chunk by chunk. */
 export class InputPump {
@@ -113,8 +110,7 @@ export class InputPump {
   }
 
   /** Sends one message; on a processor failure waits for the session's decision instead. */
-  async #send(kind: 'body' | 'trailers', payload: object, last: boolean): Promise<void> {
-    const key = KEYS[this.dir][kind];
+  async #send(kind: 'body' | 'trailers', payload: HttpBody | HttpTrailers, last: boolean): Promise<void> {
     const t = this.ch.state.t;
     // During a streamed local reply the processor may still read the request body (reference §1.10).
     if (t !== 'open' && t !== 'localReply') {
@@ -124,7 +120,7 @@ export class InputPump {
       return;
     }
     try {
-      const ok = this.ch.send(this.dir, kind, { [key]: payload }, this.mode, last);
+      const ok = this.ch.send(this.dir, kind, phaseRequest(this.dir, kind, payload), this.mode, last);
       if (!ok && this.ch.state.t === 'open') await Promise.race([this.ch.drained(), this.#decided]);
     } catch (err) {
       if (!(err instanceof ProcessorFailure)) throw err;

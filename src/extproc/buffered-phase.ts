@@ -12,7 +12,7 @@ import { trailerMap } from './headers-out.js';
 import type { CommonResponse, HeaderMutation } from './messages.js';
 import type { Direction } from './modes.js';
 import { bodyChange, mutateTrailers } from './mutation.js';
-import { common, PAYLOAD_KEYS, type DirectionIo, type ExchangeServices } from './phase-common.js';
+import { common, PAYLOAD_KEYS, phaseRequest, type DirectionIo, type ExchangeServices } from './phase-common.js';
 
 /**
  * CONTINUE_AND_REPLACE (Envoy): the headers reply's body mutation replaces the whole body (even where there
@@ -67,7 +67,7 @@ export async function runBuffered(
 
   const keys = PAYLOAD_KEYS[io.dir];
   // end_of_stream: the last body message, and no trailers follow (reference §1.5).
-  ch.send(io.dir, 'body', { [keys.body]: { body: data, endOfStream: rest === undefined && trailers === undefined } }, mode);
+  ch.send(io.dir, 'body', phaseRequest(io.dir, 'body', { body: data, endOfStream: rest === undefined && trailers === undefined }), mode);
   const a = await await_();
   const c = common(a);
   const headersSent = x.modes[io.dir].headers;
@@ -85,7 +85,7 @@ export async function runBuffered(
 
   let outTrailers = trailers;
   if (trailers !== undefined && x.modes[io.dir].trailers) {
-    ch.send(io.dir, 'trailers', { [keys.trailers]: { trailers: trailerMap(trailers) } });
+    ch.send(io.dir, 'trailers', phaseRequest(io.dir, 'trailers', { trailers: trailerMap(trailers) }));
     const t = await await_();
     const tr = (t.msg as Record<string, unknown>)[keys.trailers] as { headerMutation?: HeaderMutation | null } | null;
     outTrailers = trailers.clone();

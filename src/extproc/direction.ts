@@ -13,7 +13,7 @@ import { continueAndReplace, runBuffered } from './buffered-phase.js';
 import { ProcessorFailure, type Answer } from './channel.js';
 import { ResponseStatus, type ProcessingResponse } from './messages.js';
 import { applyModeOverride, type Direction } from './modes.js';
-import { common, PAYLOAD_KEYS, type DirectionIo, type ExchangeServices } from './phase-common.js';
+import { common, phaseRequest, type DirectionIo, type ExchangeServices } from './phase-common.js';
 
 export type { DirectionIo, ExchangeServices } from './phase-common.js';
 
@@ -32,7 +32,6 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
   }
   if (st.t !== 'open') return CONTINUE;
   const restore = io.snapshot();
-  const keys = PAYLOAD_KEYS[io.dir];
   let held: (() => void) | undefined; // puts the original body back after a failure
   let pump: InputPump | undefined;
   const await_ = async (): Promise<Extract<Answer, { kind: 'reply' }>> => {
@@ -57,7 +56,7 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
     let bodyMode: BodySendMode = x.modes[io.dir].body;
     const original = io.getBody();
     const sendHeaders = x.modes[io.dir].headers;
-    if (sendHeaders) ch.send(io.dir, 'headers', { [keys.headers]: { headers: io.headerMap(), endOfStream: original === null } });
+    if (sendHeaders) ch.send(io.dir, 'headers', phaseRequest(io.dir, 'headers', { headers: io.headerMap(), endOfStream: original === null }));
     if (original !== null && bodyMode === 'fullDuplexStreamed') {
       // Full duplex: the body goes out as it arrives, before (and while) the headers reply is awaited.
       const p = (pump = startPump(x, io, original, 'fullDuplexStreamed'));

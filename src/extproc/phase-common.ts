@@ -8,9 +8,10 @@ import type { Body } from '../http/message.js';
 import type { PolicyOutcome } from '../pipeline/policy.js';
 import type { Answer, ProcessorChannel, ProcessorFailure } from './channel.js';
 import type { HeaderMapOut } from './headers-out.js';
-import type { CommonResponse, HeaderMutation, ProcessingResponse } from './messages.js';
+import type { CommonResponse, HeaderMutation, HttpBody, HttpHeaders, HttpTrailers, ProcessingRequest, ProcessingResponse } from './messages.js';
 import type { Direction, EffectiveModes } from './modes.js';
 import type { RejectedMutation } from './mutation.js';
+import type { Phase } from './state.js';
 
 /** What the runner needs to read and change one direction's message. */
 export interface DirectionIo {
@@ -64,6 +65,24 @@ export const PAYLOAD_KEYS = {
   request: { headers: 'requestHeaders', body: 'requestBody', trailers: 'requestTrailers' },
   response: { headers: 'responseHeaders', body: 'responseBody', trailers: 'responseTrailers' },
 } as const;
+
+/** The message of one phase, before the channel adds its other fields. */
+export type PhaseRequest = Pick<ProcessingRequest, 'requestHeaders' | 'responseHeaders' | 'requestBody' | 'responseBody' | 'requestTrailers' | 'responseTrailers'>;
+
+/**
+ * The message of one phase. Each field gets its own object literal, so all messages of a kind share one hidden
+ * class from the start (a computed key adds its property after the object is made).
+ */
+export function phaseRequest(dir: Direction, phase: Phase, payload: HttpHeaders | HttpBody | HttpTrailers): PhaseRequest {
+  if (dir === 'request') {
+    if (phase === 'headers') return { requestHeaders: payload as HttpHeaders };
+    if (phase === 'body') return { requestBody: payload as HttpBody };
+    return { requestTrailers: payload as HttpTrailers };
+  }
+  if (phase === 'headers') return { responseHeaders: payload as HttpHeaders };
+  if (phase === 'body') return { responseBody: payload as HttpBody };
+  return { responseTrailers: payload as HttpTrailers };
+}
 
 /** The CommonResponse of an accepted headers/body reply (absent = plain continue). */
 export function common(a: Extract<Answer, { kind: 'reply' }>): CommonResponse | undefined {

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeFramedRequest } from './request-encoder.js';
 import { frameMessage } from './grpc-framing.js';
-import { encodeRequest, pb, type ProcessingRequest } from './messages.js';
+import { encodeRequest, pb, type HeaderValue, type ProcessingRequest } from './messages.js';
+
+type BodySendModeValue = NonNullable<NonNullable<ProcessingRequest['protocolConfig']>['requestBodyMode']>;
 
 /** What the generated codec frames: the oracle the direct encoder must match byte for byte. */
 const generic = (msg: ProcessingRequest): Buffer => frameMessage(encodeRequest(msg));
 
 const text = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ minLength: 40, maxLength: 300 }));
-const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const headerValue = fc.record(
   { key: text, value: text, rawValue: fc.uint8Array({ maxLength: 200 }) },
   { requiredKeys: [] },
@@ -52,7 +53,7 @@ test('a single phase with a body or headers matches and decodes back', { timeout
   fc.assert(
     fc.property(fc.oneof(
       fc.record({ requestBody: httpBody }),
-      fc.record({ responseBody: httpBody, protocolConfig: optional(protocolConfig) }),
+      fc.record({ responseBody: httpBody, protocolConfig: fc.option(protocolConfig, { nil: null }) }),
       fc.record({ requestHeaders: httpHeaders, protocolConfig }),
       fc.record({ responseTrailers: httpTrailers }),
     ), (msg) => {
@@ -83,7 +84,7 @@ test('lengths that need 2, 3 and 4 varint bytes, at every nesting level', () => 
 test('default values are written when set, as the generated codec does; null and undefined are left out', () => {
   const msgs: ProcessingRequest[] = [
     { requestHeaders: { headers: { headers: [{ key: '', value: '', rawValue: new Uint8Array(0) }] }, endOfStream: false } },
-    { requestHeaders: { headers: { headers: [{ key: 'a', value: null, rawValue: undefined }] }, endOfStream: null } },
+    { requestHeaders: { headers: { headers: [{ key: 'a', value: null, rawValue: undefined } as unknown as HeaderValue] }, endOfStream: null } },
     { requestBody: { body: new Uint8Array(0), endOfStream: false, endOfStreamWithoutMessage: false } },
     { requestBody: {} },
     { requestHeaders: {}, protocolConfig: { requestBodyMode: 0, responseBodyMode: 0, sendBodyWithoutWaitingForHeaderResponse: false } },
@@ -100,7 +101,7 @@ test('the shapes it does not write itself go through the generated codec unchang
     { requestBody: { body: Buffer.from('x') }, metadataContext: { filterMetadata: { ns: { fields: {} } } } },
     { responseBody: { body: Buffer.from('x') }, observabilityMode: false },
     { requestHeaders: { headers: { headers: [{ key: 'a', rawValue: [1, 2, 3] as unknown as Uint8Array }] } } },
-    { protocolConfig: { requestBodyMode: -1 } },
+    { protocolConfig: { requestBodyMode: -1 as BodySendModeValue } },
   ];
   for (const msg of msgs) assert.deepEqual(encodeFramedRequest(msg), generic(msg));
 });

@@ -18,11 +18,15 @@ import { frameMessage } from './grpc-framing.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** The field as the generated codec sees it: an own property that is neither null nor undefined. */
-function field(o: object, key: string): unknown {
-  const v = (o as Record<string, unknown>)[key];
-  return v != null && hasOwn.call(o, key) ? v : undefined;
+/**
+ * Whether the generated codec writes a field: an own property that is neither null nor undefined. Callers read the
+ * property by name first (a named load stays fast; a keyed one through a variable would not).
+ */
+function set(v: unknown, o: object, key: string): boolean {
+  return v != null && hasOwn.call(o, key);
 }
+
+type Obj = Record<string, unknown>;
 
 /** Thrown (and caught below) when a message needs the generated codec. */
 const GENERIC = Symbol('generic');
@@ -75,18 +79,21 @@ function close(at: number): void {
   putVarint(buf, at, len);
 }
 
+/** Node's Buffer method behind `write(s, offset, 'utf8')`, without its argument checks (offsets here are in range). */
+const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Buffer, s: string, offset: number): number }).utf8Write;
+
 function str(tag: number, v: unknown): void {
   if (typeof v !== 'string') throw GENERIC;
   const max = v.length * 3;
   ensure(6 + max);
   buf[pos++] = tag;
   if (max < 0x80) {
-    const n = buf.write(v, pos + 1, 'utf8');
+    const n = utf8Write.call(buf, v, pos + 1);
     buf[pos] = n;
     pos += 1 + n;
   } else {
     pos = putVarint(buf, pos, Buffer.byteLength(v, 'utf8'));
-    pos += buf.write(v, pos, 'utf8');
+    pos += utf8Write.call(buf, v, pos);
   }
 }
 
@@ -123,12 +130,10 @@ function headerMap(tag: number, m: unknown): void {
       const h: unknown = list[i];
       if (h === null || typeof h !== 'object') throw GENERIC;
       const e = open(10);
-      let v = field(h, 'key');
-      if (v !== undefined) str(10, v);
-      v = field(h, 'value');
-      if (v !== undefined) str(18, v);
-      v = field(h, 'rawValue');
-      if (v !== undefined) bytes(26, v);
+      const { key, value, rawValue } = h as Obj;
+      if (set(key, h, 'key')) str(10, key);
+      if (set(value, h, 'value')) str(18, value);
+      if (set(rawValue, h, 'rawValue')) bytes(26, rawValue);
       close(e);
     }
   }
@@ -139,11 +144,10 @@ function headerMap(tag: number, m: unknown): void {
 function httpHeaders(tag: number, m: unknown): void {
   if (m === null || typeof m !== 'object') throw GENERIC;
   const at = open(tag);
-  const h = field(m, 'headers');
-  if (h !== undefined) headerMap(10, h);
-  if (field(m, 'attributes') !== undefined) throw GENERIC;
-  const eos = field(m, 'endOfStream');
-  if (eos !== undefined) bool(24, eos);
+  const { headers, attributes, endOfStream } = m as Obj;
+  if (set(headers, m, 'headers')) headerMap(10, headers);
+  if (set(attributes, m, 'attributes')) throw GENERIC;
+  if (set(endOfStream, m, 'endOfStream')) bool(24, endOfStream);
   close(at);
 }
 
@@ -151,61 +155,47 @@ function httpHeaders(tag: number, m: unknown): void {
 function httpTrailers(tag: number, m: unknown): void {
   if (m === null || typeof m !== 'object') throw GENERIC;
   const at = open(tag);
-  const t = field(m, 'trailers');
-  if (t !== undefined) headerMap(10, t);
+  const t = (m as Obj).trailers;
+  if (set(t, m, 'trailers')) headerMap(10, t);
   close(at);
 }
-
-const BODY_FLAGS = [
-  ['endOfStream', 16],
-  ['endOfStreamWithoutMessage', 24],
-  ['grpcMessageCompressed', 32],
-] as const;
 
 /** HttpBody (fields 4 and 5). */
 function httpBody(tag: number, m: unknown): void {
   if (m === null || typeof m !== 'object') throw GENERIC;
   const at = open(tag);
-  const b = field(m, 'body');
-  if (b !== undefined) bytes(10, b);
-  for (const [name, t] of BODY_FLAGS) {
-    const v = field(m, name);
-    if (v !== undefined) bool(t, v);
-  }
+  const { body, endOfStream, endOfStreamWithoutMessage, grpcMessageCompressed } = m as Obj;
+  if (set(body, m, 'body')) bytes(10, body);
+  if (set(endOfStream, m, 'endOfStream')) bool(16, endOfStream);
+  if (set(endOfStreamWithoutMessage, m, 'endOfStreamWithoutMessage')) bool(24, endOfStreamWithoutMessage);
+  if (set(grpcMessageCompressed, m, 'grpcMessageCompressed')) bool(32, grpcMessageCompressed);
   close(at);
 }
 
 function protocolConfig(m: unknown): void {
   if (m === null || typeof m !== 'object') throw GENERIC;
   const at = open(90);
-  let v = field(m, 'requestBodyMode');
-  if (v !== undefined) int32(8, v);
-  v = field(m, 'responseBodyMode');
-  if (v !== undefined) int32(16, v);
-  v = field(m, 'sendBodyWithoutWaitingForHeaderResponse');
-  if (v !== undefined) bool(24, v);
+  const { requestBodyMode, responseBodyMode, sendBodyWithoutWaitingForHeaderResponse } = m as Obj;
+  if (set(requestBodyMode, m, 'requestBodyMode')) int32(8, requestBodyMode);
+  if (set(responseBodyMode, m, 'responseBodyMode')) int32(16, responseBodyMode);
+  if (set(sendBodyWithoutWaitingForHeaderResponse, m, 'sendBodyWithoutWaitingForHeaderResponse')) bool(24, sendBodyWithoutWaitingForHeaderResponse);
   close(at);
 }
 
 /** Writes the message after the 5 bytes of the gRPC prefix; throws GENERIC for a shape handled elsewhere. */
 function write(msg: ProcessingRequest): void {
-  let v = field(msg, 'requestHeaders');
-  if (v !== undefined) httpHeaders(18, v);
-  v = field(msg, 'responseHeaders');
-  if (v !== undefined) httpHeaders(26, v);
-  v = field(msg, 'requestBody');
-  if (v !== undefined) httpBody(34, v);
-  v = field(msg, 'responseBody');
-  if (v !== undefined) httpBody(42, v);
-  v = field(msg, 'requestTrailers');
-  if (v !== undefined) httpTrailers(50, v);
-  v = field(msg, 'responseTrailers');
-  if (v !== undefined) httpTrailers(58, v);
-  if (field(msg, 'metadataContext') !== undefined || field(msg, 'attributes') !== undefined || field(msg, 'observabilityMode') !== undefined) {
+  const m = msg as Obj;
+  const { requestHeaders, responseHeaders, requestBody, responseBody, requestTrailers, responseTrailers } = m;
+  if (set(requestHeaders, m, 'requestHeaders')) httpHeaders(18, requestHeaders);
+  if (set(responseHeaders, m, 'responseHeaders')) httpHeaders(26, responseHeaders);
+  if (set(requestBody, m, 'requestBody')) httpBody(34, requestBody);
+  if (set(responseBody, m, 'responseBody')) httpBody(42, responseBody);
+  if (set(requestTrailers, m, 'requestTrailers')) httpTrailers(50, requestTrailers);
+  if (set(responseTrailers, m, 'responseTrailers')) httpTrailers(58, responseTrailers);
+  if (set(m.metadataContext, m, 'metadataContext') || set(m.attributes, m, 'attributes') || set(m.observabilityMode, m, 'observabilityMode')) {
     throw GENERIC;
   }
-  v = field(msg, 'protocolConfig');
-  if (v !== undefined) protocolConfig(v);
+  if (set(m.protocolConfig, m, 'protocolConfig')) protocolConfig(m.protocolConfig);
 }
 
 /**
@@ -214,42 +204,46 @@ function write(msg: ProcessingRequest): void {
  * for any other shape.
  */
 function bodyFrame(msg: ProcessingRequest): Buffer | undefined {
+  const all = msg as Obj;
   let tag = 34;
-  let m: unknown = field(msg, 'requestBody');
-  if (m === undefined) {
+  let m = all.requestBody;
+  if (m == null) {
     tag = 42;
-    m = field(msg, 'responseBody');
+    m = all.responseBody;
   }
-  if (m === null || typeof m !== 'object') return undefined;
+  if (m === null || typeof m !== 'object' || !hasOwn.call(msg, tag === 34 ? 'requestBody' : 'responseBody')) return undefined;
   for (const k in msg) {
     if ((k === 'requestBody' && tag === 34) || (k === 'responseBody' && tag === 42)) continue;
-    if ((msg as Record<string, unknown>)[k] != null) return undefined;
+    if (all[k] != null) return undefined;
   }
-  const body = field(m, 'body');
-  if (body !== undefined && !(body instanceof Uint8Array)) return undefined;
-  let inner = 0;
-  if (body !== undefined) inner += 1 + varintSize(body.length) + body.length;
-  for (const [name] of BODY_FLAGS) if (field(m, name) !== undefined) inner += 2;
+  const { body, endOfStream, endOfStreamWithoutMessage, grpcMessageCompressed } = m as Obj;
+  const hasBody = set(body, m, 'body');
+  if (hasBody && !(body instanceof Uint8Array)) return undefined;
+  const flags = (set(endOfStream, m, 'endOfStream') ? 1 : 0) | (set(endOfStreamWithoutMessage, m, 'endOfStreamWithoutMessage') ? 2 : 0) | (set(grpcMessageCompressed, m, 'grpcMessageCompressed') ? 4 : 0);
+  const bodyLen = hasBody ? (body as Uint8Array).length : 0;
+  const inner = (hasBody ? 1 + varintSize(bodyLen) + bodyLen : 0) + 2 * ((flags & 1) + ((flags >> 1) & 1) + ((flags >> 2) & 1));
   const size = 1 + varintSize(inner) + inner;
   const out = Buffer.allocUnsafe(5 + size);
   out[0] = 0;
   out.writeUInt32BE(size, 1);
   out[5] = tag;
   let at = putVarint(out, 6, inner);
-  if (body !== undefined) {
+  if (hasBody) {
     out[at++] = 10;
-    at = putVarint(out, at, body.length);
-    out.set(body, at);
-    at += body.length;
+    at = putVarint(out, at, bodyLen);
+    out.set(body as Uint8Array, at);
+    at += bodyLen;
   }
-  for (const [name, t] of BODY_FLAGS) {
-    const v = field(m, name);
-    if (v !== undefined) {
-      out[at++] = t;
-      out[at++] = v ? 1 : 0;
-    }
-  }
+  if (flags & 1) at = flag(out, at, 16, endOfStream);
+  if (flags & 2) at = flag(out, at, 24, endOfStreamWithoutMessage);
+  if (flags & 4) flag(out, at, 32, grpcMessageCompressed);
   return out;
+}
+
+function flag(out: Buffer, at: number, tag: number, v: unknown): number {
+  out[at] = tag;
+  out[at + 1] = v ? 1 : 0;
+  return at + 2;
 }
 
 /** The gRPC frame (uncompressed) of `msg`. Throws what the generated codec throws for a message it cannot encode. */
