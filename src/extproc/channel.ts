@@ -73,19 +73,16 @@ export class ProcessorChannel {
   #dispatching = false;
   readonly #timer: MessageTimer;
   /** One reader per direction: a streaming request body may still be read while the response is processed. */
-  readonly #waiters = new Map<Direction, Waiter>();
+  readonly #waiters = new PerDirection<Waiter | undefined>(undefined, undefined);
   /** Answers nobody awaited yet, per direction, in arrival order (full duplex delivers several at once). */
-  readonly #ready = new Map<Direction, Array<Answer | ProcessorFailure>>([
-    ['request', []],
-    ['response', []],
-  ]);
+  readonly #ready = new PerDirection<Array<Answer | ProcessorFailure>>([], []);
   #paused = false;
-  readonly #backlogWaiters = new Map<Direction, () => void>();
+  readonly #backlogWaiters = new PerDirection<(() => void) | undefined>(undefined, undefined);
   #ended = false;
   #graceTimer: NodeJS.Timeout | undefined;
   #current: ProcessingResponse | undefined;
   #firstSent = false;
-  readonly #attributesSent = new Set<Direction>();
+  readonly #attributesSent = new PerDirection(false, false);
   #awaitStart = 0;
   /** Milliseconds spent waiting on the processor. */
   waitedMs = 0;
@@ -121,8 +118,8 @@ export class ProcessorChannel {
     const msg: ProcessingRequest = payload;
     const meta = this.#opts.metadataContext();
     if (meta != null) msg.metadataContext = meta;
-    if (!this.#attributesSent.has(dir)) {
-      this.#attributesSent.add(dir);
+    if (!this.#attributesSent[dir]) {
+      this.#attributesSent[dir] = true;
       const attrs = this.#opts.attributes(dir);
       if (attrs != null) msg.attributes = attrs;
     }
@@ -156,7 +153,7 @@ export class ProcessorChannel {
 
   /** Number of answers for `dir` delivered but not read yet. */
   backlog(dir: Direction): number {
-    return this.#ready.get(dir)!.length;
+    return this.#ready[dir].length;
   }
 
   /** True while the channel has stopped reading the processor stream because a reader is behind. */
@@ -171,7 +168,7 @@ export class ProcessorChannel {
    */
   #flowControl(): void {
     const backlog = Math.max(this.backlog('request'), this.backlog('response'));
-    const paused = shouldPause({ paused: this.#paused, backlog, starving: this.#waiters.size > 0 });
+    const paused = shouldPause({ paused: this.#paused, backlog, starving: this.#waiting() });
     if (paused === this.#paused || this.#ended) return;
     this.#paused = paused;
     if (paused) this.#stream?.pause?.();
@@ -180,15 +177,16 @@ export class ProcessorChannel {
 
   /** The reader of `dir` gave up (the body was abandoned): drop its unread answers so they hold nothing back. */
   discard(dir: Direction): void {
-    this.#ready.get(dir)!.length = 0;
+    this.#ready[dir].length = 0;
     this.#wakeBacklog(dir);
     this.#flowControl();
   }
 
   /** Waits for the next answer for `dir` (a reply, or an immediate response / clean close / failure). */
   answer(dir: Direction): Promise<Answer> {
-    const ready = this.#ready.get(dir)!.shift();
-    if (this.#ready.get(dir)!.length <= BACKLOG_LOW) this.#wakeBacklog(dir);
+    const queue = this.#ready[dir];
+    const ready = queue.shift();
+    if (queue.length <= BACKLOG_LOW) this.#wakeBacklog(dir);
     if (ready !== undefined) this.#flowControl();
     if (ready !== undefined) {
       return ready instanceof ProcessorFailure ? Promise.reject(ready) : Promise.resolve(ready);
@@ -196,7 +194,7 @@ export class ProcessorChannel {
     if (this.#state.t === 'failed') return Promise.reject(new ProcessorFailure(this.#state.cause));
     if (this.#state.t === 'passThrough') return Promise.resolve({ kind: 'passThrough' });
     return new Promise((resolve, reject) => {
-      this.#waiters.set(dir, { resolve, reject });
+      this.#waiters[dir] = { resolve, reject };
       this.#flowControl();
     });
   }
@@ -207,19 +205,19 @@ export class ProcessorChannel {
    * holds back the input too (the only flow control on a transport that cannot pause).
    */
   backlogBelowLimit(dir: Direction): Promise<void> {
-    if (this.#ready.get(dir)!.length <= BACKLOG_HIGH || this.#state.t !== 'open') return Promise.resolve();
+    if (this.#ready[dir].length <= BACKLOG_HIGH || this.#state.t !== 'open') return Promise.resolve();
     return new Promise((resolve) => {
-      const prev = this.#backlogWaiters.get(dir);
-      this.#backlogWaiters.set(dir, () => {
+      const prev = this.#backlogWaiters[dir];
+      this.#backlogWaiters[dir] = () => {
         prev?.();
         resolve();
-      });
+      };
     });
   }
 
   #wakeBacklog(dir: Direction): void {
-    const w = this.#backlogWaiters.get(dir);
-    this.#backlogWaiters.delete(dir);
+    const w = this.#backlogWaiters[dir];
+    this.#backlogWaiters[dir] = undefined;
     w?.();
   }
 
@@ -252,8 +250,9 @@ export class ProcessorChannel {
   finish(): void {
     this.#dispatch({ e: 'finish' });
     // Only a reader still waiting needs the failure (most exchanges end with none: no Error to build).
-    if (this.#waiters.size > 0) this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
-    for (const q of this.#ready.values()) q.length = 0;
+    if (this.#waiting()) this.#settle(new ProcessorFailure({ kind: 'reset', detail: 'the exchange finished' }));
+    this.#ready.request.length = 0;
+    this.#ready.response.length = 0;
     this.#wakeBacklog('request');
     this.#wakeBacklog('response');
   }
@@ -372,18 +371,38 @@ export class ProcessorChannel {
 
   /** Hands an answer to `dir`'s reader; without a direction (failures, immediates, clean close) to both. */
   #settle(a: Answer | ProcessorFailure, dir?: Direction): void {
-    for (const d of dir === undefined ? (['request', 'response'] as const) : [dir]) {
-      const w = this.#waiters.get(d);
-      this.#waiters.delete(d);
-      if (w === undefined) {
-        // Nobody is reading this direction yet (between steps, or a duplex consumer is behind): queue it.
-        this.#ready.get(d)!.push(a);
-      } else if (a instanceof ProcessorFailure) {
-        w.reject(a);
-      } else {
-        w.resolve(a);
-      }
+    if (dir === undefined) {
+      this.#hand('request', a);
+      this.#hand('response', a);
+    } else {
+      this.#hand(dir, a);
     }
     if (!(a instanceof ProcessorFailure) && (a.kind === 'reply' || a.kind === 'local')) this.#flowControl();
   }
+
+  #hand(d: Direction, a: Answer | ProcessorFailure): void {
+    const w = this.#waiters[d];
+    this.#waiters[d] = undefined;
+    if (w === undefined) {
+      // Nobody is reading this direction yet (between steps, or a duplex consumer is behind): queue it.
+      this.#ready[d].push(a);
+    } else if (a instanceof ProcessorFailure) {
+      w.reject(a);
+    } else {
+      w.resolve(a);
+    }
+  }
+
+  /** Some reader awaits an answer. */
+  #waiting(): boolean {
+    return this.#waiters.request !== undefined || this.#waiters.response !== undefined;
+  }
+}
+
+/** One value per direction, in two fields (a Map per channel cost more to make than its whole use). */
+class PerDirection<T> {
+  constructor(
+    public request: T,
+    public response: T,
+  ) {}
 }
