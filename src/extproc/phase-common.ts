@@ -16,7 +16,7 @@ import type { Phase } from './state.js';
 /** What the runner needs to read and change one direction's message. */
 export interface DirectionIo {
   readonly dir: Direction;
-  readonly headers: () => HeaderList;
+  headers(): HeaderList;
   headerMap(): HeaderMapOut;
   mutateHead(m: HeaderMutation | null | undefined): RejectedMutation[];
   getBody(): Body | null;
