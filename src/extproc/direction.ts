@@ -31,7 +31,9 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
     return x.failure(new ProcessorFailure(st.cause), io.dir, true);
   }
   if (st.t !== 'open') return CONTINUE;
-  const restore = io.snapshot();
+  // The head and body as they were before this direction first changed them (taken just before the first change:
+  // a failure before it has nothing to put back).
+  let restore: (() => void) | undefined;
   let held: (() => void) | undefined; // puts the original body back after a failure
   let pump: InputPump | undefined;
   const await_ = async (): Promise<Extract<Answer, { kind: 'reply' }>> => {
@@ -68,7 +70,10 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
       const a = await await_();
       const c = common(a);
       if (a.msg.modeOverride != null) bodyMode = considerOverride(x, io.dir, a.msg.modeOverride, pump !== undefined);
-      x.rejected(io.mutateHead(c?.headerMutation));
+      if (c !== undefined) {
+        restore = io.snapshot();
+        x.rejected(io.mutateHead(c.headerMutation));
+      }
       if (c?.status === ResponseStatus.CONTINUE_AND_REPLACE) {
         pump?.stop();
         continueAndReplace(io, c);
@@ -82,6 +87,7 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
       return CONTINUE;
     }
     if (bodyMode === 'buffered' || bodyMode === 'bufferedPartial') {
+      restore ??= io.snapshot();
       await runBuffered(x, io, original, bodyMode, await_, (h) => (held = h));
       return done(x, io.dir);
     }
@@ -102,7 +108,7 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
         pump?.stop();
         throw decided;
       }
-      restore();
+      restore?.();
       held?.();
       if (held === undefined) pump?.stop();
       return outcome;
