@@ -36,8 +36,8 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
   let restore: (() => void) | undefined;
   let held: (() => void) | undefined; // puts the original body back after a failure
   let pump: InputPump | undefined;
-  const await_ = async (): Promise<Extract<Answer, { kind: 'reply' }>> => {
-    const a = await ch.answer(io.dir);
+  /** The next reply, or a Stop for an answer that ends the direction. */
+  const reply = (a: Answer): Extract<Answer, { kind: 'reply' }> => {
     if (a.kind === 'immediate') {
       pump?.stop();
       io.discard(io.getBody());
@@ -67,7 +67,7 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
       };
     }
     if (sendHeaders) {
-      const a = await await_();
+      const a = reply(await ch.answer(io.dir));
       const c = common(a);
       if (a.msg.modeOverride != null) bodyMode = considerOverride(x, io.dir, a.msg.modeOverride, pump !== undefined);
       if (c !== undefined) {
@@ -88,7 +88,7 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
     }
     if (bodyMode === 'buffered' || bodyMode === 'bufferedPartial') {
       restore ??= io.snapshot();
-      await runBuffered(x, io, original, bodyMode, await_, (h) => (held = h));
+      await runBuffered(x, io, original, bodyMode, async () => reply(await ch.answer(io.dir)), (h) => (held = h));
       return done(x, io.dir);
     }
     // Streaming: the headers go on now; the body is processed while it flows (content-length cannot hold).

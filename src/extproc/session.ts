@@ -25,6 +25,9 @@ import { celHooks } from './cel-fields.js';
 import type { ProcessorClient } from './transport.js';
 
 const noop = (): void => undefined;
+/** The metadataContext and attributes hooks of a processor with no CEL fields (shared, not made per exchange). */
+const nothing = (): undefined => undefined;
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Hooks for the CEL-driven fields (issue 4: metadataContext and request/response attributes). */
 export interface SessionHooks {
@@ -66,16 +69,15 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.maxBufferSize = ctx.maxBufferSize;
     this.#grpc = isGrpc(req.headers);
     const cel = opts.hooks === undefined ? celHooks(config, ctx, req, () => this.#response) : undefined;
-    const metadata: Record<string, string> = {};
-    if (ctx.traceparent !== undefined) metadata['traceparent'] = ctx.traceparent;
+    const metadata = ctx.traceparent === undefined ? NO_METADATA : { traceparent: ctx.traceparent };
     this.channel = new ProcessorChannel({
       client: opts.client,
       target: config.target.display,
       messageTimeoutMs: config.messageTimeoutMs,
       metadata,
       modes: () => this.modes,
-      metadataContext: opts.hooks?.metadataContext ?? cel?.metadataContext ?? (() => undefined),
-      attributes: opts.hooks?.attributes ?? cel?.attributes ?? (() => undefined),
+      metadataContext: opts.hooks?.metadataContext ?? cel?.metadataContext ?? nothing,
+      attributes: opts.hooks?.attributes ?? cel?.attributes ?? nothing,
       onDynamicMetadata: (msg) => this.#dynamicMetadata(msg),
       localReplyAllowed: localReplyAllowed(this.modes),
     });
