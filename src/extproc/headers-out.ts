@@ -9,23 +9,40 @@ import type { HeaderList } from '../http/headers.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import type { HeaderValue } from './messages.js';
 
-/** A HeaderMap as the codec takes it. */
-export interface HeaderMapOut {
-  headers: HeaderValue[];
-}
+/**
+ * A HeaderMap for the processor, kept as the strings it was made from: `flat` is `[name, value, …]` with values as
+ * latin1 binary strings (one char per byte), and the first `pseudo` entries also carry `value`. The request
+ * encoder writes it straight from the strings; `headers` (what the generated codec and tests read) is made on
+ * first use.
+ */
+export class HeaderMapOut {
+  #headers: HeaderValue[] | undefined;
+  constructor(
+    readonly flat: readonly string[],
+    readonly pseudo: number,
+  ) {}
 
-function entry(key: string, value: string): HeaderValue {
-  return { key, rawValue: Buffer.from(value, 'latin1') };
+  get headers(): HeaderValue[] {
+    if (this.#headers !== undefined) return this.#headers;
+    const out: HeaderValue[] = [];
+    for (let i = 0; i < this.flat.length; i += 2) {
+      const key = this.flat[i]!;
+      const rawValue = Buffer.from(this.flat[i + 1]!, 'latin1');
+      out.push(i < this.pseudo * 2 ? { key, rawValue, value: rawValue.toString('utf8') } : { key, rawValue });
+    }
+    return (this.#headers = out);
+  }
 }
 
 /**
- * Pseudo-headers also carry `value`: agentgateway sends them only there, so processors written for it read
- * `value` for `:path` & co., while Envoy-style processors read `raw_value`. Both then work unchanged.
+ * The `value` of a pseudo-header: its bytes read as UTF-8. agentgateway sends pseudo-headers only there, so
+ * processors written for it read `value` for `:path` & co., while Envoy-style processors read `raw_value`. Both
+ * then work unchanged.
  */
-function pseudo(key: string, value: string): HeaderValue {
-  const raw = Buffer.from(value, 'latin1');
-  return { key, rawValue: raw, value: raw.toString('utf8') };
+export function pseudoValue(latin1: string): string {
+  return ASCII.test(latin1) ? latin1 : Buffer.from(latin1, 'latin1').toString('utf8');
 }
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** `te: trailers` survives the gateway end to end (gRPC needs it), so the processor sees it too. */
 function sendable(name: string, value: string): boolean {
@@ -34,10 +51,13 @@ function sendable(name: string, value: string): boolean {
   return !isHopByHop(name);
 }
 
-function regular(out: HeaderValue[], headers: HeaderList): void {
-  for (const [n, v] of headers) {
-    const name = n.toLowerCase();
-    if (sendable(name, v)) out.push(entry(name, v));
+/** Appends the headers a processor may see (HeaderList names are lower-case already). */
+function regular(out: string[], headers: HeaderList): void {
+  const f = headers.flatView();
+  for (let i = 0; i < f.length; i += 2) {
+    const name = f[i]!;
+    const value = f[i + 1]!;
+    if (sendable(name, value)) out.push(name, value);
   }
 }
 
@@ -49,26 +69,21 @@ export function requestHeaderMap(req: {
   readonly path: string;
   readonly headers: HeaderList;
 }): HeaderMapOut {
-  const out: HeaderValue[] = [
-    pseudo(':method', req.method),
-    pseudo(':scheme', req.scheme),
-    pseudo(':authority', req.authority),
-    pseudo(':path', req.path),
-  ];
+  const out = [':method', req.method, ':scheme', req.scheme, ':authority', req.authority, ':path', req.path];
   regular(out, req.headers);
-  return { headers: out };
+  return new HeaderMapOut(out, 4);
 }
 
 /** The response's headers, `:status` first. */
 export function responseHeaderMap(res: { readonly status: number; readonly headers: HeaderList }): HeaderMapOut {
-  const out: HeaderValue[] = [pseudo(':status', String(res.status))];
+  const out = [':status', String(res.status)];
   regular(out, res.headers);
-  return { headers: out };
+  return new HeaderMapOut(out, 1);
 }
 
 /** Trailers (never pseudo-headers). */
 export function trailerMap(trailers: HeaderList): HeaderMapOut {
-  const out: HeaderValue[] = [];
+  const out: string[] = [];
   regular(out, trailers);
-  return { headers: out };
+  return new HeaderMapOut(out, 0);
 }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeFramedRequest } from './request-encoder.js';
 import { frameMessage } from './grpc-framing.js';
+import { HeaderList } from '../http/headers.js';
+import { requestHeaderMap, responseHeaderMap, trailerMap } from './headers-out.js';
 import { encodeRequest, pb, type HeaderValue, type ProcessingRequest } from './messages.js';
 
 type BodySendModeValue = NonNullable<NonNullable<ProcessingRequest['protocolConfig']>['requestBodyMode']>;
@@ -120,4 +122,22 @@ test('one encode does not leak into the next (the scratch buffer is reused)', ()
   assert.deepEqual(second, generic(short));
   assert.deepEqual(first, generic(long));
   assert.deepEqual(encodeFramedRequest(long), first);
+});
+
+test('header maps made from header lists are written from their strings, as the generated codec writes them', { timeout: 20_000 }, () => {
+  const latin1 = fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1'));
+  const name = fc.stringMatching(/^[a-z0-9-]{1,20}$/);
+  const list = fc.array(fc.tuple(name, fc.oneof(latin1, fc.string({ maxLength: 300 }))), { maxLength: 15 });
+  fc.assert(
+    fc.property(list, latin1, fc.integer({ min: 100, max: 599 }), fc.boolean(), (entries, path, status, eos) => {
+      const headers = new HeaderList(entries);
+      const msgs: ProcessingRequest[] = [
+        { requestHeaders: { headers: requestHeaderMap({ method: 'GET', scheme: 'http', authority: 'a.test', path: `/${path}`, headers }), endOfStream: eos } },
+        { responseHeaders: { headers: responseHeaderMap({ status, headers }) }, protocolConfig: { requestBodyMode: 1 } },
+        { responseTrailers: { trailers: trailerMap(headers) } },
+      ];
+      for (const msg of msgs) assert.deepEqual(encodeFramedRequest(msg), generic(msg));
+    }),
+    { numRuns: 1000 },
+  );
 });

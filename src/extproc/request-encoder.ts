@@ -15,6 +15,7 @@
 import type { ProcessingRequest } from './messages.js';
 import { encodeRequest } from './messages.js';
 import { frameMessage } from './grpc-framing.js';
+import { HeaderMapOut, pseudoValue } from './headers-out.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -80,7 +81,10 @@ function close(at: number): void {
 }
 
 /** Node's Buffer method behind `write(s, offset, 'utf8')`, without its argument checks (offsets here are in range). */
-const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Buffer, s: string, offset: number): number }).utf8Write;
+const { utf8Write, latin1Write } = Buffer.prototype as unknown as {
+  utf8Write(this: Buffer, s: string, offset: number): number;
+  latin1Write(this: Buffer, s: string, offset: number): number;
+};
 
 function str(tag: number, v: unknown): void {
   if (typeof v !== 'string') throw GENERIC;
@@ -119,8 +123,31 @@ function int32(tag: number, v: unknown): void {
   pos = putVarint(buf, pos, v);
 }
 
+/** A HeaderMapOut: key and raw_value from its strings (values are latin1: one byte per char), pseudo-headers' value. */
+function headerStrings(m: HeaderMapOut): void {
+  const f = m.flat;
+  const pseudoEnd = m.pseudo * 2;
+  for (let i = 0; i < f.length; i += 2) {
+    const e = open(10);
+    str(10, f[i]);
+    const v = f[i + 1]!;
+    if (i < pseudoEnd) str(18, pseudoValue(v));
+    ensure(6 + v.length);
+    buf[pos++] = 26;
+    pos = putVarint(buf, pos, v.length);
+    pos += latin1Write.call(buf, v, pos);
+    close(e);
+  }
+}
+
 /** envoy.config.core.v3.HeaderMap, as field `tag` of its parent. */
 function headerMap(tag: number, m: unknown): void {
+  if (m instanceof HeaderMapOut) {
+    const at = open(tag);
+    headerStrings(m);
+    close(at);
+    return;
+  }
   if (typeof m !== 'object') throw GENERIC;
   const at = open(tag);
   const list = (m as { headers?: unknown }).headers;
