@@ -80,7 +80,7 @@ function close(at: number): void {
   putVarint(buf, at, len);
 }
 
-/** Node's Buffer method behind `write(s, offset, 'utf8')`, without its argument checks (offsets here are in range). */
+/** Node's Buffer methods behind `write(s, offset, 'utf8' | 'latin1')`, without its argument checks (offsets here are in range). */
 const { utf8Write, latin1Write } = Buffer.prototype as unknown as {
   utf8Write(this: Buffer, s: string, offset: number): number;
   latin1Write(this: Buffer, s: string, offset: number): number;
