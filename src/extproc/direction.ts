@@ -31,8 +31,9 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
     return x.failure(new ProcessorFailure(st.cause), io.dir, true);
   }
   if (st.t !== 'open') return CONTINUE;
-  // The head and body as they were before this direction first changed them (taken just before the first change:
-  // a failure before it has nothing to put back).
+  // The head and body as they were before this direction first changed them, taken just before the first change (a
+  // failure before it has nothing to put back). Anything below that changes the head or the body before a
+  // ProcessorFailure can still reach the catch must take it first (`restore ??= io.snapshot()`).
   let restore: (() => void) | undefined;
   let held: (() => void) | undefined; // puts the original body back after a failure
   let pump: InputPump | undefined;

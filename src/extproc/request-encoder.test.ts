@@ -141,3 +141,14 @@ test('header maps made from header lists are written from their strings, as the 
     { numRuns: 1000 },
   );
 });
+
+test('a lone surrogate is written as U+FFFD, valid UTF-8 a strict decoder accepts', () => {
+  const msg: ProcessingRequest = { requestHeaders: { headers: { headers: [{ key: 'k', value: 'a\ud800b' }] } } };
+  const out = encodeFramedRequest(msg);
+  assert.ok(out.includes(Buffer.from('a\ufffdb', 'utf8')));
+  const back = pb.ProcessingRequest.decode(out.subarray(5));
+  assert.equal(back.requestHeaders?.headers?.headers?.[0]?.value, 'a\ufffdb');
+  // Everything else in the message is as the generated codec writes it.
+  const same: ProcessingRequest = { requestHeaders: { headers: { headers: [{ key: 'k', value: 'a\ufffdb' }] } } };
+  assert.deepEqual(out, generic(same));
+});

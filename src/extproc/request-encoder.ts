@@ -9,7 +9,9 @@
  *
  * The output is byte-for-byte what the generated codec writes (same field order, and a field is written when it
  * is an own property that is not null or undefined, default values included): request-encoder.test.ts compares
- * the two. Anything else (metadata_context, attributes, observability_mode, a value of an unexpected type) goes
+ * the two. One deliberate difference: a string with a lone UTF-16 surrogate gets U+FFFD (valid UTF-8), where the
+ * generated codec writes the surrogate's bytes, which strict decoders reject. Header values never reach that
+ * case: they are latin1 and go out as raw bytes. Anything else (metadata_context, attributes, observability_mode, a value of an unexpected type) goes
  * through the generated codec.
  */
 import type { ProcessingRequest } from './messages.js';
