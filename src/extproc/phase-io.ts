@@ -11,31 +11,42 @@ import { requestHeaderMap, responseHeaderMap, type HeaderMapOut } from './header
 import type { HeaderMutation } from './messages.js';
 import { mutateRequestHead, mutateResponseHead, type RejectedMutation } from './mutation.js';
 
-/** The request side: pseudo-headers and routing fields may change; an oversized buffered body is a 413. */
-class RequestIo implements DirectionIo {
-  readonly dir = 'request';
-  constructor(private readonly req: GatewayRequest) {}
+/** What both sides share: a message with a header list and a body. */
+abstract class MessageIo<M extends { headers: HeaderList; body: Body | null }> {
+  constructor(protected readonly m: M) {}
   headers(): HeaderList {
-    return this.req.headers;
-  }
-  headerMap(): HeaderMapOut {
-    return requestHeaderMap(this.req);
-  }
-  mutateHead(m: HeaderMutation | null | undefined): RejectedMutation[] {
-    return mutateRequestHead(this.req, m);
+    return this.m.headers;
   }
   getBody(): Body | null {
-    return this.req.body;
+    return this.m.body;
   }
   setBody(b: Body | null): void {
-    this.req.body = b;
+    this.m.body = b;
   }
+  /** Captures the head and body as they are now; the returned function puts them back. */
   snapshot(): () => void {
-    const req = this.req;
-    const s = { method: req.method, scheme: req.scheme, authority: req.authority, path: req.path, headers: req.headers.clone(), body: req.body };
+    const m = this.m;
+    const saved = this.saved();
     return () => {
-      Object.assign(req, s);
+      Object.assign(m, saved);
     };
+  }
+  /** The fields `snapshot` puts back, the header list copied. */
+  protected abstract saved(): Partial<M>;
+}
+
+/** The request side: pseudo-headers and routing fields may change; an oversized buffered body is a 413. */
+class RequestIo extends MessageIo<GatewayRequest> implements DirectionIo {
+  readonly dir = 'request';
+  headerMap(): HeaderMapOut {
+    return requestHeaderMap(this.m);
+  }
+  mutateHead(mutation: HeaderMutation | null | undefined): RejectedMutation[] {
+    return mutateRequestHead(this.m, mutation);
+  }
+  protected saved(): Partial<GatewayRequest> {
+    const req = this.m;
+    return { method: req.method, scheme: req.scheme, authority: req.authority, path: req.path, headers: req.headers.clone(), body: req.body };
   }
   tooLarge(limit: number): GatewayError {
     return new GatewayError('payload_too_large', `request body is larger than maxBufferSize (${limit} bytes), the most ext_proc buffered mode may hold`);
@@ -48,30 +59,17 @@ class RequestIo implements DirectionIo {
 }
 
 /** The response side: only `:status` among pseudo-headers; an oversized buffered body is a 500. */
-class ResponseIo implements DirectionIo {
+class ResponseIo extends MessageIo<GatewayResponse> implements DirectionIo {
   readonly dir = 'response';
-  constructor(private readonly res: GatewayResponse) {}
-  headers(): HeaderList {
-    return this.res.headers;
-  }
   headerMap(): HeaderMapOut {
-    return responseHeaderMap(this.res);
+    return responseHeaderMap(this.m);
   }
-  mutateHead(m: HeaderMutation | null | undefined): RejectedMutation[] {
-    return mutateResponseHead(this.res, m);
+  mutateHead(mutation: HeaderMutation | null | undefined): RejectedMutation[] {
+    return mutateResponseHead(this.m, mutation);
   }
-  getBody(): Body | null {
-    return this.res.body;
-  }
-  setBody(b: Body | null): void {
-    this.res.body = b;
-  }
-  snapshot(): () => void {
-    const res = this.res;
-    const s = { status: res.status, headers: res.headers.clone(), body: res.body };
-    return () => {
-      Object.assign(res, s);
-    };
+  protected saved(): Partial<GatewayResponse> {
+    const res = this.m;
+    return { status: res.status, headers: res.headers.clone(), body: res.body };
   }
   tooLarge(limit: number): GatewayError {
     return new GatewayError('response_too_large', `ext_proc failed: response body is larger than maxBufferSize (${limit} bytes), the most ext_proc buffered mode may hold`);
