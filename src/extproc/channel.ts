@@ -15,8 +15,8 @@ import { MessageTimer } from './message-timer.js';
 import type { DurationIn } from './timeout-override.js';
 import { bodyModeNumber, type Direction, type EffectiveModes } from './modes.js';
 import { initialState, replyKind, transition, type Effect, type Event, type LocalPart, type Phase, type State } from './state.js';
+import { PerDirection } from './per-direction.js';
 import type { ProcessorClient, ProcessorStream, StreamEnd } from './transport.js';
-
 
 /** `request_headers` and the rest, made once rather than per message. */
 const PHASE_NAMES: Readonly<Record<Direction, Readonly<Record<Phase, string>>>> = {
@@ -397,12 +397,4 @@ export class ProcessorChannel {
   #waiting(): boolean {
     return this.#waiters.request !== undefined || this.#waiters.response !== undefined;
   }
-}
-
-/** One value per direction, in two fields (a Map per channel cost more to make than its whole use). */
-class PerDirection<T> {
-  constructor(
-    public request: T,
-    public response: T,
-  ) {}
 }
