@@ -85,6 +85,11 @@ export function targets(out) {
           co.cpuRatio >= min);
       }
     }
+    const fresh = out.corun?.find((r) => r.b === 'undici-floor (fresh)' && r.connections === c);
+    if (fresh) {
+      add(`cross-check, not a target: the floor co-run above with a freshly started pair (c=${c})`,
+        `${f(fresh.cpuRatio, 2)}× capacity (median of ${fresh.rounds.length} rounds, ${f(fresh.cpuMin, 2)}–${f(fresh.cpuMax, 2)}; CPU ${f(fresh.aCpu)} vs ${f(fresh.bCpu)} µs/req)`);
+    }
     add(`plain proxy p99 ≤ fastify's (c=${c})`, `${f(tg.p99Ms, 2)} vs ${f(fa.p99Ms, 2)} ms`, tg.p99Ms <= fa.p99Ms);
   }
   const eh = find(out, 'extproc-headers', 'tollgate + ext_proc');
@@ -137,7 +142,7 @@ export function markdown(out) {
       `${r.ratio !== undefined ? `${f(r.ratio, 2)}×` : added ? added : ''} | ${r.baseline ?? (added ? 'added p50 / p99 vs direct' : '')} |` + (r.errors ? ` ⚠ ${r.errors} errors` : ''));
   }
   if (out.corun?.length) {
-    L.push('', 'Plain proxy, co-run: tollgate and one peer pinned to CPU 0 together and loaded at the same moment (one wrk each, on CPU 1), so both see the VM\'s speed of that moment; the kernel gives each half the core. "capacity" = the peer\'s CPU per request ÷ tollgate\'s (per-core capacity, tollgate ÷ peer); median of the per-round ratios.', '');
+    L.push('', 'Plain proxy, co-run: tollgate and one peer pinned to CPU 0 together and loaded at the same moment (one wrk each, on CPU 1), so both see the VM\'s speed of that moment; the kernel gives each half the core. "capacity" = the peer\'s CPU per request ÷ tollgate\'s (per-core capacity, tollgate ÷ peer); median of the per-round ratios. The pairs named "(fresh)" were started just before their co-run (a cross-check, not a target); the others had served the sequential suite first.', '');
     L.push('| pair | conns | tollgate CPU µs/req | peer CPU µs/req | capacity tollgate ÷ peer | rounds | req/s tollgate ÷ peer | p99 ms tollgate / peer |', '|---|---:|---:|---:|---:|---|---:|---|');
     for (const r of out.corun) L.push(`| ${r.a} + ${r.b} | ${r.connections} | ${f(r.aCpu, 1)} | ${f(r.bCpu, 1)} | ${f(r.cpuRatio, 2)}× | ${f(r.cpuMin, 2)}–${f(r.cpuMax, 2)} | ${f(r.rpsRatio, 2)}× | ${f(median(r.rounds.map((x) => x.aP99Ms)), 1)} / ${f(median(r.rounds.map((x) => x.bP99Ms)), 1)} |`);
   }

@@ -92,6 +92,20 @@ export async function pinnedSuites(cfg, out) {
         out.corun.push(await measureCorun(corunCfg, tg, peer, { connections: c, scriptPath: get }));
       }
     }
+    // A cross-check, not a target: the same co-run against the floor with a pair started just now. The pair above
+    // has served the whole sequential suite first, and fresh pairs have read tollgate several percent lower
+    // (issue 6 notes); both figures go in the report.
+    const freshPort = await freePort();
+    const freshGw = await startGateway(`binds:\n- port: ${freshPort}\n${route(up)}`, { cpu: '0' });
+    const freshUndici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
+    try {
+      await check(u(freshPort), {}, kib);
+      await check(u(freshUndici.port), {}, kib);
+      out.corun.push(await measureCorun(corunCfg, { name: 'tollgate (fresh)', url: u(freshPort), pid: freshGw.pid },
+        { name: 'undici-floor (fresh)', url: u(freshUndici.port), pid: freshUndici.pid }, { connections: 32, scriptPath: get }));
+    } finally {
+      await Promise.all([stop(freshGw), stop(freshUndici)]);
+    }
     await Promise.all([stop(fastify), stop(undici), stop(nginx), stop(gwQuiet)]);
 
     console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
