@@ -27,8 +27,9 @@ export class HeaderMapOut {
     const out: HeaderValue[] = [];
     for (let i = 0; i < this.flat.length; i += 2) {
       const key = this.flat[i]!;
-      const rawValue = Buffer.from(this.flat[i + 1]!, 'latin1');
-      out.push(i < this.pseudo * 2 ? { key, rawValue, value: rawValue.toString('utf8') } : { key, rawValue });
+      const v = this.flat[i + 1]!;
+      const rawValue = Buffer.from(v, 'latin1');
+      out.push(i < this.pseudo * 2 ? { key, rawValue, value: pseudoValue(v) } : { key, rawValue });
     }
     return (this.#headers = out);
   }
