@@ -5,8 +5,9 @@
 //        [--vs fastify|undici]  (alternate with a peer proxy on CPU 0 instead of a second gateway)
 //        [--b-quiet]  (the second gateway runs with the access log off)
 //        [--b-env K=V]...  (environment for the second gateway, e.g. TOLLGATE_EXTPROC_TRANSPORT=node-http2)
-//        [--processor sdk|lean]  (the ext_proc processor: bench/servers/processor.mjs on the SDK, the default, or
-//        processor-lean.mjs on raw node:http2, which leaves more of CPU 1 to wrk and the upstream)
+//        [--processor sdk|lean|raw]  (the ext_proc processor: bench/servers/processor.mjs on the SDK, the default,
+//        processor-lean.mjs on node:http2, or processor-raw.mjs on raw sockets (headers and trailers only), each
+//        leaving more of CPU 1 to wrk and the upstream than the one before)
 // --prof writes a V8 CPU profile of the gateway into DIR. --ab runs a second gateway from OTHER_CHECKOUT's
 // dist/main.js and alternates wrk runs between the two (A B A B ...), so machine drift hits both alike; it
 // prints each run and the medians. --b-node-arg alone compares this build with and without extra node flags.
@@ -34,8 +35,8 @@ process.on('exit', killAll);
 const backend = await startPinned({ cpu: 1, cmd: process.execPath, args: ['bench/servers/backend.mjs'] });
 const procArgs = argv.flatMap((a, i) => (a === '--proc-node-arg' ? [argv[i + 1]] : []));
 const processorKind = arg('--processor', 'sdk');
-const processorScript = { sdk: 'bench/servers/processor.mjs', lean: 'bench/servers/processor-lean.mjs' }[processorKind];
-if (!processorScript) throw new Error(`--processor must be sdk or lean, not ${processorKind}`);
+const processorScript = { sdk: 'bench/servers/processor.mjs', lean: 'bench/servers/processor-lean.mjs', raw: 'bench/servers/processor-raw.mjs' }[processorKind];
+if (!processorScript) throw new Error(`--processor must be sdk, lean or raw, not ${processorKind}`);
 const processor = await startPinned({ cpu: 1, cmd: process.execPath, args: [...procArgs, processorScript] });
 const ext = (opts = '') => `      policies:\n        extProc:\n          host: "127.0.0.1:${processor.port}"\n${opts ? `          processingOptions: {${opts}}\n` : ''}`;
 const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';

@@ -101,6 +101,8 @@ export function targets(out) {
     const f2 = out.floor?.find((r) => r.transport === transport && r.kind.includes('2 messages'));
     if (nh && f2) add(`(context) ceiling of that ratio on ${name}: plain CPU ÷ (plain CPU + 2-message stream floor)`, `${f(nh.cpuUsPerReq / (nh.cpuUsPerReq + f2.cpuUsPerStream), 2)}× (${f(nh.cpuUsPerReq)} ÷ (${f(nh.cpuUsPerReq)} + ${f(f2.cpuUsPerStream)}) µs)`, undefined);
   }
+  const lean = find(out, 'extproc-headers', 'tollgate + ext_proc, node:http2 processor');
+  if (eh && lean) add('(context) the same ext_proc cell with the node:http2 processor (it shares CPU 1 with wrk and the upstream)', `${f(lean.rps / (nh?.rps ?? lean.rps), 2)}× (CPU ${f(lean.cpuUsPerReq)} µs/req, processor ${f(lean.procCpuUsPerReq)}; with the raw processor: ${f(eh.cpuUsPerReq)}, processor ${f(eh.procCpuUsPerReq)})`, undefined);
   const h2 = find(out, 'extproc-headers', 'tollgate + ext_proc, node:http2 transport');
   if (eh && h2) add('(context) the same ext_proc cell on the node:http2 transport', `${f(h2.rps / (nh?.rps ?? h2.rps), 2)}× (CPU ${f(h2.cpuUsPerReq)} µs/req; the wire transport: ${f(eh.cpuUsPerReq)})`, undefined);
   const le = find(out, 'latency-1k', 'tollgate + ext_proc');
@@ -130,7 +132,7 @@ export function markdown(out) {
   L.push(`Date: ${out.date}. Machine: ${out.machine.cpus} × ${out.machine.model}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}, Node ${out.machine.node}.`);
   L.push(`tollgate commit ${out.commit}. Load average at start / end: ${out.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${out.loadavgEnd?.map((x) => x.toFixed(2)).join(' ') ?? '–'}. ` +
     `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up${out.config.quick ? '' : ' (the plain-proxy suite: 5 rounds of 2 s; the multi-core cells: 7 rounds of 3 s)'}, the cells of a comparison interleaved in a random order per round, each re-warmed 1 s before its run; wrk 4.1 -t1.`);
-  L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (a lean no-op on node:http2, bench/servers/processor-lean.mjs; the "SDK processor" row uses the tollgate SDK on grpc-js), wrk and the bench clients on CPU 1. ' +
+  L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (a no-op: on raw sockets for the headers-only and latency cells, bench/servers/processor-raw.mjs; on node:http2 for the body and SSE cells and the "node:http2 processor" row, processor-lean.mjs; the "SDK processor" row uses the tollgate SDK on grpc-js), wrk and the bench clients on CPU 1. ' +
     'Multi-core rows: gateway, an nginx origin (the upstream, answering from its config) and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "req/s per core" = 1e6 ÷ CPU µs/req (saturation rows); "proc" = the processor\'s; ' +
     '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell).');
   L.push('');

@@ -21,11 +21,12 @@ const HEADERS_ONLY = 'requestBodyMode: none, responseBodyMode: none, requestTrai
 const BUFFERED_REQUEST = 'requestBodyMode: buffered, responseBodyMode: none, requestTrailerMode: skip, responseTrailerMode: skip';
 
 /** One gateway, one bind per scenario (only one bind carries load at a time, so CPU accounting stays per scenario). */
-function gatewayYaml(p, up, proc, sdkProc) {
+function gatewayYaml(p, up, proc, rawProc, sdkProc) {
   const bind = (port, body) => `- port: ${port}\n${body}`;
   return ['binds:',
     bind(p.plain, route(up)),
-    bind(p.headers, route(up, extProc(proc, HEADERS_ONLY))),
+    bind(p.headers, route(up, extProc(rawProc, HEADERS_ONLY))),
+    bind(p.headersLean, route(up, extProc(proc, HEADERS_ONLY))),
     bind(p.headersSdk, route(up, extProc(sdkProc, HEADERS_ONLY))),
     bind(p.buffered, route(up, extProc(proc, BUFFERED_REQUEST))),
     bind(p.duplex, route(up, extProc(proc, 'requestBodyMode: fullDuplexStreamed, responseBodyMode: fullDuplexStreamed'))),
@@ -43,20 +44,24 @@ async function check(url, init, expect) {
 /** Suites 1–6: plain proxy peers, ext_proc (headers, buffered body, full duplex), stream floor, SSE, latency. */
 export async function pinnedSuites(cfg, out) {
   const backend = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/backend.mjs'] });
-  // The no-op processor is the lean one (node:http2, ~95 µs/req): it shares CPU 1 with wrk and the upstream, and
-  // on the SDK (grpc-js, ~215 µs/req) it would cap the cells. The SDK processor gets one headers-only row of its own.
+  // The processor shares CPU 1 with wrk and the upstream, so its cost can cap an ext_proc cell below what the
+  // gateway on CPU 0 does. The headers-only and latency cells use the raw no-op processor (raw sockets, ~40 µs/req,
+  // about what a compiled processor costs); with the node:http2 one (~100 µs/req) CPU 1 ran out first. The
+  // body cells need a processor that handles bodies: the node:http2 one. The node:http2 (lean) and SDK (grpc-js,
+  // ~215 µs/req) processors each get one headers-only row of their own.
+  const rawProcessor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor-raw.mjs'] });
   const processor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor-lean.mjs'] });
   const sdkProcessor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor.mjs'] });
   const up = backend.port;
   const p = {};
-  for (const k of ['plain', 'headers', 'headersSdk', 'buffered', 'duplex', 'ai', 'aiExt', 'nginx']) p[k] = await freePort();
-  const gw = await startGateway(gatewayYaml(p, up, processor.port, sdkProcessor.port), { cpu: '0' });
+  for (const k of ['plain', 'headers', 'headersLean', 'headersSdk', 'buffered', 'duplex', 'ai', 'aiExt', 'nginx']) p[k] = await freePort();
+  const gw = await startGateway(gatewayYaml(p, up, processor.port, rawProcessor.port, sdkProcessor.port), { cpu: '0' });
   // Same proxy without access logs (on by default, JSON lines to stdout): shows what logging costs per request.
   p.quiet = await freePort();
   const gwQuiet = await startGateway(`frontendPolicies:\n  accessLog: {enabled: false}\nbinds:\n- port: ${p.quiet}\n${route(up)}`, { cpu: '0' });
   // Same headers-only ext_proc on the previous transport (node:http2), for a same-run comparison of the two.
   p.headersH2 = await freePort();
-  const gwH2 = await startGateway(`binds:\n- port: ${p.headersH2}\n${route(up, extProc(processor.port, HEADERS_ONLY))}`, { cpu: '0', env: { TOLLGATE_EXTPROC_TRANSPORT: 'node-http2' } });
+  const gwH2 = await startGateway(`binds:\n- port: ${p.headersH2}\n${route(up, extProc(rawProcessor.port, HEADERS_ONLY))}`, { cpu: '0', env: { TOLLGATE_EXTPROC_TRANSPORT: 'node-http2' } });
   const upstream = { UPSTREAM: `http://127.0.0.1:${up}` };
   const undici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
   const fastify = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/fastify-proxy.mjs'], env: upstream });
@@ -66,7 +71,7 @@ export async function pinnedSuites(cfg, out) {
   try {
     await waitHttp(u(p.nginx));
     const kib = (t) => t.length === 1024;
-    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers, p.headersSdk, p.headersH2]) await check(u(port), {}, kib);
+    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers, p.headersLean, p.headersSdk, p.headersH2]) await check(u(port), {}, kib);
     await check(u(p.buffered, '/echo'), { method: 'POST', body: 'hello ext_proc' }, (t) => t === 'HELLO EXT_PROC');
     await check(u(p.duplex, '/echo'), { method: 'POST', body: 'full duplex' }, (t) => t === 'full duplex');
 
@@ -109,8 +114,9 @@ export async function pinnedSuites(cfg, out) {
     await Promise.all([stop(fastify), stop(undici), stop(nginx), stop(gwQuiet)]);
 
     console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
-    const headerCells = [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, processor.pid],
-      ['tollgate + ext_proc, node:http2 transport', p.headersH2, processor.pid, gwH2.pid], ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
+    const headerCells = [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, rawProcessor.pid],
+      ['tollgate + ext_proc, node:http2 processor', p.headersLean, processor.pid],
+      ['tollgate + ext_proc, node:http2 transport', p.headersH2, rawProcessor.pid, gwH2.pid], ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
     out.rows.push(...(await measureInterleaved(cfg, headerCells.map(([target, port, procPid, pid = gw.pid]) =>
       ({ row: { suite: 'extproc-headers', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: get } })))));
     await stop(gwH2);
@@ -140,11 +146,11 @@ export async function pinnedSuites(cfg, out) {
 
     console.error('# 6. latency at ~1k req/s, random arrivals (exponential think time, mean 30 ms, 32 conns)');
     const paced = script({ meanDelayMs: 30 });
-    out.rows.push(...(await measureInterleaved(cfg, [['direct', up], ['tollgate', p.plain, gw.pid], ['tollgate + ext_proc', p.headers, gw.pid, processor.pid]].map(([target, port, pid, procPid]) =>
+    out.rows.push(...(await measureInterleaved(cfg, [['direct', up], ['tollgate', p.plain, gw.pid], ['tollgate + ext_proc', p.headers, gw.pid, rawProcessor.pid]].map(([target, port, pid, procPid]) =>
       ({ row: { suite: 'latency-1k', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: paced } })))));
   } finally {
     await Promise.all([stop(gw), stop(gwQuiet), stop(gwH2), stop(undici), stop(fastify), stop(nginx)]);
-    await Promise.all([stop(processor), stop(sdkProcessor), stop(backend)]);
+    await Promise.all([stop(rawProcessor), stop(processor), stop(sdkProcessor), stop(backend)]);
   }
 }
 
