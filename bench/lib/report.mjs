@@ -103,8 +103,6 @@ export function targets(out) {
   }
   const lean = find(out, 'extproc-headers', 'tollgate + ext_proc, node:http2 processor');
   if (eh && lean) add('(context) the same ext_proc cell with the node:http2 processor (it shares CPU 1 with wrk and the upstream)', `${f(lean.rps / (nh?.rps ?? lean.rps), 2)}× (CPU ${f(lean.cpuUsPerReq)} µs/req, processor ${f(lean.procCpuUsPerReq)}; with the raw processor: ${f(eh.cpuUsPerReq)}, processor ${f(eh.procCpuUsPerReq)})`, undefined);
-  const h2 = find(out, 'extproc-headers', 'tollgate + ext_proc, node:http2 transport');
-  if (eh && h2) add('(context) the same ext_proc cell on the node:http2 transport', `${f(h2.rps / (nh?.rps ?? h2.rps), 2)}× (CPU ${f(h2.cpuUsPerReq)} µs/req; the wire transport: ${f(eh.cpuUsPerReq)})`, undefined);
   const le = find(out, 'latency-1k', 'tollgate + ext_proc');
   if (le) {
     add('added p50 with ext_proc at ~1k req/s ≤ +1 ms', `+${f(le.addedP50Ms, 2)} ms`, le.addedP50Ms <= 1);

@@ -59,9 +59,6 @@ export async function pinnedSuites(cfg, out) {
   // Same proxy without access logs (on by default, JSON lines to stdout): shows what logging costs per request.
   p.quiet = await freePort();
   const gwQuiet = await startGateway(`frontendPolicies:\n  accessLog: {enabled: false}\nbinds:\n- port: ${p.quiet}\n${route(up)}`, { cpu: '0' });
-  // Same headers-only ext_proc on the previous transport (node:http2), for a same-run comparison of the two.
-  p.headersH2 = await freePort();
-  const gwH2 = await startGateway(`binds:\n- port: ${p.headersH2}\n${route(up, extProc(rawProcessor.port, HEADERS_ONLY))}`, { cpu: '0', env: { TOLLGATE_EXTPROC_TRANSPORT: 'node-http2' } });
   const upstream = { UPSTREAM: `http://127.0.0.1:${up}` };
   const undici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
   const fastify = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/fastify-proxy.mjs'], env: upstream });
@@ -71,7 +68,7 @@ export async function pinnedSuites(cfg, out) {
   try {
     await waitHttp(u(p.nginx));
     const kib = (t) => t.length === 1024;
-    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers, p.headersLean, p.headersSdk, p.headersH2]) await check(u(port), {}, kib);
+    for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers, p.headersLean, p.headersSdk]) await check(u(port), {}, kib);
     await check(u(p.buffered, '/echo'), { method: 'POST', body: 'hello ext_proc' }, (t) => t === 'HELLO EXT_PROC');
     await check(u(p.duplex, '/echo'), { method: 'POST', body: 'full duplex' }, (t) => t === 'full duplex');
 
@@ -116,10 +113,9 @@ export async function pinnedSuites(cfg, out) {
     console.error('# 2. ext_proc headers only (request + response headers, no-op processor)');
     const headerCells = [['tollgate (no ext_proc)', p.plain], ['tollgate + ext_proc', p.headers, rawProcessor.pid],
       ['tollgate + ext_proc, node:http2 processor', p.headersLean, processor.pid],
-      ['tollgate + ext_proc, node:http2 transport', p.headersH2, rawProcessor.pid, gwH2.pid], ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
+      ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
     out.rows.push(...(await measureInterleaved(cfg, headerCells.map(([target, port, procPid, pid = gw.pid]) =>
       ({ row: { suite: 'extproc-headers', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: get } })))));
-    await stop(gwH2);
     out.floor = await streamFloor({ runs: cfg.runs, seconds: cfg.quick ? 2 : 3 });
 
     console.error('# 3. ext_proc buffered 10 KiB request body, uppercased by the processor');
@@ -149,7 +145,7 @@ export async function pinnedSuites(cfg, out) {
     out.rows.push(...(await measureInterleaved(cfg, [['direct', up], ['tollgate', p.plain, gw.pid], ['tollgate + ext_proc', p.headers, gw.pid, rawProcessor.pid]].map(([target, port, pid, procPid]) =>
       ({ row: { suite: 'latency-1k', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: paced } })))));
   } finally {
-    await Promise.all([stop(gw), stop(gwQuiet), stop(gwH2), stop(undici), stop(fastify), stop(nginx)]);
+    await Promise.all([stop(gw), stop(gwQuiet), stop(undici), stop(fastify), stop(nginx)]);
     await Promise.all([stop(rawProcessor), stop(processor), stop(sdkProcessor), stop(backend)]);
   }
 }
