@@ -5,11 +5,14 @@ import { readFileSync } from 'node:fs';
 import { treeCpu, treePeakRss, resetPeak } from './procs.mjs';
 
 const TICK_US = 1e4; // CLK_TCK 100
-/** Busy CPU µs of CPU 0 so far (/proc/stat: everything but idle and iowait). */
-function cpu0BusyUs() {
+/**
+ * CPU 0 so far, µs (/proc/stat): busy = everything but idle and iowait; steal = time the hypervisor ran something
+ * else while this vCPU wanted to run (a stall the guest cannot see otherwise: the latency cells' tails follow it).
+ */
+function cpu0Us() {
   const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu0 '));
   const v = line.trim().split(/\s+/).slice(1).map(Number);
-  return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) * TICK_US;
+  return { busy: (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) * TICK_US, steal: (v[7] ?? 0) * TICK_US };
 }
 
 /** Median (mean of the middle two for even counts). */
@@ -34,15 +37,17 @@ export async function measure(cfg, row, opts) {
 async function oneRun(cfg, { url, pid, procPid, connections, scriptPath, wrkCpu = '1' }) {
   const c0 = pid ? treeCpu(pid) : 0;
   const p0 = procPid ? treeCpu(procPid) : 0;
-  const b0 = cpu0BusyUs();
+  const b0 = cpu0Us();
   const t0 = performance.now();
   const r = await wrk({ url, connections, seconds: cfg.seconds, scriptPath, cpu: wrkCpu });
   const n = Math.max(1, r.requests);
   const elapsedUs = (performance.now() - t0) * 1000;
   const ours = pid ? treeCpu(pid) - c0 : 0;
   // CPU 0 time not used by the process under test: other engineers' work, interrupts (the noise on this cell).
-  const foreignPct = pid && wrkCpu === '1' ? Math.max(0, (cpu0BusyUs() - b0 - ours) / elapsedUs) * 100 : undefined;
-  return { ...r, foreignPct, cpu: pid ? ours / n : undefined, procCpu: procPid ? (treeCpu(procPid) - p0) / n : undefined };
+  const b1 = cpu0Us();
+  const foreignPct = pid && wrkCpu === '1' ? Math.max(0, (b1.busy - b0.busy - ours) / elapsedUs) * 100 : undefined;
+  const stealPct = ((b1.steal - b0.steal) / elapsedUs) * 100;
+  return { ...r, foreignPct, stealPct, cpu: pid ? ours / n : undefined, procCpu: procPid ? (treeCpu(procPid) - p0) / n : undefined };
 }
 
 /**
@@ -90,6 +95,7 @@ function summarize(row, { pid, connections }, runs) {
     cpuUsPerReq: median(runs.map((r) => r.cpu)),
     procCpuUsPerReq: median(runs.map((r) => r.procCpu)),
     foreignCpu0Pct: median(runs.map((r) => r.foreignPct)),
+    stealCpu0Pct: median(runs.map((r) => r.stealPct)),
     peakRssMiB: pid ? treePeakRss(pid) / 1024 : undefined,
     errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
     runs: runs.map((r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuUsPerReq: r.cpu && Math.round(r.cpu * 10) / 10 })), // in round order: runs[i] of two cells of one call are a pair
@@ -97,7 +103,7 @@ function summarize(row, { pid, connections }, runs) {
   console.error(`  ${row.suite}/${row.target} c=${connections}: ${fmt(out.rps)} req/s, p50 ${fmt(out.p50Ms, 2)} p99 ${fmt(out.p99Ms, 2)} ms` +
     (out.cpuUsPerReq !== undefined ? `, ${fmt(out.cpuUsPerReq, 1)} µs/req` : '') +
     (out.procCpuUsPerReq !== undefined ? ` (processor ${fmt(out.procCpuUsPerReq, 1)})` : '') +
-    (out.foreignCpu0Pct !== undefined ? `, foreign CPU0 ${fmt(out.foreignCpu0Pct)} %` : '') +
+    (out.foreignCpu0Pct !== undefined ? `, foreign CPU0 ${fmt(out.foreignCpu0Pct)} % (steal ${fmt(out.stealCpu0Pct, 1)} %)` : '') +
     (out.peakRssMiB !== undefined ? `, peak RSS ${fmt(out.peakRssMiB)} MiB` : '') + (out.errors ? `, ERRORS ${out.errors}` : ''));
   return out;
 }

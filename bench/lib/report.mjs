@@ -106,8 +106,9 @@ export function targets(out) {
   if (eh && lean) add('(context) the same ext_proc cell with the node:http2 processor (it shares CPU 1 with wrk and the upstream)', `${f(lean.rps / (nh?.rps ?? lean.rps), 2)}× (CPU ${f(lean.cpuUsPerReq)} µs/req, processor ${f(lean.procCpuUsPerReq)}; with the raw processor: ${f(eh.cpuUsPerReq)}, processor ${f(eh.procCpuUsPerReq)})`, undefined);
   const le = find(out, 'latency-1k', 'tollgate + ext_proc');
   if (le) {
-    add('added p50 with ext_proc at ~1k req/s ≤ +1 ms', `+${f(le.addedP50Ms, 2)} ms`, le.addedP50Ms <= 1);
-    add('added p99 with ext_proc at ~1k req/s ≤ +8 ms', `+${f(le.addedP99Ms, 2)} ms`, le.addedP99Ms <= 8);
+    const noise = le.stealCpu0Pct === undefined ? '' : ` (CPU 0 during the cell: ${f(le.foreignCpu0Pct)} % other work, of which ${f(le.stealCpu0Pct, 1)} % steal)`;
+    add('added p50 with ext_proc at ~1k req/s ≤ +1 ms', `+${f(le.addedP50Ms, 2)} ms${noise}`, le.addedP50Ms <= 1);
+    add('added p99 with ext_proc at ~1k req/s ≤ +8 ms', `+${f(le.addedP99Ms, 2)} ms${noise}`, le.addedP99Ms <= 8);
   }
   const fd = out.duplex?.find((r) => r.target.includes('+ ext_proc'));
   if (fd) add('full-duplex 10 MiB: gateway RSS growth < 64 MiB', `${fd.rssGrowthMiB >= 0 ? '+' : ''}${f(fd.rssGrowthMiB, 1)} MiB`, fd.rssGrowthMiB < 64);
@@ -133,13 +134,13 @@ export function markdown(out) {
     `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up${out.config.quick ? '' : ' (the plain-proxy suite: 5 rounds of 2 s; the multi-core cells: 7 rounds of 3 s)'}, the cells of a comparison interleaved in a random order per round, each re-warmed 1 s before its run; wrk 4.1 -t1.`);
   L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (a no-op: on raw sockets for the headers-only and latency cells, bench/servers/processor-raw.mjs; on node:http2 for the body and SSE cells and the "node:http2 processor" row, processor-lean.mjs; the "SDK processor" row uses the tollgate SDK on grpc-js), wrk and the bench clients on CPU 1. ' +
     'Multi-core rows: gateway, an nginx origin (the upstream, answering from its config) and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "req/s per core" = 1e6 ÷ CPU µs/req (saturation rows); "proc" = the processor\'s; ' +
-    '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell).');
+    '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell); "steal" = the part of it the hypervisor took (/proc/stat steal: CPU 0 wanted to run and could not).');
   L.push('');
-  L.push('| suite | target | conns | req/s | p50 ms | p99 ms | CPU µs/req | req/s per core | proc µs/req | peak RSS MiB | foreign CPU0 % | ratio | vs |');
+  L.push('| suite | target | conns | req/s | p50 ms | p99 ms | CPU µs/req | req/s per core | proc µs/req | peak RSS MiB | foreign CPU0 % (steal) | ratio | vs |');
   L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of out.rows) {
     const added = r.addedP50Ms !== undefined ? `+${f(r.addedP50Ms, 2)} / +${f(r.addedP99Ms, 2)} ms` : '';
-    L.push(`| ${r.suite} | ${r.target} | ${r.connections} | ${f(r.rps)} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.cpuUsPerReq, 1)} | ${r.suite === 'proxy' || r.suite.startsWith('extproc') ? f(r.cpuUsPerReq && 1e6 / r.cpuUsPerReq) : ''} | ${f(r.procCpuUsPerReq, 1)} | ${f(r.peakRssMiB)} | ${f(r.foreignCpu0Pct)} | ` +
+    L.push(`| ${r.suite} | ${r.target} | ${r.connections} | ${f(r.rps)} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.cpuUsPerReq, 1)} | ${r.suite === 'proxy' || r.suite.startsWith('extproc') ? f(r.cpuUsPerReq && 1e6 / r.cpuUsPerReq) : ''} | ${f(r.procCpuUsPerReq, 1)} | ${f(r.peakRssMiB)} | ${f(r.foreignCpu0Pct)}${r.stealCpu0Pct !== undefined && r.foreignCpu0Pct !== undefined ? ` (${f(r.stealCpu0Pct, 1)})` : ''} | ` +
       `${r.ratio !== undefined ? `${f(r.ratio, 2)}×` : added ? added : ''} | ${r.baseline ?? (added ? 'added p50 / p99 vs direct' : '')} |` + (r.errors ? ` ⚠ ${r.errors} errors` : ''));
   }
   if (out.corun?.length) {
