@@ -3,6 +3,7 @@
 // drives the full-duplex and SSE clients) run on CPU 1. Each wrk cell is the median of 3 runs of 4 s (the plain-proxy
 // suite: 5 rounds of 2 s, then each peer co-run with tollgate on one core; `--quick`: 1 run, shorter), the cells of a comparison interleaved in a random order per round. Writes bench/results/latest.json and latest.md. Needs Linux, taskset, Debian's wrk and nginx-light.
 // Usage: npm run bench [-- --quick] [-- --only proxy|multicore] [-- --out DIR]
+// BENCH_PROF_DIR=DIR also writes a CPU profile of each gateway and node peer (procs.mjs profFlags).
 import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem, release } from 'node:os';

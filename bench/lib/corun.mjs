@@ -15,6 +15,7 @@ export async function measureCorun(cfg, a, b, { connections, scriptPath }) {
   const both = (seconds) => Promise.all([a, b].map((t) => wrk({ url: t.url, connections, seconds, scriptPath, cpu: '1' })));
   await both(cfg.warmup);
   const rounds = [];
+  const tStart = Number(process.hrtime.bigint() / 1000n);
   for (let i = 0; i < cfg.runs; i++) {
     const a0 = treeCpu(a.pid);
     const b0 = treeCpu(b.pid);
@@ -23,6 +24,7 @@ export async function measureCorun(cfg, a, b, { connections, scriptPath }) {
     const bCpu = (treeCpu(b.pid) - b0) / Math.max(1, rb.requests);
     rounds.push({ aRps: ra.rps, bRps: rb.rps, aCpu, bCpu, aP99Ms: ra.p99Ms, bP99Ms: rb.p99Ms, errors: ra.errors + ra.non2xx + rb.errors + rb.non2xx });
   }
+  if (process.env.BENCH_PROF_DIR) console.error(`CORUNWINDOW ${a.name} ${a.pid} ${b.name} ${b.pid} ${connections} ${tStart} ${Number(process.hrtime.bigint() / 1000n)}`);
   const cpuRatios = rounds.map((r) => r.bCpu / r.aCpu);
   const rpsRatios = rounds.map((r) => r.aRps / r.bRps);
   const res = {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, track, pidTree } from './procs.mjs';
+import { freePort, track, pidTree, profFlags } from './procs.mjs';
 import { GATEWAY_NODE_FLAGS } from '../../dist/ops/node-flags.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
@@ -18,7 +18,7 @@ export async function startGateway(yaml, { cpu = '0', env = {}, nodeArgs = [], t
   const file = join(dir, `tollgate-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, yaml);
   const readyPort = await freePort();
-  const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...GATEWAY_NODE_FLAGS, ...nodeArgs, main, '-f', file], {
+  const child = track(spawn('taskset', ['-c', cpu, process.execPath, ...GATEWAY_NODE_FLAGS, ...nodeArgs, ...profFlags(), main, '-f', file], {
     env: { ...process.env, TOLLGATE_BIND_HOST: '127.0.0.1', ADMIN_ADDR: 'off', STATS_ADDR: 'off', READINESS_ADDR: `127.0.0.1:${readyPort}`, ...env },
     // BENCH_GATEWAY_STDOUT=FILE keeps the gateway's stdout (access log, --trace-gc) for a look afterwards.
     stdio: ['ignore', process.env.BENCH_GATEWAY_STDOUT ? openSync(process.env.BENCH_GATEWAY_STDOUT, 'a') : 'ignore', 'pipe'],

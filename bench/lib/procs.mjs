@@ -7,6 +7,13 @@ import { cpuMicros, memKiB } from './proc.mjs';
 
 const live = new Set();
 
+/**
+ * BENCH_PROF_DIR=DIR: node flags that write a V8 CPU profile of a process under test into DIR when it exits (the
+ * gateways and the node peers). The co-runs print their time windows (CORUNWINDOW lines, µs of the monotonic clock
+ * the profiles use), so each process's samples can be cut to one co-run.
+ */
+export const profFlags = () => (process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`] : []);
+
 /** Registers a child for cleanup; it is forgotten once it exits. */
 export function track(child) {
   live.add(child);

@@ -1,6 +1,7 @@
 // The bench suites. Placement: the system under test on CPU 0; upstream, processor, wrk and this orchestrator on
 // CPU 1 (except the multi-core suite, where everything shares both cores). Each returns plain result objects.
-import { startPinned, freePort, stop, track } from './procs.mjs';
+import { startPinned, freePort, stop, track, profFlags } from './procs.mjs';
+import { wrk } from './wrk.mjs';
 import { startGateway, waitHttp } from './gateway.mjs';
 import { startNginx, startNginxOrigin } from '../servers/nginx.mjs';
 import { measureInterleaved } from './measure.mjs';
@@ -61,8 +62,8 @@ export async function pinnedSuites(cfg, out) {
   p.quiet = await freePort();
   const gwQuiet = await startGateway(`frontendPolicies:\n  accessLog: {enabled: false}\nbinds:\n- port: ${p.quiet}\n${route(up)}`, { cpu: '0' });
   const upstream = { UPSTREAM: `http://127.0.0.1:${up}` };
-  const undici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
-  const fastify = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/fastify-proxy.mjs'], env: upstream });
+  const undici = await startPinned({ cpu: 0, cmd: node, args: [...profFlags(), 'bench/servers/undici-proxy.mjs'], env: upstream });
+  const fastify = await startPinned({ cpu: 0, cmd: node, args: [...profFlags(), 'bench/servers/fastify-proxy.mjs'], env: upstream });
   const nginx = { child: track(startNginx({ port: p.nginx, upstreamPort: up })) };
   nginx.pid = nginx.child.pid;
   const u = (port, path = '/') => `http://127.0.0.1:${port}${path}`;
@@ -72,9 +73,15 @@ export async function pinnedSuites(cfg, out) {
     for (const port of [up, p.plain, p.quiet, p.nginx, fastify.port, undici.port, p.headers, p.headersLean, p.headersSdk]) await check(u(port), {}, kib);
     await check(u(p.buffered, '/echo'), { method: 'POST', body: 'hello ext_proc' }, (t) => t === 'HELLO EXT_PROC');
     await check(u(p.duplex, '/echo'), { method: 'POST', body: 'full duplex' }, (t) => t === 'full duplex');
+    // Load each node process under test at once, before it can sit idle. A node process that served a request and
+    // then idled ~10 s before its first load runs process.nextTick about 10x slower from then on (its tick-object
+    // literal; a V8 state, with or without tollgate's flags): in a profiled run the undici floor spent 13 % of its
+    // CPU there against 1 % in a fresh floor, which flattered tollgate's co-run ratio to it by about 0.1. A few
+    // seconds of load right after the first request prevent it (README, Performance).
+    const get = script();
+    for (const port of [p.plain, p.quiet, fastify.port, undici.port]) await wrk({ url: u(port), connections: 32, seconds: cfg.quick ? 1 : 2, scriptPath: get, cpu: '1' });
 
     console.error('# 1. plain proxy (1 KiB responses, keep-alive)');
-    const get = script();
     const targets = [
       ['direct', up, undefined], ['tollgate', p.plain, gw.pid], ['tollgate (access log off)', p.quiet, gwQuiet.pid], ['nginx', p.nginx, nginx.pid],
       ['fastify-http-proxy', fastify.port, fastify.pid], ['undici-floor', undici.port, undici.pid],
@@ -100,7 +107,7 @@ export async function pinnedSuites(cfg, out) {
     // (issue 6 notes); both figures go in the report.
     const freshPort = await freePort();
     const freshGw = await startGateway(`binds:\n- port: ${freshPort}\n${route(up)}`, { cpu: '0' });
-    const freshUndici = await startPinned({ cpu: 0, cmd: node, args: ['bench/servers/undici-proxy.mjs'], env: upstream });
+    const freshUndici = await startPinned({ cpu: 0, cmd: node, args: [...profFlags(), 'bench/servers/undici-proxy.mjs'], env: upstream });
     try {
       await check(u(freshPort), {}, kib);
       await check(u(freshUndici.port), {}, kib);
@@ -117,7 +124,7 @@ export async function pinnedSuites(cfg, out) {
       ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
     out.rows.push(...(await measureInterleaved(cfg, headerCells.map(([target, port, procPid, pid = gw.pid]) =>
       ({ row: { suite: 'extproc-headers', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: get } })))));
-    out.floor = await streamFloor({ runs: cfg.runs, seconds: cfg.quick ? 2 : 3 });
+    out.floor = await streamFloor({ runs: cfg.runs, seconds: 2 });
 
     console.error('# 3. ext_proc buffered 10 KiB request body, uppercased by the processor');
     const post = script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } });
