@@ -48,9 +48,8 @@ export async function pinnedSuites(cfg, out) {
   // The processor shares CPU 1 with wrk and the upstream, so its cost can cap an ext_proc cell below what the
   // gateway on CPU 0 does. The headers-only and latency cells use the raw no-op processor (raw sockets, 15–45 µs/req
   // depending on how much the gateway batches, about what a compiled processor costs); with the node:http2 one
-  // (~100 µs/req) CPU 1 ran out first. The
-  // body cells need a processor that handles bodies: the node:http2 one. The node:http2 (lean) and SDK (grpc-js,
-  // ~215 µs/req) processors each get one headers-only row of their own.
+  // (~100 µs/req) CPU 1 ran out first. The body cells need a processor that handles bodies: the node:http2 one.
+  // The node:http2 (lean) and SDK (grpc-js, ~250 µs/req) processors each get one headers-only row of their own.
   const rawProcessor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor-raw.mjs'] });
   const processor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor-lean.mjs'] });
   const sdkProcessor = await startPinned({ cpu: 1, cmd: node, args: ['bench/servers/processor.mjs'] });
