@@ -6,7 +6,7 @@ import { AccessLogWriter, accessLogLine } from '../../dist/observability/access-
 import { requestId } from '../../dist/http/request-id.js';
 
 const records = Array.from({ length: 512 }, (_, i) => ({
-  id: requestId(), startTime: Date.now(), gateway: 'default', listener: 'listener0', method: 'GET', path: `/items/${i}`,
+  id: requestId(), gateway: 'default', listener: 'listener0', method: 'GET', path: `/items/${i}`,
   authority: '127.0.0.1:8080', protocol: 'HTTP/1.1', remote: '127.0.0.1', route: 'default/route0',
   routeKey: 'bind/8080/listener0/default/route0', backend: '127.0.0.1:9000', status: 200, durationMs: 0.5 + i / 997,
   bytesIn: 0, bytesOut: 1024, error: undefined, errorCode: undefined, extProc: undefined, ai: undefined, dynamicMetadata: undefined,

@@ -35,7 +35,7 @@ async function one() {
   const ctx = {
     id: 'r', start: 0, listener: {}, route: undefined, backend: undefined, signal: ac.signal, abort: signalSource(ac.signal),
     maxBufferSize: 1 << 20, traceparent: undefined, extprocMetadata: {},
-    log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
+    log: { id: 'r', gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
   };
   const req = { method: 'GET', scheme: 'http', authority: 'a.test', path: '/', headers: new HeaderList(headers), body: null, httpVersion: '1.1', remoteAddress: '127.0.0.1', remotePort: 1 };
   const s = new ExtProcSession({ config, ctx, req, client });

@@ -33,7 +33,7 @@ function ctx(maxBufferSize = 1 << 20): RequestContext {
     maxBufferSize,
     traceparent: undefined,
     extprocMetadata: {},
-    log: { id: 'r1', startTime: Date.now(), gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
+    log: { id: 'r1', gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
   };
 }
 

@@ -27,7 +27,7 @@ const config: ExtProcConfig = {
 const ctx = (): RequestContext => ({
   id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal, abort: signalSource(new AbortController().signal),
   maxBufferSize: 1024, traceparent: undefined, extprocMetadata: { model: 'm1' },
-  log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
+  log: { id: 'r', gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
 });
 
 describe('ext_proc CEL attributes and metadata_context', { timeout: 5_000 }, () => {

@@ -27,7 +27,7 @@ const config = (o: Partial<ProcessingOptions> = {}, c: Partial<ExtProcConfig> = 
 const context = (maxBufferSize = 1024): RequestContext => ({
   id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal, abort: signalSource(new AbortController().signal),
   maxBufferSize, traceparent: undefined, extprocMetadata: {},
-  log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
+  log: { id: 'r', gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
 });
 function request(body: Body | null): GatewayRequest {
   return { method: body === null ? 'GET' : 'POST', scheme: 'http', authority: 'a', path: '/', headers: new HeaderList(), body, httpVersion: '1.1', remoteAddress: '', remotePort: 0 };

@@ -23,7 +23,7 @@ const config = (o: Partial<ProcessingOptions> = {}, c: Partial<ExtProcConfig> = 
 const context = (): RequestContext => ({
   id: 'r', start: 0, listener: {} as never, route: undefined, backend: undefined, signal: new AbortController().signal, abort: signalSource(new AbortController().signal),
   maxBufferSize: 1024, traceparent: undefined, extprocMetadata: {},
-  log: { id: 'r', startTime: 0, gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
+  log: { id: 'r', gateway: 'g', listener: 'l', method: 'POST', path: '/', authority: 'a', protocol: '1.1', remote: '' },
 });
 /** A request whose body is fed by the test (chunks, then optional trailers). */
 function request(chunks: string[], trailers?: Array<[string, string]>, headers: Array<[string, string]> = []): GatewayRequest {

@@ -25,7 +25,7 @@ const config = (messageTimeoutMs: number): ExtProcConfig => ({
 const context = (): RequestContext => ({
   id: 'r1', start: 0, listener: {} as never, route: undefined, backend: undefined,
   signal: new AbortController().signal, abort: signalSource(new AbortController().signal), maxBufferSize: 1024, traceparent: undefined, extprocMetadata: {},
-  log: { id: 'r1', startTime: 0, gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
+  log: { id: 'r1', gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
 });
 const request = (): GatewayRequest => ({
   method: 'GET', scheme: 'http', authority: 'a.test', path: '/p', headers: new HeaderList(), body: null,

@@ -26,7 +26,7 @@ function context(o: { maxBufferSize?: number; signal?: AbortSignal } = {}): Requ
     id: 'r1', start: 0, listener: {} as never, route: undefined, backend: undefined,
     signal, abort: signalSource(signal), maxBufferSize: o.maxBufferSize ?? 1024,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', extprocMetadata: {},
-    log: { id: 'r1', startTime: 0, gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
+    log: { id: 'r1', gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
   };
 }
 const request = (body: string | null = null, headers: Array<[string, string]> = []): GatewayRequest => ({

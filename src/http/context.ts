@@ -35,7 +35,6 @@ export interface AiLog {
 /** The access-log record, filled in as the request progresses. */
 export interface AccessLogRecord {
   id: string;
-  startTime: number;
   gateway: string;
   listener: string;
   method: string;

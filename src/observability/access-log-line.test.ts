@@ -8,7 +8,6 @@ const STRINGS = ['', 'plain', '/v1/chat?x=1&y=2', 'quote"inside', 'back\\slash',
 function base(over: Partial<AccessLogRecord>): AccessLogRecord {
   return {
     id: '3f2a9c1e-77b0-4d19-a2c4-000000000001',
-    startTime: 0,
     gateway: 'default',
     listener: 'l0',
     method: 'GET',

@@ -9,7 +9,6 @@ import type { AccessLogRecord } from '../http/context.js';
 function record(id: string): AccessLogRecord {
   return {
     id,
-    startTime: 0,
     gateway: 'gw',
     listener: 'l0',
     method: 'POST',

@@ -5,6 +5,7 @@
 import { channels, type RequestEndEvent } from './diagnostics.js';
 import type { AccessLogRecord } from '../http/context.js';
 import { AccessLogWriter } from './access-log-line.js';
+import { StdoutWriter } from './stdout-writer.js';
 
 /**
  * How long a record waits in the queue before the batch is written. A timer, not `setImmediate`: a pending
@@ -18,6 +19,12 @@ const FLUSH_AT = 512;
 
 /** POSIX PIPE_BUF on Linux. */
 const ATOMIC_WRITE = 4096;
+
+/** The default destination: stdout's fd (see StdoutWriter). */
+function stdoutWrite(): (text: string, bytes: number, ascii: boolean) => void {
+  const w = new StdoutWriter();
+  return (text, bytes, ascii) => w.write(text, bytes, ascii);
+}
 
 /** The access log of one process. */
 export interface AccessLog {
@@ -41,7 +48,7 @@ export interface AccessLogOptions {
  * process flushes on exit (`dispose`), so a graceful stop loses no line.
  */
 export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
-  const write = options.write ?? ((chunk: string) => process.stdout.write(chunk));
+  const write: (text: string, bytes: number, ascii: boolean) => void = options.write ?? stdoutWrite();
   let enabled = options.enabled ?? true;
   let queue: AccessLogRecord[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -56,29 +63,35 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
     const now = Date.now();
     let out = '';
     let outBytes = 0;
+    let outAscii = true;
     for (const r of batch) {
       let line: string;
       let bytes: number;
+      let ascii: boolean;
       try {
         const l = writer.line(r, now);
         line = l.text + '\n';
-        bytes = l.ascii ? line.length : Buffer.byteLength(line);
+        ascii = l.ascii;
+        bytes = ascii ? line.length : Buffer.byteLength(line);
       } catch {
         // A record that cannot be serialized (e.g. cyclic dynamic metadata) must not lose the others.
         line = JSON.stringify({ level: 40, time: now, msg: 'access log record not serializable', id: r.id }) + '\n';
+        ascii = false;
         bytes = Buffer.byteLength(line);
       }
       // Writes of at most PIPE_BUF bytes are atomic on a pipe, so lines from several worker processes
       // sharing one stdout never interleave mid-line.
       if (outBytes > 0 && outBytes + bytes > ATOMIC_WRITE) {
-        write(out);
+        write(out, outBytes, outAscii);
         out = '';
         outBytes = 0;
+        outAscii = true;
       }
       out += line;
       outBytes += bytes;
+      outAscii &&= ascii;
     }
-    if (out.length > 0) write(out);
+    if (out.length > 0) write(out, outBytes, outAscii);
   };
   const onEnd = (message: unknown): void => {
     if (!enabled) return;

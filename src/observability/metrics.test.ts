@@ -7,7 +7,6 @@ import type { AccessLogRecord } from '../http/context.js';
 function record(over: Partial<AccessLogRecord> = {}): AccessLogRecord {
   return {
     id: 'r1',
-    startTime: 0,
     gateway: 'gw',
     listener: 'l0',
     method: 'GET',

@@ -79,7 +79,6 @@ export class Exchange implements HandledResponse {
     const id = requestId();
     this.ctx = new Context(id, listener, abort, maxBufferSize, req.headers.get('traceparent'), {
       id,
-      startTime: Date.now(),
       gateway: listener.gatewayName,
       listener: listener.name,
       method: req.method,
