@@ -80,6 +80,12 @@ export class BodyChannel implements Body {
    */
   offer(chunk: Buffer): boolean {
     if (this.closed) return true;
+    const sink = this.#sink;
+    if (sink !== undefined && this.#queued === 0 && !this.#sinkFull && !this.#flushing) {
+      // The usual case of a piped body: nothing waits before this chunk, so it goes straight to the sink.
+      if (chunk.length > 0 && !sink.write(chunk)) this.#sinkFull = true;
+      return true;
+    }
     if (chunk.length > 0) {
       this.#queue.push(chunk);
       this.#queued += chunk.length;
