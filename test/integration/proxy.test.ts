@@ -69,6 +69,17 @@ test('HTTP/1.1 proxying: headers, x-forwarded-*, host kept, hop-by-hop stripped 
   assert.equal(seen.bodyBytes, 7);
 });
 
+test('response header values with bytes above 0x7f (obs-text) reach the client byte for byte', { timeout: 30_000 }, async (t) => {
+  const { gw, up } = await setup(t);
+  // node writes header strings as latin1: each char below 0x100 is one byte on the wire.
+  up.setHandler(() => ({ status: 200, headers: { 'x-latin': 'caf\u00e9 \u00ff\u0080 ok' }, body: 'ok' }));
+  const res = await request(gw.url() + '/');
+  await res.body.text();
+  assert.equal(res.statusCode, 200);
+  // undici hands header values to the client decoded as latin1 too, so the string is the bytes.
+  assert.equal(Buffer.from(res.headers['x-latin'] as string, 'latin1').toString('hex'), Buffer.from('caf\u00e9 \u00ff\u0080 ok', 'latin1').toString('hex'));
+});
+
 test('256 MiB upload (content-length and chunked) and download stream with flat gateway memory', { timeout: 120_000 }, async (t) => {
   const { gw, up } = await setup(t);
   const pid = gw.child.pid!;
