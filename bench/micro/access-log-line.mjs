@@ -1,6 +1,6 @@
 // Micro-benchmark (dev aid): access-log lines, JSON.stringify of the line object vs AccessLogWriter, batched the way
-// the access log writes them: lines joined into writes of up to 4 KiB, each write flattened and encoded to UTF-8
-// (as writing a string to stdout does).
+// the access log writes them: lines joined into writes of up to 4 KiB, each write flattened and encoded (as
+// writing a string to a file descriptor does).
 // Usage: npm run build && node bench/micro/access-log-line.mjs   (prints ns per line, median of 7 rounds)
 import { AccessLogWriter, accessLogLine } from '../../dist/observability/access-log-line.js';
 import { requestId } from '../../dist/http/request-id.js';

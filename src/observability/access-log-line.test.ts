@@ -45,6 +45,23 @@ test('the writer produces exactly JSON.stringify of the line object, for every s
   check(w, base({ status: undefined, durationMs: undefined, bytesIn: undefined, bytesOut: undefined, route: undefined, routeKey: undefined, backend: undefined }));
 });
 
+test('a value repeated from the previous line (remembered per field) is written, and counted as ASCII or not, as the first time', () => {
+  const w = new AccessLogWriter();
+  for (const field of ['method', 'authority', 'protocol', 'remote'] as const) {
+    for (const s of STRINGS) {
+      check(w, base({ [field]: s }));
+      check(w, base({ [field]: s }));
+      // The same value in another field and a plain line between: neither may take the remembered verdict.
+      check(w, base({ path: s }));
+      check(w, base({}));
+    }
+  }
+  const r = base({ authority: 'caf\u00e9' });
+  assert.equal(w.line(r, 1).ascii, false);
+  assert.equal(w.line(r, 1).ascii, false);
+  assert.equal(w.line(base({}), 1).ascii, true);
+});
+
 test('durations of every magnitude are written as JSON writes the rounded number', () => {
   const w = new AccessLogWriter();
   let seed = 42;

@@ -67,9 +67,22 @@ interface Fixed {
 /** Past this many routes, the cache starts over (a reloaded config leaves old keys behind). */
 const MAX_FIXED = 4096;
 
+/** A field's last value and what JSON writes between its quotes. */
+class Memo {
+  value = '';
+  inner = '';
+  ascii = true;
+}
+
 /** Writes access-log lines; holds the per-route JSON made so far. */
 export class AccessLogWriter {
   readonly #fixed = new Map<string, Fixed>();
+  // Under load most lines repeat the previous line's method, authority, protocol and client address: comparing
+  // the string is cheaper than checking it again.
+  readonly #method = new Memo();
+  readonly #authority = new Memo();
+  readonly #protocol = new Memo();
+  readonly #remote = new Memo();
   #ascii = true;
   /** The batch's time, written once per batch. */
   #now = NaN;
@@ -84,7 +97,7 @@ export class AccessLogWriter {
       this.#nowJson = num(now);
     }
     // Strings go between quotes written in the template: a plain one is used as it is, with no quoted copy.
-    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":"${this.#inner(r.id)}",${f.json},"method":"${this.#inner(r.method)}","path":"${this.#inner(r.path)}","authority":"${this.#inner(r.authority)}","protocol":"${this.#inner(r.protocol)}","remote":"${this.#inner(r.remote)}","status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
+    let s = `{"level":30,"time":${this.#nowJson},"msg":"request","kind":"access","id":"${this.#inner(r.id)}",${f.json},"method":"${this.#memo(this.#method, r.method)}","path":"${this.#inner(r.path)}","authority":"${this.#memo(this.#authority, r.authority)}","protocol":"${this.#memo(this.#protocol, r.protocol)}","remote":"${this.#memo(this.#remote, r.remote)}","status":${r.status === undefined ? 'null' : statusJson(r.status)},"durationMs":${r.durationMs === undefined ? 'null' : millisJson(r.durationMs)}`;
     if (r.bytesIn !== undefined) s += `,"bytesIn":${num(r.bytesIn)}`;
     if (r.bytesOut !== undefined) s += `,"bytesOut":${num(r.bytesOut)}`;
     if (r.error !== undefined) s += `,"error":${this.#str(r.error)}`;
@@ -108,6 +121,20 @@ export class AccessLogWriter {
     this.#fixed.set(key, made);
     this.#ascii = true;
     return made;
+  }
+
+  /** `#inner(s)`, remembered for the next line while `s` stays the same. */
+  #memo(m: Memo, s: string): string {
+    if (s !== m.value) {
+      const ascii = this.#ascii;
+      this.#ascii = true;
+      m.inner = this.#inner(s);
+      m.value = s;
+      m.ascii = this.#ascii;
+      this.#ascii = ascii;
+    }
+    if (!m.ascii) this.#ascii = false;
+    return m.inner;
   }
 
   /** What JSON writes between the quotes of `s`. */

@@ -6,6 +6,7 @@
 import type { Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { AccessLogRecord, RequestContext } from '../http/context.js';
+import type { HeaderList } from '../http/headers.js';
 import type { RequestAbort } from '../http/abort.js';
 import { requestId } from '../http/request-id.js';
 import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
@@ -22,15 +23,26 @@ class Context implements RequestContext {
   route: Route | undefined = undefined;
   backend: WeightedBackend | undefined = undefined;
   #extprocMetadata: Record<string, unknown> | undefined = undefined;
+  /** null until first read. */
+  #traceparent: string | undefined | null = null;
 
   constructor(
     readonly id: string,
     readonly listener: Listener,
     readonly abort: RequestAbort,
     readonly maxBufferSize: number,
-    readonly traceparent: string | undefined,
+    private readonly headers: HeaderList,
     readonly log: AccessLogRecord,
   ) {}
+
+  /**
+   * Read on first use: only ext_proc sends it, when its stream opens (phase 7, before any policy can change the
+   * request's headers), so the plain path never scans the headers for it.
+   */
+  get traceparent(): string | undefined {
+    if (this.#traceparent === null) this.#traceparent = this.headers.get('traceparent');
+    return this.#traceparent;
+  }
 
   /** Made on first use: only ext_proc reads or fills it. */
   get extprocMetadata(): Record<string, unknown> {
@@ -77,7 +89,7 @@ export class Exchange implements HandledResponse {
     this.#onEnd = onEnd;
     this.#clientBody = req.body;
     const id = requestId();
-    this.ctx = new Context(id, listener, abort, maxBufferSize, req.headers.get('traceparent'), {
+    this.ctx = new Context(id, listener, abort, maxBufferSize, req.headers, {
       id,
       gateway: listener.gatewayName,
       listener: listener.name,
