@@ -105,3 +105,56 @@ test('a long queue is written at the end of the loop turn, not after the timer',
   assert.equal(ids.length, 600);
   assert.equal(ids[599], 'q599');
 });
+
+/** A child process that logs `n` records through the default destination (its stdout) and exits. */
+const CHILD = `
+const { createAccessLog } = await import(process.env.DIST + '/observability/access-log.js');
+const { channels } = await import(process.env.DIST + '/observability/diagnostics.js');
+const log = createAccessLog();
+const n = Number(process.env.N);
+for (let i = 0; i < n; i++) {
+  channels.requestEnd.publish({ record: { id: 'r' + i, gateway: 'g', listener: 'l', method: 'GET', path: i % 7 === 0 ? '/caf\\u00e9/' + i : '/p/' + i,
+    authority: 'a', protocol: 'HTTP/1.1', remote: '127.0.0.1', status: 200, durationMs: i / 1000, bytesIn: 0, bytesOut: i } });
+  // Several batches: a flush at the end of some turns.
+  if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+}
+log.dispose();
+`;
+
+function checkLines(text: string, n: number): void {
+  const lines = text.split('\n');
+  assert.equal(lines.pop(), '', 'the output ends with a newline');
+  assert.equal(lines.length, n);
+  lines.forEach((l, i) => {
+    const r = JSON.parse(l) as { id: string; path: string; bytesOut: number };
+    assert.equal(r.id, `r${i}`);
+    assert.equal(r.path, i % 7 === 0 ? `/caf\u00e9/${i}` : `/p/${i}`);
+    assert.equal(r.bytesOut, i);
+  });
+}
+
+test('the default destination writes every line whole and in order to stdout, whether a file or a pipe', { timeout: 30_000 }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, openSync, closeSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join, resolve } = await import('node:path');
+  const dist = resolve(new URL('.', import.meta.url).pathname, '../../dist');
+  const n = 5000;
+  const env = { ...process.env, DIST: dist, N: String(n) };
+  const run = (stdout: number | 'pipe'): Promise<string> =>
+    new Promise((res, rej) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], { env, stdio: ['ignore', stdout, 'inherit'] });
+      let out = '';
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.once('error', rej);
+      child.once('close', (code) => (code === 0 ? res(out) : rej(new Error(`child exited ${code}`))));
+    });
+  // A regular file: batches of up to 64 KiB.
+  const file = join(mkdtempSync(join(tmpdir(), 'tollgate-alog-')), 'out.log');
+  const fd = openSync(file, 'w');
+  t.after(() => closeSync(fd));
+  await run(fd);
+  checkLines(readFileSync(file, 'utf8'), n);
+  // A pipe: batches of at most PIPE_BUF.
+  checkLines(await run('pipe'), n);
+});
