@@ -44,10 +44,16 @@ export class BodyChannel implements Body {
   readonly #highWater: number;
   /** Called once when the consumer abandons the body before its end. */
   onCancel: ((reason: unknown) => void) | undefined;
+  /**
+   * True when the body is complete once `length` bytes went through: nothing can follow them (no trailers, no
+   * later word from a processor), so a writer may end its message with the last byte, before `end()` arrives.
+   */
+  readonly completeAtLength: boolean;
 
-  constructor(opts: { highWaterMark?: number; length?: number } = {}) {
+  constructor(opts: { highWaterMark?: number; length?: number; completeAtLength?: boolean } = {}) {
     this.#highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
     this.length = opts.length;
+    this.completeAtLength = opts.completeAtLength === true && opts.length !== undefined;
   }
 
   /** True once end() or fail() was called, or the consumer cancelled. */

@@ -162,7 +162,10 @@ function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
       res.end();
       ended(res, h, undefined, 0);
     } else if (body instanceof BodyChannel) {
-      body.pipeTo(new Http1Sink(res, h, body, !response.headers.has('content-length')));
+      const cl = response.headers.get('content-length');
+      // The head's declared length, when the body is known to be complete at it (see Http1Sink.write).
+      const endAt = cl !== undefined && body.completeAtLength && body.length === Number(cl) ? body.length! : -1;
+      body.pipeTo(new Http1Sink(res, h, body, cl === undefined, endAt));
     } else {
       writeIterated(res, h, body, !response.headers.has('content-length')).catch(() => res.destroy());
     }
@@ -214,10 +217,28 @@ class Http1Sink implements ChannelSink {
     private readonly h: HandledResponse,
     private readonly channel: BodyChannel,
     private readonly chunked: boolean,
+    /** The content-length the head declared, when the channel is complete at that length (else -1). */
+    private readonly endAt: number,
   ) {}
 
   write(chunk: Buffer): boolean {
+    if (this.#over) return true;
     this.#bytes += chunk.length;
+    if (this.#bytes === this.endAt) {
+      // The last byte the head declared, of a body that is complete there (an HTTP/1.1 upstream's with a
+      // content-length): the response ends with this chunk. One `end(chunk)` writes head and body at once, where
+      // `write` then `end` corks the socket and uncorks it a tick later. The channel's own end (and a failure of
+      // the upstream connection after its last byte) then finds the sink done.
+      try {
+        this.res.end(chunk);
+      } catch (err) {
+        this.#fail(err);
+        return true;
+      }
+      this.#over = true;
+      ended(this.res, this.h, undefined, this.#bytes);
+      return true;
+    }
     if (this.res.write(chunk)) return true;
     this.#wait();
     return false;

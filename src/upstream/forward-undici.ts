@@ -108,7 +108,8 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
     const res: GatewayResponse = { status, headers, body: null };
     const cl = headers.get('content-length');
     if (!bodyless(this.method, status, cl)) {
-      const channel = new BodyChannel(cl !== undefined ? { highWaterMark: HIGH_WATER, length: Number(cl) } : { highWaterMark: HIGH_WATER });
+      // An HTTP/1.1 body with a content-length carries no trailers: its last byte ends it.
+      const channel = new BodyChannel(cl !== undefined ? { highWaterMark: HIGH_WATER, length: Number(cl), completeAtLength: true } : { highWaterMark: HIGH_WATER });
       channel.onCancel = (reason) => this.#abortUpstream?.(reason as Error);
       this.#channel = channel;
       res.body = channel;

@@ -80,6 +80,28 @@ test('response header values with bytes above 0x7f (obs-text) reach the client b
   assert.equal(Buffer.from(res.headers['x-latin'] as string, 'latin1').toString('hex'), Buffer.from('caf\u00e9 \u00ff\u0080 ok', 'latin1').toString('hex'));
 });
 
+test('a response whose upstream connection drops right after its last declared byte reaches the client whole', { timeout: 30_000 }, async (t) => {
+  const net = await import('node:net');
+  // Sends a complete content-length response, then resets the connection at once (no graceful close).
+  const upstream = net.createServer((socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 11\r\n\r\nhello world', () => socket.resetAndDestroy());
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const port = (upstream.address() as { port: number }).port;
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`), { vars: { UP: port } });
+  for (let i = 0; i < 3; i++) {
+    const res = await request(gw.url() + `/r${i}`);
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'hello world');
+  }
+});
+
 test('256 MiB upload (content-length and chunked) and download stream with flat gateway memory', { timeout: 120_000 }, async (t) => {
   const { gw, up } = await setup(t);
   const pid = gw.child.pid!;
