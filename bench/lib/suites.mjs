@@ -104,8 +104,8 @@ export async function pinnedSuites(cfg, out) {
     out.corun = [];
     // A fresh tollgate takes several seconds of load before its CPU per request settles (more code for V8 to
     // optimize than the floor's): co-runs after a 2 s warm-up read it 10-20 % dearer than the same pair 10 s later.
-    // So each pair's first co-run warms both for 6 s; the second follows at once and needs only a short one.
-    const corunCfg = { runs: cfg.quick ? 1 : 3, seconds: 2, warmup: cfg.quick ? 1 : 6 };
+    // So each pair's first co-run warms both for 5 s; the second follows at once and needs only a short one.
+    const corunCfg = { runs: cfg.quick ? 1 : 3, seconds: 2, warmup: cfg.quick ? 1 : 5 };
     const corunNextCfg = { ...corunCfg, warmup: 1 };
     const pairs = cfg.quick ? 1 : CORUN_PAIRS;
     for (const peerName of ['fastify-http-proxy', 'undici-floor']) {
@@ -137,7 +137,9 @@ export async function pinnedSuites(cfg, out) {
       ['tollgate + ext_proc, SDK processor', p.headersSdk, sdkProcessor.pid]];
     out.rows.push(...(await measureInterleaved(cfg, headerCells.map(([target, port, procPid, pid = gw.pid]) =>
       ({ row: { suite: 'extproc-headers', target }, opts: { url: u(port), pid, procPid, connections: 32, scriptPath: get } })))));
-    out.floor = await streamFloor({ runs: cfg.runs, seconds: 2 });
+    // Context rows, not targets: two runs each (every run starts a client process under tsx), to keep the bench
+    // under 10 minutes.
+    out.floor = await streamFloor({ runs: Math.min(2, cfg.runs), seconds: 2 });
 
     console.error('# 3. ext_proc buffered 10 KiB request body, uppercased by the processor');
     const post = script({ method: 'POST', body: 'abcdefghijklmnop'.repeat(640), headers: { 'content-type': 'text/plain' } });
