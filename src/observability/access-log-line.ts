@@ -123,30 +123,41 @@ export class AccessLogWriter {
   #before(f: Fixed, method: string): string {
     const m = this.#beforePath;
     if (m.a !== f || m.b !== method) {
-      const ascii = this.#ascii;
-      this.#ascii = true;
-      m.text = `",${f.json},"method":"${this.#inner(method)}","path":"`;
-      m.a = f;
-      m.b = method;
-      m.ascii = this.#ascii;
-      this.#ascii = ascii;
+      const outer = this.#open();
+      this.#close(m, `",${f.json},"method":"${this.#inner(method)}","path":"`, f, method, '', outer);
     }
-    if (!m.ascii) this.#ascii = false;
-    return m.text;
+    return this.#use(m);
   }
 
   #after(authority: string, protocol: string, remote: string): string {
     const m = this.#afterPath;
     if (m.a !== authority || m.b !== protocol || m.c !== remote) {
-      const ascii = this.#ascii;
-      this.#ascii = true;
-      m.text = `","authority":"${this.#inner(authority)}","protocol":"${this.#inner(protocol)}","remote":"${this.#inner(remote)}","status":`;
-      m.a = authority;
-      m.b = protocol;
-      m.c = remote;
-      m.ascii = this.#ascii;
-      this.#ascii = ascii;
+      const outer = this.#open();
+      const text = `","authority":"${this.#inner(authority)}","protocol":"${this.#inner(protocol)}","remote":"${this.#inner(remote)}","status":`;
+      this.#close(m, text, authority, protocol, remote, outer);
     }
+    return this.#use(m);
+  }
+
+  /** Starts a segment's text: what `#inner` finds non-ASCII from here on is the segment's. Returns the line's state. */
+  #open(): boolean {
+    const outer = this.#ascii;
+    this.#ascii = true;
+    return outer;
+  }
+
+  /** Keeps a segment's text with the values it was made from, and restores the line's ASCII state. */
+  #close(m: Segment, text: string, a: unknown, b: string, c: string, outer: boolean): void {
+    m.text = text;
+    m.a = a;
+    m.b = b;
+    m.c = c;
+    m.ascii = this.#ascii;
+    this.#ascii = outer;
+  }
+
+  /** A segment's text, counting its non-ASCII against the line. */
+  #use(m: Segment): string {
     if (!m.ascii) this.#ascii = false;
     return m.text;
   }
