@@ -19,7 +19,7 @@ const FLUSH_AFTER_MS = 20;
 /** A queue this long is written at the end of the loop turn instead, so one batch never blocks the loop for long. */
 const FLUSH_AT = 512;
 
-/** POSIX PIPE_BUF on Linux: the default bound on one write. */
+/** POSIX PIPE_BUF on Linux. */
 const ATOMIC_WRITE = 4096;
 
 /**
@@ -57,10 +57,6 @@ export interface AccessLog {
 export interface AccessLogOptions {
   readonly write?: (chunk: string) => void;
   readonly enabled?: boolean;
-  /**
-   * Bytes of whole lines per write. Default: `stdoutWriteBytes()` for stdout, else PIPE_BUF (4096).
-   */
-  readonly maxWriteBytes?: number;
 }
 
 /**
@@ -74,7 +70,8 @@ export function createAccessLog(options: AccessLogOptions = {}): AccessLog {
   let queue: AccessLogRecord[] = [];
   let timer: NodeJS.Timeout | undefined;
   const writer = new AccessLogWriter();
-  const maxWrite = options.maxWriteBytes ?? (options.write === undefined ? stdoutWriteBytes() : ATOMIC_WRITE);
+  // Bytes of whole lines per write: stdout's own bound (stdoutWriteBytes), PIPE_BUF for any other destination.
+  const maxWrite = options.write === undefined ? stdoutWriteBytes() : ATOMIC_WRITE;
 
   const flush = (): void => {
     if (timer !== undefined) clearTimeout(timer);
