@@ -141,7 +141,7 @@ export function markdown(out) {
       `${r.ratio !== undefined ? `${f(r.ratio, 2)}×` : added ? added : ''} | ${r.baseline ?? (added ? 'added p50 / p99 vs direct' : '')} |` + (r.errors ? ` ⚠ ${r.errors} errors` : ''));
   }
   if (out.corun?.length) {
-    L.push('', 'Plain proxy, co-run: tollgate and one peer pinned to CPU 0 together and loaded at the same moment (one wrk each, on CPU 1), so both see the VM\'s speed of that moment; the kernel gives each half the core. "capacity" = the peer\'s CPU per request ÷ tollgate\'s (per-core capacity, tollgate ÷ peer); median of the per-round ratios. Each pair was started for its co-run (a new tollgate and a new peer, in alternating order), served one check request and went straight into a 2 s joint warm-up; the targets take the median over the pairs.', '');
+    L.push('', 'Plain proxy, co-run: tollgate and one peer pinned to CPU 0 together and loaded at the same moment (one wrk each, on CPU 1), so both see the VM\'s speed of that moment; the kernel gives each half the core. "capacity" = the peer\'s CPU per request ÷ tollgate\'s (per-core capacity, tollgate ÷ peer); median of the per-round ratios. Each pair was started for its co-run (a new tollgate and a new peer, in alternating order), served one check request and went straight into a joint warm-up (' + corunWarmupText(out) + '); the targets take the median over the pairs.', '');
     L.push('| pair | conns | tollgate CPU µs/req | peer CPU µs/req | capacity tollgate ÷ peer | rounds | req/s tollgate ÷ peer | p99 ms tollgate / peer |', '|---|---:|---:|---:|---:|---|---:|---|');
     for (const r of out.corun) L.push(`| ${r.a} + ${r.b}${r.pair !== undefined ? ` #${r.pair}` : ''} | ${r.connections} | ${f(r.aCpu, 1)} | ${f(r.bCpu, 1)} | ${f(r.cpuRatio, 2)}× | ${f(r.cpuMin, 2)}–${f(r.cpuMax, 2)} | ${f(r.rpsRatio, 2)}× | ${f(median(r.rounds.map((x) => x.aP99Ms)), 1)} / ${f(median(r.rounds.map((x) => x.bP99Ms)), 1)} |`);
   }
@@ -166,4 +166,10 @@ export function markdown(out) {
   for (const t of out.targets) L.push(`| ${t.target} | ${t.figure} | ${verdict(t.pass)} | ${t.cpuRatio === undefined ? '' : `${f(t.cpuRatio, 2)}×`} | ${t.cpuRatio === undefined ? '' : verdict(t.cpuPass)} |`);
   if (out.failures?.length) L.push('', 'Suites that failed in this run:', '', ...out.failures.map((x) => `- ${x}`));
   return L.join('\n') + '\n';
+}
+
+/** The co-run warm-up as the run used it (results from before it was recorded said nothing). */
+function corunWarmupText(out) {
+  const w = out.corunWarmup;
+  return w === undefined ? 'length not recorded' : `${w.first} s before the 32-connection co-run, ${w.next} s before the 128-connection one`;
 }

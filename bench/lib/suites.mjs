@@ -107,6 +107,7 @@ export async function pinnedSuites(cfg, out) {
     // So each pair's first co-run warms both for 5 s; the second follows at once and needs only a short one.
     const corunCfg = { runs: cfg.quick ? 1 : 3, seconds: 2, warmup: cfg.quick ? 1 : 5 };
     const corunNextCfg = { ...corunCfg, warmup: 1 };
+    out.corunWarmup = { first: corunCfg.warmup, next: corunNextCfg.warmup };
     const pairs = cfg.quick ? 1 : CORUN_PAIRS;
     for (const peerName of ['fastify-http-proxy', 'undici-floor']) {
       const peerScript = peerName === 'undici-floor' ? 'bench/servers/undici-proxy.mjs' : 'bench/servers/fastify-proxy.mjs';
