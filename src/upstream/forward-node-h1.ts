@@ -26,7 +26,9 @@ export function forwardNodeHttp1(
     // The body length is unknown up front when trailers follow, so the message must be chunked.
     const entries: [string, string][] = [];
     for (let i = 0; i < flat.length; i += 2) if (flat[i] !== 'content-length') entries.push([flat[i]!, flat[i + 1]!]);
-    const out = http.request({ host: target.host, port: target.port, method: req.method, path: req.path, agent, signal });
+    // setHost: false, or node adds its own `Host: <upstream address>` ahead of the one in `headers` (the client's
+    // authority, or what a processor set), and the upstream sees two.
+    const out = http.request({ host: target.host, port: target.port, method: req.method, path: req.path, agent, signal, setHost: false });
     for (const [n, v] of entries) out.appendHeader(n, v);
     let responded = false;
     out.on('error', (err) => {

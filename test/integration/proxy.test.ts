@@ -69,6 +69,36 @@ test('HTTP/1.1 proxying: headers, x-forwarded-*, host kept, hop-by-hop stripped 
   assert.equal(seen.bodyBytes, 7);
 });
 
+test('a chunked upload reaches the upstream with exactly one Host: the client\'s', { timeout: 30_000 }, async (t) => {
+  const net = await import('node:net');
+  // A raw upstream that keeps the request head as it came on the wire (node's parser would fold two Hosts into one).
+  const heads: string[] = [];
+  const upstream = net.createServer((socket) => {
+    let buf = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      buf += d;
+      if (!buf.includes('\r\n0\r\n\r\n')) return;
+      heads.push(buf.slice(0, buf.indexOf('\r\n\r\n')));
+      buf = '';
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const port = (upstream.address() as { port: number }).port;
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`), { vars: { UP: port } });
+  const res = await request(gw.url() + '/upload', { method: 'POST', headers: { host: 'shop.example.com' }, body: Readable.from([Buffer.from('ab'), Buffer.from('cd')]) });
+  assert.equal(await res.body.text(), 'ok');
+  assert.equal(heads.length, 1);
+  const hosts = heads[0]!.split('\r\n').filter((l) => /^host:/i.test(l));
+  assert.deepEqual(hosts.map((l) => l.slice(5).trim()), ['shop.example.com'], heads[0]);
+  assert.match(heads[0]!, /\r\ntransfer-encoding: chunked/i);
+});
+
 test('response header values with bytes above 0x7f (obs-text) reach the client byte for byte', { timeout: 30_000 }, async (t) => {
   const { gw, up } = await setup(t);
   // node writes header strings as latin1: each char below 0x100 is one byte on the wire.
