@@ -3,6 +3,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { GatewayError } from '../errors.js';
 import { RequestAbort } from '../http/abort.js';
 import { BodyChannel, readableBody, type ChannelSink } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
@@ -13,16 +14,30 @@ import { clientClosed, waitWritable, type HandledResponse, type RequestSink } fr
 /** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
 export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): GatewayRequest {
   const te = req.headers['transfer-encoding'];
+  // node's parser takes any list that ends in chunked; a coding before it would reach the upstream undone.
+  if (te !== undefined && te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') {
+    throw new GatewayError('bad_request', `transfer-encoding "${te}" is not supported (only chunked)`, { status: 501 });
+  }
   const cl = req.headers['content-length'];
   const length = cl === undefined ? undefined : Number(cl);
   const hasBody = te !== undefined || (length !== undefined && length > 0);
   const peer = peerOf(req.socket);
+  const headers = headersFromRaw(req.rawHeaders);
+  let path = req.url ?? '/';
+  let authority = req.headers.host ?? '';
+  if (path.charCodeAt(0) !== 0x2f) {
+    // RFC 9112 3.2.2: absolute-form (a proxy-style request) names the host in the target, and that wins over Host.
+    // Routing, processors and the upstream all see origin-form, as Envoy and agentgateway convert it.
+    const target = absoluteForm(path);
+    path = target.path;
+    authority = target.authority;
+  }
   return {
     method: req.method ?? 'GET',
     scheme,
-    authority: req.headers.host ?? '',
-    path: req.url ?? '/',
-    headers: headersFromRaw(req.rawHeaders),
+    authority,
+    path,
+    headers,
     body: hasBody
       ? readableBody(req, () => (req.rawTrailers.length > 0 ? headersFromRaw(req.rawTrailers) : undefined), length)
       : null,
@@ -30,6 +45,17 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
     remoteAddress: peer.address,
     remotePort: peer.port,
   };
+}
+
+/** `http(s)://authority/path?query` split into its authority and origin-form path, without normalizing the path. */
+function absoluteForm(target: string): { authority: string; path: string } {
+  const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target);
+  const authority = m?.[1] ?? '';
+  if (m === null || authority === '' || authority.includes('@')) {
+    throw new GatewayError('bad_request', `request target must be a path or an http(s) URL with a host, got ${JSON.stringify(target.slice(0, 64))}`);
+  }
+  const rest = m[2]!;
+  return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x3f ? `/${rest}` : rest };
 }
 
 const kPeer = Symbol('tollgate.peer');
@@ -136,8 +162,9 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
   let greq: GatewayRequest;
   try {
     greq = fromHttp1(req, scheme);
-  } catch {
-    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request\n');
+  } catch (err) {
+    const g = err instanceof GatewayError ? err : undefined;
+    res.writeHead(g?.status ?? 400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${g?.message ?? 'bad request'}\n`);
     hooks.released(socket);
     return;
   }

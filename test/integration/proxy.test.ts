@@ -262,6 +262,57 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
   await ok.body.text();
 });
 
+test('absolute-form targets route and forward as origin-form with their own host; other targets and unknown codings are refused', { timeout: 30_000 }, async (t) => {
+  const up = await scopedUpstream(t);
+  const gw = await scopedGateway(
+    t,
+    routesConfig(`
+    - name: blocked
+      matches: [{path: {pathPrefix: /_stats}}]
+      policies:
+        directResponse: {body: denied, status: 403}
+    - name: rest
+      backends:
+      - host: 127.0.0.1:{{UP}}
+`),
+    { vars: { UP: up.port } },
+  );
+  const net = await import('node:net');
+  const raw = (text: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(gw.ports.PORT!, '127.0.0.1', () => s.write(text));
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+    });
+  // A deny rule written as a path route holds for a proxy-style request too.
+  const denied = await raw('GET http://127.0.0.1/_stats HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  assert.match(denied, /^HTTP\/1\.1 403 /);
+  assert.equal(up.requests.length, 0);
+  // The target's host wins over Host (RFC 9112 3.2.2); the upstream gets origin-form.
+  const ok = await raw('GET http://shop.example.com:8080/items?x=1 HTTP/1.1\r\nHost: wrong.example\r\nConnection: close\r\n\r\n');
+  assert.match(ok, /^HTTP\/1\.1 200 /);
+  const seen = up.requests[0]!;
+  assert.equal(seen.path, '/items?x=1');
+  assert.equal(seen.headers.host, 'shop.example.com:8080');
+  const bare = await raw('GET HTTPS://shop.example.com?q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  assert.match(bare, /^HTTP\/1\.1 200 /);
+  assert.equal(up.requests[1]!.path, '/?q');
+  // Asterisk-form, a bare word, or userinfo: 400 from the gateway, never an upstream error.
+  // (node's own parser refuses a bare word first.)
+  for (const target of ['*', 'foo', 'http://user@h/x', 'http:///x']) {
+    const r = await raw(`OPTIONS ${target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    assert.match(r, /^HTTP\/1\.1 400 /, target);
+    if (target !== 'foo') assert.match(r, /request target must be/, target);
+  }
+  // A transfer coding before chunked would reach the upstream undone: 501, as Envoy answers.
+  const gz = await raw('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+  assert.match(gz, /^HTTP\/1\.1 501 /);
+  assert.match(gz, /transfer-encoding "gzip, chunked" is not supported/);
+  assert.equal(up.requests.length, 2);
+});
+
 test('HEAD and 204/304 responses carry no body; keep-alive connections are reused', { timeout: 30_000 }, async (t) => {
   const { gw, up } = await setup(t);
   up.setHandler((req): UpReply => {
