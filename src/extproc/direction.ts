@@ -9,7 +9,7 @@ import { CONTINUE, type PolicyOutcome } from '../pipeline/policy.js';
 import type { BodySendMode } from '../config/model.js';
 import { duplexOutput, streamedOutput, trailersOnly, type StreamServices } from './body-output.js';
 import { InputPump } from './body-pump.js';
-import { continueAndReplace, runBuffered } from './buffered-phase.js';
+import { checkDeclaredLength, continueAndReplace, runBuffered } from './buffered-phase.js';
 import { ProcessorFailure, type Answer } from './channel.js';
 import { ResponseStatus, type ProcessingResponse } from './messages.js';
 import { applyModeOverride, type Direction } from './modes.js';
@@ -58,6 +58,8 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
   try {
     let bodyMode: BodySendMode = x.modes[io.dir].body;
     const original = io.getBody();
+    /** The headers reply changed content-length (set, replaced or removed it). */
+    let lengthChanged = false;
     const sendHeaders = x.modes[io.dir].headers;
     if (sendHeaders) ch.send(io.dir, 'headers', phaseRequest(io.dir, 'headers', { headers: io.headerMap(), endOfStream: original === null }));
     if (original !== null && bodyMode === 'fullDuplexStreamed') {
@@ -73,14 +75,19 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
       if (a.msg.modeOverride != null) bodyMode = considerOverride(x, io.dir, a.msg.modeOverride, pump !== undefined);
       if (c !== undefined) {
         restore = io.snapshot();
+        const before = io.headers().get('content-length');
         x.rejected(io.mutateHead(c.headerMutation));
+        lengthChanged = io.headers().get('content-length') !== before;
       }
       if (c?.status === ResponseStatus.CONTINUE_AND_REPLACE) {
         pump?.stop();
-        continueAndReplace(io, c);
+        if (!continueAndReplace(io, c) && lengthChanged) checkDeclaredLength(ch, io, original);
         return done(x, io.dir);
       }
     }
+    // No buffered body to measure: a content-length the processor set must match the length already known.
+    // (The buffered modes check the final value themselves; the streaming modes remove it.)
+    if (lengthChanged && (original === null || bodyMode === 'none')) checkDeclaredLength(ch, io, original);
     if (original === null) return done(x, io.dir);
     if (bodyMode === 'none') {
       if (!x.modes[io.dir].trailers) return done(x, io.dir);

@@ -28,6 +28,9 @@ describe('decideOnFailure (one test per row of the decision table)', { timeout: 
   it('failOpen does not cover a reply the gateway refuses to apply', () => {
     assert.equal(decideOnFailure({ ...base, failureMode: 'failOpen', cause: cause('mutation') }).action, 'reject');
   });
+  it('failOpen does not cover a buffered body over maxBufferSize', () => {
+    assert.equal(decideOnFailure({ ...base, failureMode: 'failOpen', cause: cause('body_too_large') }).action, 'reject');
+  });
   it('after response headers reached the client the stream is aborted, in both modes', () => {
     for (const failureMode of ['failOpen', 'failClosed'] as const) {
       const d = decideOnFailure({ ...base, failureMode, direction: 'response', headersForwarded: true, cause: cause('reset') });

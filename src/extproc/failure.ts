@@ -14,7 +14,8 @@ export interface FailureCause {
     | 'closed' // the processor closed OK, but the gateway cannot continue unmodified any more
     | 'timeout' // messageTimeout expired while a reply was awaited
     | 'protocol' // a reply to the wrong phase, an empty reply, an unsupported reply
-    | 'mutation'; // a reply the gateway cannot apply (e.g. content-length mismatch)
+    | 'mutation' // a reply the gateway cannot apply (e.g. content-length mismatch)
+    | 'body_too_large'; // a buffered body passed maxBufferSize (413 request / 500 response, never failOpen)
   readonly detail: string;
 }
 
@@ -43,7 +44,8 @@ export interface FailureDecision {
  * Decides on a processor failure:
  * - response headers already at the client: abort the client stream (never a silent truncation);
  * - failOpen, nothing forwarded, everything still held, and the cause is about the processor (not a reply
- *   the gateway refused to apply, which failOpen does not cover, as in Envoy): continue unmodified;
+ *   the gateway refused to apply, which failOpen does not cover, as in Envoy, nor a body over the buffer
+ *   limit): continue unmodified;
  * - otherwise reject: 504 for messageTimeout, `statusOnError` for everything else.
  */
 export function decideOnFailure(input: FailureInput): FailureDecision {
@@ -52,7 +54,7 @@ export function decideOnFailure(input: FailureInput): FailureDecision {
   if (input.direction === 'response' && input.headersForwarded) {
     return { action: 'abort-stream', status, reason: cause.detail };
   }
-  const processorFault = cause.kind !== 'mutation';
+  const processorFault = cause.kind !== 'mutation' && cause.kind !== 'body_too_large';
   if (input.failureMode === 'failOpen' && processorFault && !input.headersForwarded && input.heldEverything) {
     return { action: 'continue-unmodified', status, reason: cause.detail };
   }

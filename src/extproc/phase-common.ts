@@ -25,6 +25,13 @@ export interface DirectionIo {
   snapshot(): () => void;
   /** The error for a body over maxBufferSize in buffered mode (413 request, 500 response). */
   tooLarge(limit: number): GatewayError;
+  /**
+   * True when the message goes out with no body whatever its content-length says (a response to HEAD, a 204 or
+   * 304 response): a content-length there cannot desync the connection, so it is not checked.
+   */
+  bodyless(): boolean;
+  /** True when the message must not carry a content-length at all (a 204 response, RFC 9110 §8.6). */
+  lengthForbidden(): boolean;
   /** Abandons a body that will never be forwarded. */
   discard(b: Body | null): void;
 }
@@ -52,6 +59,11 @@ export interface ExchangeServices {
   lateFailure(err: ProcessorFailure, dir: Direction, heldEverything: boolean): never;
   /** The error for an immediate response that arrived after the headers were forwarded. */
   lateImmediate(msg: ProcessingResponse, dir: Direction): Error;
+  /**
+   * A buffered body passed maxBufferSize: records the ext_proc failure (reason `body_too_large`, access log and
+   * metrics) and returns `err`, the error the client gets (413 request / 500 response; failOpen does not apply).
+   */
+  bodyTooLarge(dir: Direction, err: GatewayError): GatewayError;
   /** Records that the direction's headers are being forwarded with a streaming body. */
   headersForwarded(dir: Direction): void;
   /** The original body failed while being streamed to the processor. */

@@ -48,6 +48,12 @@ class RequestIo extends MessageIo<GatewayRequest> implements DirectionIo {
     const req = this.m;
     return { method: req.method, scheme: req.scheme, authority: req.authority, path: req.path, headers: req.headers.clone(), body: req.body };
   }
+  bodyless(): boolean {
+    return false;
+  }
+  lengthForbidden(): boolean {
+    return false;
+  }
   tooLarge(limit: number): GatewayError {
     return new GatewayError('payload_too_large', `request body is larger than maxBufferSize (${limit} bytes), the most ext_proc buffered mode may hold`);
   }
@@ -61,6 +67,13 @@ class RequestIo extends MessageIo<GatewayRequest> implements DirectionIo {
 /** The response side: only `:status` among pseudo-headers; an oversized buffered body is a 500. */
 class ResponseIo extends MessageIo<GatewayResponse> implements DirectionIo {
   readonly dir = 'response';
+  constructor(
+    res: GatewayResponse,
+    /** The exchange's request was a HEAD (the client's, or the one sent upstream after a `:method` rewrite). */
+    private readonly headRequest: boolean,
+  ) {
+    super(res);
+  }
   headerMap(): HeaderMapOut {
     return responseHeaderMap(this.m);
   }
@@ -70,6 +83,14 @@ class ResponseIo extends MessageIo<GatewayResponse> implements DirectionIo {
   protected saved(): Partial<GatewayResponse> {
     const res = this.m;
     return { status: res.status, headers: res.headers.clone(), body: res.body };
+  }
+  /** As the servers decide (src/server/http1.ts `noBody`): the status is the one the client will get. */
+  bodyless(): boolean {
+    const status = this.m.status;
+    return this.headRequest || status === 204 || status === 304;
+  }
+  lengthForbidden(): boolean {
+    return this.m.status === 204;
   }
   tooLarge(limit: number): GatewayError {
     return new GatewayError('response_too_large', `ext_proc failed: response body is larger than maxBufferSize (${limit} bytes), the most ext_proc buffered mode may hold`);
@@ -84,7 +105,7 @@ export function requestIo(req: GatewayRequest): DirectionIo {
   return new RequestIo(req);
 }
 
-/** The DirectionIo of a response. */
-export function responseIo(res: GatewayResponse): DirectionIo {
-  return new ResponseIo(res);
+/** The DirectionIo of a response; `headRequest`: the request was a HEAD (the response has no body on the wire). */
+export function responseIo(res: GatewayResponse, headRequest = false): DirectionIo {
+  return new ResponseIo(res, headRequest);
 }

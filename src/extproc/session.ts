@@ -57,6 +57,9 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   readonly #config: ExtProcConfig;
   readonly #ctx: RequestContext;
   readonly #grpc: boolean;
+  /** The request as the pipeline forwards it (a `:method` rewrite shows here), and the client's own method. */
+  readonly #req: GatewayRequest;
+  readonly #clientMethod: string;
   readonly #log: ExtProcLog;
   readonly #offAbort: () => void;
 
@@ -68,6 +71,8 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.allowModeOverride = config.processingOptions.allowModeOverride;
     this.maxBufferSize = ctx.maxBufferSize;
     this.#grpc = isGrpc(req.headers);
+    this.#req = req;
+    this.#clientMethod = req.method;
     const cel = opts.hooks === undefined ? celHooks(config, ctx, req, () => this.#response) : undefined;
     const metadata = ctx.traceparent === undefined ? NO_METADATA : { traceparent: ctx.traceparent };
     this.channel = new ProcessorChannel({
@@ -113,7 +118,10 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   async onResponse(res: GatewayResponse): Promise<PolicyOutcome> {
     if (this.#responded || this.#finished || sendsNothing(this.modes)) return CONTINUE;
     this.#response = res;
-    return runDirection(this, responseIo(res));
+    // A response to HEAD has no body on the wire, whatever content-length says (the client's HEAD for the
+    // servers, the forwarded one for the upstream).
+    const head = this.#clientMethod === 'HEAD' || this.#req.method === 'HEAD';
+    return runDirection(this, responseIo(res, head));
   }
 
   finish(error?: unknown): void {
@@ -201,6 +209,18 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     const body = Object.assign(bufferBody(r.body), { bytes: r.body });
     const response: GatewayResponse = { status: r.status, headers: r.headers, body };
     return new ImmediateResponseError(response, dir);
+  }
+
+  bodyTooLarge(dir: Direction, err: GatewayError): GatewayError {
+    if (this.#finished) return err;
+    const cfg = this.#config;
+    const reason = err.message.startsWith('ext_proc failed: ') ? err.message.slice('ext_proc failed: '.length) : err.message;
+    // Not a decision (failure.ts): the limit is the gateway's, so failOpen does not apply and the status is fixed.
+    publish(channels.extProcFailure, { target: cfg.target.display, reason: 'body_too_large', failOpen: false });
+    this.#log.outcome = 'failed';
+    this.#log.failureReason = reason;
+    logger.warn({ requestId: this.#ctx.id, processor: cfg.target.display, reason, direction: dir, failOpen: false }, 'ext_proc failure');
+    return err;
   }
 
   headersForwarded(dir: Direction): void {
