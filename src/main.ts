@@ -102,7 +102,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (process.env.TOLLGATE_LOG_LEVEL === undefined && process.env.LOG_LEVEL === undefined) setLogLevel(model.config.logLevel);
   if (transport !== 'wire') logger.info({ transport }, 'ext_proc uses the node:http2 transport (TOLLGATE_EXTPROC_TRANSPORT)');
   const missing = missingNodeFlags();
-  if (missing.length > 0) logger.info({ missing }, 'node runs without the V8 flags tollgate is tuned for (bin/tollgate.js sets them; see docs/architecture.md)');
+  if (missing.length > 0) logger.info({ missing }, 'node runs without the V8 flags tollgate is tuned for: start it as `npx tollgate` or `./bin/tollgate.js` (their shebang sets them), or pass them to node (docs/operations.md)');
   if (model.config.logFormat === 'text') logger.warn('config.logging.format "text" is not supported; logs stay JSON (pipe through pino-pretty to read them)');
   let deadline = drainDeadlineMs(process.env);
   if (deadline === undefined) {
