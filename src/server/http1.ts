@@ -22,6 +22,8 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
   const length = cl === undefined ? undefined : Number(cl);
   const hasBody = te !== undefined || (length !== undefined && length > 0);
   const peer = peerOf(req.socket);
+  // RFC 9112 3.2: more than one Host is a 400 (node keeps the first one; a server behind may read another).
+  if (hostCount(req.rawHeaders) > 1) throw new GatewayError('bad_request', 'more than one Host header');
   const headers = headersFromRaw(req.rawHeaders);
   let path = req.url ?? '/';
   let authority = req.headers.host ?? '';
@@ -45,6 +47,15 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
     remoteAddress: peer.address,
     remotePort: peer.port,
   };
+}
+
+function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) n++;
+  }
+  return n;
 }
 
 /** `http(s)://authority/path?query` split into its authority and origin-form path, without normalizing the path. */

@@ -256,6 +256,10 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
   assert.match(bad, /content-type: text\/plain/i);
   const noHost = await raw('GET / HTTP/1.1\r\n\r\n');
   assert.match(noHost, /^HTTP\/1\.1 400 /);
+  // RFC 9112 3.2: two Hosts are a 400 (node would keep the first, and a server behind might read the other).
+  const twoHosts = await raw('GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\nConnection: close\r\n\r\n');
+  assert.match(twoHosts, /^HTTP\/1\.1 400 /);
+  assert.match(twoHosts, /more than one Host header/);
   assert.equal(up.requests.length, 0);
   const ok = await request(gw.url() + '/after');
   assert.equal(ok.statusCode, 200);
