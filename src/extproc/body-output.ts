@@ -27,6 +27,11 @@ export interface StreamServices {
   rejected(list: readonly RejectedMutation[]): void;
   /** The direction is complete (half-close when nothing more will be sent). */
   finished(): void;
+  /**
+   * True while a failure is still decided by the direction's runner (nothing processed was forwarded yet): the
+   * runner then owns the input pump, which may still pass the original on, so the output leaves it running.
+   */
+  readonly early?: boolean;
 }
 
 function commonOf(a: Extract<Answer, { kind: 'reply' }>): CommonResponse | undefined {
@@ -152,7 +157,7 @@ export function duplexOutput(s: StreamServices, pump: InputPump): Body {
       }
     } finally {
       if (!completed) s.ch.discard(s.dir);
-      if (!passing) pump.stop();
+      if (!passing && s.early !== true) pump.stop();
       if (completed) s.finished();
     }
   });

@@ -102,8 +102,17 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
     // Streaming: the headers go on now; the body is processed while it flows (content-length cannot hold).
     pump ??= startPump(x, io, original, bodyMode);
     const services = streamServices(x, io);
-    io.setBody(bodyMode === 'streamed' ? streamedOutput(services, pump) : duplexOutput(services, pump));
+    const output = bodyMode === 'streamed' ? streamedOutput(services, pump) : duplexOutput(services, pump);
+    restore ??= io.snapshot();
     io.headers().delete('content-length');
+    if (bodyMode === 'fullDuplexStreamed' && io.dir === 'request' && x.failOpen) {
+      // failOpen holds in full duplex until the first processed byte goes out (SPEC §2 Failures). The upstream
+      // would get the request head only with that byte anyway, so the request waits for it here: a failure
+      // before it is decided as one before the headers were forwarded, and the original body goes on instead.
+      services.early = true;
+      io.setBody(await firstProcessed(output));
+      services.early = false;
+    } else io.setBody(output);
     x.headersForwarded(io.dir);
     return CONTINUE;
   } catch (err) {
@@ -147,15 +156,49 @@ function considerOverride(x: ExchangeServices, dir: Direction, override: NonNull
 }
 
 /** The services the streaming bodies use after the headers were forwarded. */
-function streamServices(x: ExchangeServices, io: DirectionIo): StreamServices {
+/** A StreamServices whose failures, while `early`, go back to `runDirection` to be decided there. */
+interface EarlyStreamServices extends StreamServices {
+  early: boolean;
+}
+
+function streamServices(x: ExchangeServices, io: DirectionIo): EarlyStreamServices {
   return {
+    early: false,
     ch: x.channel,
     dir: io.dir,
-    failure: (err, held) => x.lateFailure(err, io.dir, held),
+    failure(err, held) {
+      if (this.early) throw err;
+      return x.lateFailure(err, io.dir, held);
+    },
     immediateError: (msg) => x.lateImmediate(msg, io.dir),
     rejected: (list) => x.rejected(list),
     finished: () => {
       done(x, io.dir);
+    },
+  };
+}
+
+/**
+ * `body` once its first chunk is known (or it ended): a Body that yields that chunk, then the rest. A failure
+ * before the first chunk rejects here.
+ */
+async function firstProcessed(body: Body): Promise<Body> {
+  const it = body[Symbol.asyncIterator]();
+  const first = await it.next();
+  return {
+    length: undefined,
+    trailers: () => body.trailers(),
+    async *[Symbol.asyncIterator]() {
+      let done = first.done === true;
+      try {
+        if (done) return;
+        yield first.value;
+        for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+        done = true;
+      } finally {
+        // A reader that stops early ends the output too (its cleanup: discard the answers, stop the pump).
+        if (!done) await it.return?.();
+      }
     },
   };
 }

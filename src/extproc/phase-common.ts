@@ -42,6 +42,8 @@ export interface ExchangeServices {
   modes: EffectiveModes;
   readonly allowModeOverride: boolean;
   readonly maxBufferSize: number;
+  /** The policy fails open (failureMode: failOpen). */
+  readonly failOpen: boolean;
   /** Reports header mutations that were not applied. */
   rejected(list: readonly RejectedMutation[]): void;
   /** Note that a `mode_override` was considered, for logs. */

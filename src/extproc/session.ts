@@ -50,6 +50,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   modes: EffectiveModes;
   readonly allowModeOverride: boolean;
   readonly maxBufferSize: number;
+  readonly failOpen: boolean;
   #routingChanged = false;
   #response: GatewayResponse | undefined;
   #finished = false;
@@ -70,6 +71,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
     this.modes = effectiveModes(config.processingOptions);
     this.allowModeOverride = config.processingOptions.allowModeOverride;
     this.maxBufferSize = ctx.maxBufferSize;
+    this.failOpen = config.failureMode === 'failOpen';
     this.#grpc = isGrpc(req.headers);
     this.#req = req;
     this.#clientMethod = req.method;

@@ -19,6 +19,8 @@ const handlers: Handlers = {
     const c = headerValue(msg, 'x-case');
     if (c === 'fail-headers') return { grpcError: { code: 13, message: 'processor exploded' } };
     if (c === 'fail-duplex-body') return null; // holds the headers reply until it read the body (a body router)
+    // Answers the headers (with a header of its own), then fails on the first body chunk, before it echoed anything.
+    if (c?.startsWith('fail-after-headers-') === true) return reply.headers('request', { set: [['x-added', 'by-processor']] });
     return undefined;
   },
   onRequestBody: (msg, ctx) => {
@@ -27,6 +29,9 @@ const handlers: Handlers = {
     // nothing processed was, so failOpen can continue with the original.
     if (c === 'fail-duplex-body') return msg.requestBody!.endOfStream === true ? { grpcError: { code: 14, message: 'gone' } } : null;
     if (c === 'silent-duplex-body') return null; // never answers: the idle timer must fire once it has everything
+    if (c === 'fail-after-headers-error') return { grpcError: { code: 13, message: 'boom' } };
+    if (c === 'fail-after-headers-empty') return { empty: true };
+    if (c === 'fail-after-headers-silent') return null; // messageTimeout
     return undefined;
   },
   onResponseBody: (msg, ctx) => {
@@ -87,6 +92,26 @@ describe('SPEC §2 audit, end to end (default options: full duplex both ways)', 
       assert.equal(r.status, 200);
       assert.equal(r.text, 'original');
     }
+  });
+
+  it('failOpen in full duplex holds after the headers reply, until the first processed byte: the original goes on, the header change is undone', async (t) => {
+    const seen: Array<string | undefined> = [];
+    const upstream = (req: { path: string; body: Buffer; headers: Record<string, string | string[] | undefined> }) => {
+      seen.push(req.headers['x-added'] as string | undefined);
+      return echoUp(req);
+    };
+    const s = await setupExtProc(t, { handlers, upstream, failureMode: 'failOpen', extra: 'messageTimeout: 300ms' });
+    for (const proto of PROTOS) {
+      for (const c of ['error', 'empty', 'silent']) {
+        const path = `/fo-${proto}-${c}`;
+        const r = await call(proto, s.url, { method: 'POST', path, headers: { 'x-case': `fail-after-headers-${c}` }, body: ['orig', 'inal'] });
+        assert.equal(r.status, 200, `${proto} ${c}: ${r.text}`);
+        assert.equal(r.text, 'original', `${proto} ${c}`);
+        const line = await s.gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes(`"path":"${path}"`));
+        assert.match(line, /"outcome":"fail_open"/, line);
+      }
+    }
+    assert.deepEqual(seen, Array(PROTOS.length * 3).fill(undefined), 'the upstream never sees the failed processor\'s header');
   });
 
   it('a processor named through backend: is used', async (t) => {
