@@ -105,10 +105,12 @@ export async function runDirection(x: ExchangeServices, io: DirectionIo): Promis
     const output = bodyMode === 'streamed' ? streamedOutput(services, pump) : duplexOutput(services, pump);
     restore ??= io.snapshot();
     io.headers().delete('content-length');
-    if (bodyMode === 'fullDuplexStreamed' && io.dir === 'request' && x.failOpen) {
-      // failOpen holds in full duplex until the first processed byte goes out (SPEC §2 Failures). The upstream
-      // would get the request head only with that byte anyway, so the request waits for it here: a failure
-      // before it is decided as one before the headers were forwarded, and the original body goes on instead.
+    if (bodyMode === 'fullDuplexStreamed' && (io.dir === 'response' || x.failOpen)) {
+      // Full duplex: the head waits for the first processed byte, so until then a failure is decided as one before
+      // the headers were forwarded (SPEC §2 Failures: failOpen continues with the original head and body; on the
+      // response side failClosed answers statusOnError instead of aborting the client's stream) and an
+      // immediate_response is honoured. No latency is added: the upstream gets a request head only with its first
+      // body byte (undici), and an HTTP/1.1 client a response head only with the first write (node).
       services.early = true;
       io.setBody(await firstProcessed(output));
       services.early = false;

@@ -224,10 +224,32 @@ describe('ext_proc session: streamed and trailers', { timeout: 10_000 }, () => {
     s.finish();
   });
 
-  it('response full duplex: an immediate response after headers went out aborts the body', async () => {
+  it('response full duplex: an immediate response before the first processed byte is honoured (the head waits for that byte)', async () => {
     const client = new FakeClient((msg, st) => {
       if (msg.responseHeaders != null) st.reply({ responseHeaders: {} });
-      if (msg.responseBody != null) st.reply({ immediateResponse: { status: { code: 403 as never } } });
+      if (msg.responseBody != null) st.reply({ immediateResponse: { status: { code: 403 as never }, body: Buffer.from('blocked') } });
+    });
+    const req = request([]);
+    req.body = null;
+    const s = new ExtProcSession({ config: config({ requestHeaderMode: 'skip', requestBodyMode: 'none', responseHeaderMode: 'send', responseBodyMode: 'fullDuplexStreamed' }), ctx: context(), req, client });
+    await s.onRequest(req);
+    const res = { status: 200, headers: new HeaderList(), body: bufferBody('upstream') };
+    const e = await s.onResponse(res).then(
+      () => assert.fail('onResponse resolved'),
+      (err: unknown) => err as GatewayError & { response?: { status: number } },
+    );
+    assert.equal(e.response?.status, 403);
+    assert.equal(e.message, 'blocked');
+    s.finish();
+  });
+
+  it('response full duplex: an immediate response after a processed byte went out aborts the body', async () => {
+    const client = new FakeClient((msg, st) => {
+      if (msg.responseHeaders != null) st.reply({ responseHeaders: {} });
+      if (msg.responseBody != null) {
+        if (msg.responseBody.endOfStream === true) st.reply({ immediateResponse: { status: { code: 403 as never } } });
+        else st.reply({ responseBody: { response: { bodyMutation: { streamedResponse: { body: Buffer.from(msg.responseBody.body ?? []), endOfStream: false } } } } });
+      }
     });
     const req = request([]);
     req.body = null;
