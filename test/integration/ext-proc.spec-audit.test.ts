@@ -36,6 +36,9 @@ const handlers: Handlers = {
   },
   onResponseBody: (msg, ctx) => {
     const c = headerValue(ctx.received[0]!, 'x-case');
+    // Blocks the response on its first body chunk, before anything processed went to the client.
+    if (c === 'block-response-body') return reply.immediate({ status: 451, body: 'blocked by policy' });
+    if (c === 'fail-response-body') return { grpcError: { code: 13, message: 'response scanner died' } };
     if (c !== 'fail-late') return undefined;
     // The client already has the response headers and a first processed chunk; then the processor dies.
     return [reply.streamed('response', Buffer.from(msg.responseBody!.body ?? []).subarray(0, 4), false), { grpcError: { code: 13, message: 'late' } }];
@@ -73,6 +76,18 @@ describe('SPEC §2 audit, end to end (default options: full duplex both ways)', 
       const tooLong = await call(proto, s.url, { path: '/no', headers: { 'x-override': '7200' } });
       assert.equal(tooLong.status, 504);
       assert.match(tooLong.text, /within messageTimeout \(300ms\)/);
+    }
+  });
+
+  it('full-duplex response: an immediate_response or a failure before the first processed byte gets a whole response, not an aborted stream', async (t) => {
+    const s = await setupExtProc(t, { handlers, upstream: () => ({ status: 200, body: 'secret upstream body' }) });
+    for (const proto of PROTOS) {
+      const blocked = await call(proto, s.url, { path: '/b', headers: { 'x-case': 'block-response-body' } });
+      assert.equal(blocked.status, 451, `HTTP/${proto}`);
+      assert.equal(blocked.text, 'blocked by policy');
+      const failed = await call(proto, s.url, { path: '/f', headers: { 'x-case': 'fail-response-body' } });
+      assert.equal(failed.status, 500, `HTTP/${proto}`);
+      assert.match(failed.text, /^ext_proc failed: .*response scanner died/);
     }
   });
 
