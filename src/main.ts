@@ -17,6 +17,7 @@ import { DEFAULT_DRAIN_MS, drainDeadlineMs, drainHoldMs, onShutdownSignals } fro
 import { runWorker } from './ops/worker.js';
 import { missingNodeFlags } from './ops/node-flags.js';
 import { selectedTransport } from './extproc/client.js';
+import { unimplementedPolicies } from './config/unimplemented.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -88,10 +89,13 @@ async function main(argv: readonly string[]): Promise<void> {
     // ConfigError messages list every `path: problem`; they never include secret values.
     fail(err instanceof Error ? err.message : String(err), 1);
   }
+  const unimplemented = unimplementedPolicies(model);
   if (cmd.validateOnly) {
+    for (const line of unimplemented) process.stderr.write(`warning: ${line}\n`);
     process.stdout.write('Configuration is valid!\n');
     return;
   }
+  for (const line of unimplemented) logger.warn(line);
 
   let transport: string;
   try {

@@ -51,6 +51,16 @@ test('--validate-only accepts a valid config file', { timeout: 30_000 }, async (
   assert.equal(r.stdout, 'Configuration is valid!\n');
 });
 
+test('--validate-only warns about policies that are accepted but not implemented (a request would get 500)', { timeout: 30_000 }, async (t) => {
+  const file = tempConfig(t, 'cors.yaml', VALID.replace('            policies:\n', '            policies:\n              cors: {allowOrigins: ["*"]}\n'));
+  const r = await tollgate(['--validate-only', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Configuration is valid!\n');
+  assert.match(r.stderr, /^warning: route default\/hello \(port 3000\): cors not implemented; requests on it get a 500$/m);
+  const clean = await tollgate(['--validate-only', '-f', tempConfig(t, 'ok.yaml', VALID)]);
+  assert.equal(clean.stderr, '');
+});
+
 test('--validate-only rejects an invalid config with the path on stderr and exit 1', { timeout: 30_000 }, async (t) => {
   const file = tempConfig(t, 'bad.yaml', VALID.replace('body: hi', 'body: hi\n                statuss: 200'));
   const r = await tollgate(['--validate-only', '-f', file]);
