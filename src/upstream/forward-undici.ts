@@ -3,6 +3,8 @@
  * path, reference node-performance B1). Response data is pushed into a bounded BodyChannel; when it is
  * full the connection is paused (controller.pause) until the client side drains it.
  */
+import diagnostics from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { util, type Dispatcher } from 'undici';
 import { BodyChannel } from '../http/body.js';
@@ -13,6 +15,59 @@ import { display, type UpstreamTarget } from './dispatchers.js';
 import { upstreamError } from './errors.js';
 
 const HIGH_WATER = 64 * 1024;
+
+/**
+ * Set while an upstream connection's 'error' or 'end' listeners run, when that connection was reset; else undefined.
+ *
+ * A response with neither content-length nor chunked encoding ends when the connection does: a FIN completes it,
+ * a reset (RST) cuts it off, and a cut body must not reach the client as a clean end (SPEC: nothing is silently
+ * truncated). Neither undici nor node tells the handler which one it was:
+ * - undici 7 (client-h1.js `onHttpSocketError`) finishes such a body on ECONNRESET exactly as on a FIN ("On Mac OS,
+ *   we get an ECONNRESET even if there is a full body"): `parser.finish()` calls `onComplete`, never `onError`.
+ * - libuv reports a reset that arrives in the same poll as the body's last bytes as EOF (`uv__stream_io`: POLLHUP
+ *   after a partial read), so node emits 'end', not 'error', and undici completes the body from `onHttpSocketEnd`.
+ *   The socket is then CLOSED, not CLOSE_WAIT as after a FIN, so `getpeername` fails (ENOTCONN) where after a FIN
+ *   it succeeds; node shuts the write side down in its own 'end' listener, after which a FIN looks closed too, so
+ *   the check runs before it.
+ * undici calls `onComplete` synchronously inside its 'error' / 'end' listener. So each upstream connection gets a
+ * listener just before node's and undici's that notes a reset, and one after them that clears it: an `onComplete`
+ * that runs while this is set was caused by the connection being reset. Content-length and chunked bodies
+ * complete from parsed bytes, outside those listeners, so only close-delimited ones can see it. Per connection
+ * (undici's public `undici:client:connected` channel, published after undici added its listeners); nothing per
+ * request.
+ */
+let resetWith: Error | undefined;
+
+function noteError(err: Error): void {
+  resetWith = err;
+  // The listener after undici's clears it; this also does if any listener in between threw, so no later request
+  // can ever see a stale reset.
+  queueMicrotask(clearReset);
+}
+
+interface PeerHandle {
+  getpeername?(out: object): number;
+}
+
+function noteEnd(this: Socket): void {
+  const handle = (this as unknown as { _handle?: PeerHandle | null })._handle;
+  if (typeof handle?.getpeername !== 'function' || handle.getpeername({}) === 0) return;
+  resetWith = Object.assign(new Error('read ECONNRESET (reset after the last bytes)'), { code: 'ECONNRESET' });
+  queueMicrotask(clearReset);
+}
+
+function clearReset(): void {
+  resetWith = undefined;
+}
+
+diagnostics.subscribe('undici:client:connected', (message) => {
+  const socket = (message as { socket?: Socket }).socket;
+  if (socket === undefined || typeof socket.prependListener !== 'function') return;
+  socket.prependListener('error', noteError);
+  socket.on('error', clearReset);
+  socket.prependListener('end', noteEnd);
+  socket.on('end', clearReset);
+});
 
 /** True when a response to `method` with this status/headers can carry no body. */
 export function bodyless(method: string, status: number, contentLength: string | string[] | undefined): boolean {
@@ -127,6 +182,11 @@ class UndiciExchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers: Buffer[] | string[] | null): void {
+    // A close-delimited body that the connection's reset, not its FIN, ended (see `resetWith`).
+    if (resetWith !== undefined) {
+      this.onError(resetWith);
+      return;
+    }
     this.#cleanup();
     this.#channel?.end(trailers !== null && trailers.length > 0 ? headersFromFlat(decodeRaw(trailers), false) : undefined);
   }

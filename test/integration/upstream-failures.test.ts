@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { request } from 'undici';
 import { freePort } from '../helpers/ports.js';
 import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
@@ -98,4 +99,57 @@ test('TLS upstreams: backendTLS root verifies, insecure skips verification, an u
   const body = await untrusted.body.text();
   assert.equal(untrusted.statusCode, 503, body);
   assert.match(body, /upstream connect error/);
+});
+
+test('a body delimited by connection close is complete on FIN and aborted on a reset (HTTP/1.1 and HTTP/2 clients)', { timeout: 30_000 }, async (t) => {
+  // An HTTP/1.0-style upstream: neither content-length nor chunked, so the connection's end ends the body.
+  // `/fin…` closes gracefully after the body; `/rst…` resets the connection instead (SO_LINGER 0).
+  const upstream = net.createServer((socket) => {
+    socket.once('data', (d: Buffer) => {
+      const rst = / \/rst/.test(d.toString('latin1'));
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n${rst ? 'partial' : 'complete'}`, () => (rst ? socket.resetAndDestroy() : socket.end()));
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`), { vars: { UP: (upstream.address() as net.AddressInfo).port } });
+  const access = async (path: string): Promise<Record<string, unknown>> =>
+    JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes(`"path":"${path}"`))) as Record<string, unknown>;
+
+  // HTTP/1.1: a FIN-ended body arrives whole and clean; a reset one breaks the client response (no last chunk).
+  const fin = await request(gw.url() + '/fin1');
+  assert.equal(fin.statusCode, 200);
+  assert.equal(await fin.body.text(), 'complete');
+  assert.equal((await access('/fin1')).error ?? null, null);
+  const rst = await request(gw.url() + '/rst1');
+  assert.equal(rst.statusCode, 200);
+  await assert.rejects(rst.body.text());
+  assert.match(String((await access('/rst1')).error), /upstream reset/);
+
+  // HTTP/2: END_STREAM after a FIN, RST_STREAM (no clean end) after a reset.
+  const client = http2.connect(gw.url());
+  t.after(() => client.close());
+  const h2 = (path: string): Promise<{ status: number; body: string; ended: boolean }> =>
+    new Promise((resolve) => {
+      const s = client.request({ ':path': path });
+      let status = 0;
+      let body = '';
+      let ended = false;
+      s.on('response', (h) => (status = Number(h[':status'])));
+      s.on('data', (c: Buffer) => (body += c.toString()));
+      s.on('end', () => (ended = true));
+      s.on('error', () => {});
+      s.on('close', () => resolve({ status, body, ended }));
+    });
+  assert.deepEqual(await h2('/fin2'), { status: 200, body: 'complete', ended: true });
+  assert.equal((await access('/fin2')).error ?? null, null);
+  const reset = await h2('/rst2');
+  assert.equal(reset.status, 200);
+  assert.equal(reset.ended, false, 'a body cut off by a reset must not end cleanly');
+  assert.match(String((await access('/rst2')).error), /upstream reset/);
+  assert.equal(gw.child.exitCode, null);
 });
