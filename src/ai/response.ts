@@ -22,19 +22,28 @@ export interface ObserveOptions {
 
 /**
  * Wraps an SSE body. The first `data:` event sets `timeToFirstTokenMs`; every event's JSON is scanned for
- * usage (the `include_usage` chunk, or the Responses API's `response.completed`). `[DONE]` is skipped.
+ * usage (the `include_usage` chunk, or the Responses API's `response.completed`). `[DONE]` is skipped, and
+ * so is (unparsed, never held) an event larger than `maxBuffer`.
  */
 export function observeSseBody(body: Body, opts: ObserveOptions): Body {
-  const parser = new SseParser((ev) => {
+  const firstToken = (): void => {
     if (opts.log.timeToFirstTokenMs === undefined) {
       opts.log.timeToFirstTokenMs = roundMs(performance.now() - opts.start);
     }
-    if (ev.data === '[DONE]') return;
-    // Every chunk carries `"usage": null` once include_usage is on; only a usage object (or the first
-    // chunk, for the model) is worth a JSON.parse.
-    if (opts.log.responseModel !== undefined && !USAGE_OBJECT.test(ev.data)) return;
-    mergeUsage(opts.log, extractUsageFromText(ev.data));
-  });
+  };
+  const parser = new SseParser(
+    (ev) => {
+      firstToken();
+      if (ev.data === '[DONE]') return;
+      // Every chunk carries `"usage": null` once include_usage is on; only a usage object (or the first
+      // chunk, for the model) is worth a JSON.parse.
+      if (opts.log.responseModel !== undefined && !USAGE_OBJECT.test(ev.data)) return;
+      mergeUsage(opts.log, extractUsageFromText(ev.data));
+    },
+    // An event over maxBufferSize (a streamed image, say) passes to the client but is not parsed; it is
+    // still the stream's first output if nothing came before it. Parsing resumes with the next event.
+    { maxEvent: opts.maxBuffer, onSkip: firstToken },
+  );
   return wrapBody(body, (chunk) => parser.push(chunk), () => {}, undefined);
 }
 

@@ -118,6 +118,42 @@ describe('OpenAI backend through tollgate with the official SDK', { timeout: 60_
     assert.ok((ai.timeToFirstTokenMs as number) <= (log.durationMs as number));
   });
 
+  test('streaming: an event over maxBufferSize passes whole, and usage, model and TTFT still come from the rest', async () => {
+    const metric = async (): Promise<number> => {
+      const text = await (await fetch(`${gw.statsUrl}/metrics`)).text();
+      const m = /tollgate_gen_ai_client_token_usage_count\{gen_ai_token_type="input",request_model="forced-model",response_model="forced-model"[^}]*\} (\d+)/.exec(text);
+      return m === null ? 0 : Number(m[1]);
+    };
+    const counted = await metric();
+    // 3 MB in one `data:` line (maxBufferSize is 2 MiB by default), as the stream's first event: a streamed image, say.
+    const big = 'x'.repeat(3_000_000);
+    mock.stream.tokens = [big, 'after'];
+    try {
+      const stream = await client.chat.completions.create(
+        { model: 'x', messages: [{ role: 'user', content: 'draw' }], stream: true },
+        { query: { t: 'streambig' } },
+      );
+      let text = '';
+      let usage: OpenAI.CompletionUsage | null | undefined;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        if (chunk.usage) usage = chunk.usage;
+      }
+      assert.equal(text.length, big.length + 'after'.length, 'the client gets every byte');
+      assert.equal(usage?.total_tokens, 13);
+    } finally {
+      mock.stream.tokens = undefined;
+    }
+    const log = await accessLine('streambig');
+    const ai = log.ai as Record<string, unknown>;
+    assert.equal(ai.streaming, true);
+    assert.equal(ai.responseModel, 'forced-model');
+    assert.equal(ai.inputTokens, 11);
+    assert.equal(ai.outputTokens, 2);
+    assert.equal(typeof ai.timeToFirstTokenMs, 'number');
+    assert.equal(await metric(), counted + 1, 'the usage reached the metrics');
+  });
+
   test('embeddings and models pass through', async () => {
     const emb = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b', 'c'] });
     assert.equal(emb.data.length, 3);
