@@ -5,6 +5,12 @@
 const SEGMENT = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/**
+ * The longest duration a node timer can wait: 2^31 - 1 ms (about 596 h). Past it, `setTimeout` warns and fires
+ * after 1 ms, so a longer timeout would end every request at once.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** The pattern a duration string must match (also used in the JSON Schema). */
 export const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
 

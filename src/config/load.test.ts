@@ -239,4 +239,13 @@ binds:
     assert.equal(err2.issues.length, 2);
     assert.ok(err2.issues.every((i) => i.line !== undefined && i.message.startsWith(i.path)));
   });
+
+  it('a duration past what a timer can wait is refused (node would fire it after 1 ms)', () => {
+    const route = (policies: string) => `binds:\n- port: 3000\n  listeners:\n  - routes:\n    - backends: [{host: "127.0.0.1:1"}]\n      policies: ${policies}\n`;
+    const err = errorOf(() => load(route('{timeout: {requestTimeout: 600h}, extProc: {host: "127.0.0.1:2", messageTimeout: 597h}}')));
+    assert.deepEqual(err.issues.map((i) => i.path), ['binds[0].listeners[0].routes[0].policies.timeout.requestTimeout', 'binds[0].listeners[0].routes[0].policies.extProc.messageTimeout']);
+    assert.ok(err.issues.every((i) => /is too long; the most a timer can wait is 2147483647ms/.test(i.message)), err.message);
+    // Right at the limit is fine.
+    load(route('{timeout: {requestTimeout: 2147483647ms}}'));
+  });
 });

@@ -3,7 +3,7 @@
  * backendTLS and backendAuth.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN, MAX_DURATION_MS, parseDuration } from './duration.js';
 import { obj, str, unsupported } from './schema-util.js';
 
 /** A duration string such as `250ms`, `10s`, `1m30s`, `1h`. */
@@ -12,6 +12,9 @@ export function duration(description: string) {
     .string({ error: () => 'expected a duration string such as "250ms", "10s", "1m" or "1h"' })
     .regex(new RegExp(DURATION_PATTERN), {
       error: (iss) => `invalid duration ${JSON.stringify(iss.input)}; use a number with ms, s, m or h (e.g. "250ms", "10s", "1m", "1h")`,
+    })
+    .refine((text) => !((parseDuration(text) ?? 0) > MAX_DURATION_MS), {
+      error: (iss) => `duration ${JSON.stringify(iss.input)} is too long; the most a timer can wait is ${MAX_DURATION_MS}ms (about 596h)`,
     })
     .describe(`${description} A duration such as "250ms", "10s", "1m" or "1h".`);
 }

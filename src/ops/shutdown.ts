@@ -2,7 +2,7 @@
  * Signal handling: the first SIGTERM/SIGINT drains gracefully, a second one exits at once (the operator
  * or orchestrator has given up waiting).
  */
-import { parseDuration } from '../config/duration.js';
+import { MAX_DURATION_MS, parseDuration } from '../config/duration.js';
 import { logger } from '../observability/logger.js';
 
 /** Default drain deadline, as agentgateway's CONNECTION_TERMINATION_DEADLINE default. */
@@ -11,7 +11,9 @@ export const DEFAULT_DRAIN_MS = 30_000;
 function durationEnv(raw: string | undefined, fallback: number): number | undefined {
   const v = raw?.trim();
   if (v === undefined || v === '') return fallback;
-  return /^\d+(\.\d+)?$/.test(v) ? Math.round(Number(v) * 1000) : parseDuration(v);
+  const ms = /^\d+(\.\d+)?$/.test(v) ? Math.round(Number(v) * 1000) : parseDuration(v);
+  // A timer cannot wait longer (it would fire at once); a deadline that long means "no deadline" anyway.
+  return ms === undefined ? undefined : Math.min(ms, MAX_DURATION_MS);
 }
 
 /**
