@@ -25,8 +25,9 @@ export function localHead(h: HttpHeaders | null | undefined): { status: number; 
   if (head.status === 0) {
     return 'the processor started a streamed_immediate_response whose headers_response has no valid :status (a number from 200 to 999 is required)';
   }
-  // The body is streamed with a length nobody knows in advance.
-  if (h?.endOfStream !== true) head.headers.delete('content-length');
+  // The body is streamed with a length nobody knows in advance, or there is none (end_of_stream): either way a
+  // content-length from the processor would not describe it, and a wrong one hangs or desyncs the client.
+  head.headers.delete('content-length');
   return { status: head.status, headers: head.headers, rejected };
 }
 

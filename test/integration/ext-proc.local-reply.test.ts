@@ -25,6 +25,8 @@ const handlers: Handlers = {
         ];
       case 'headers-only':
         return reply.localHeaders({ ':status': '204', 'x-local': 'only' }, true);
+      case 'headers-only-length':
+        return reply.localHeaders({ ':status': '200', 'x-local': 'only', 'content-length': '10' }, true);
       case 'echo-upper':
         return reply.localHeaders({ ':status': '200', 'content-type': 'text/plain' });
       case 'no-status':
@@ -70,6 +72,11 @@ describe('ext_proc streamed local replies', { timeout: 60_000 }, () => {
       assert.equal(r.status, 204);
       assert.equal(r.headers['x-local'], 'only');
       assert.equal(r.body.length, 0);
+      // A content-length the processor put on a reply with no body would hang a keep-alive client.
+      const withLength = await call(proto, s.url, { path: '/local', headers: { 'x-case': 'headers-only-length' } });
+      assert.equal(withLength.status, 200);
+      assert.equal(withLength.body.length, 0);
+      assert.notEqual(withLength.headers['content-length'], '10');
     });
 
     it(`HTTP/${proto}: the request body keeps streaming to the processor while the local reply streams back`, async () => {
