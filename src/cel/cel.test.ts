@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CelCompileError, compileCel, prepareActivation } from './cel.js';
+import { CONDITION_SCOPE, CelCompileError, compileCel, prepareActivation } from './cel.js';
 
 describe('compileCel', { timeout: 10_000 }, () => {
   const activation = {
@@ -74,5 +74,79 @@ describe('compileCel', { timeout: 10_000 }, () => {
     process.stdout.write(
       `# cel compile ${compileMs.toFixed(3)} ms, eval ${evalUs.toFixed(1)} µs, eval (prepared) ${preparedUs.toFixed(1)} µs\n`,
     );
+  });
+});
+
+describe('compileCel rejects names the gateway does not provide', { timeout: 10_000 }, () => {
+  const rejects = (source: string, pattern: RegExp, scope = undefined as typeof CONDITION_SCOPE | undefined) =>
+    assert.throws(
+      () => compileCel(source, scope),
+      (err: unknown) => err instanceof CelCompileError && pattern.test(err.message),
+      `${source} should be rejected with ${pattern}`,
+    );
+
+  it('an unknown function, method or namespaced function', () => {
+    rejects('nosuchfn(request.path) == 1', /^invalid CEL expression "nosuchfn\(request.path\) == 1": at 1:1: unknown function "nosuchfn"$/);
+    rejects('request.path.startWith("/v1")', /at 1:13: unknown method "startWith" \(did you mean "startsWith"\?\)/);
+    rejects('math.greatest(1, 2)', /unknown function "math.greatest"/);
+    rejects('strings.quot("a")', /unknown function "strings.quot" \(did you mean "strings.quote"\?\)/);
+  });
+
+  it('an unknown root variable, naming the known ones', () => {
+    rejects("requets.path == '/x'", /at 1:1: unknown variable "requets" \(did you mean "request"\?\); known: request, response, source, extproc$/);
+    rejects('nosuchvar.x', /unknown variable "nosuchvar"; known: request, response, source, extproc/);
+    rejects('request.path ==\n  reqest.path', /at 2:3: unknown variable "reqest"/);
+    rejects('[1].all(x, y > 0)', /unknown variable "y"/);
+    rejects('[1].all(x, x > 0) && x == 1', /at 1:22: unknown variable "x"/, undefined);
+    rejects('foo.Bar{a: 1}', /unknown message type "foo.Bar"/);
+  });
+
+  it('a condition sees only the request', () => {
+    rejects('source.address == "10.0.0.1"', /variable "source" is not available in an extProc condition; it sees only: request/, CONDITION_SCOPE);
+    rejects('response.code == 200', /variable "response" is not available in an extProc condition/, CONDITION_SCOPE);
+    rejects('extproc.decision == "allow"', /variable "extproc" is not available/, CONDITION_SCOPE);
+    rejects("requets.path == '/x'", /unknown variable "requets" \(did you mean "request"\?\); known: request$/, CONDITION_SCOPE);
+    for (const ok of ['request.path.startsWith("/v1")', '"x-debug" in request.headers', 'has(request.headers.x) && request.headers.x == "a"']) {
+      assert.doesNotThrow(() => compileCel(ok, CONDITION_SCOPE), ok);
+    }
+  });
+
+  it('keeps macros, standard and string-extension functions, type names and comprehension variables', () => {
+    const activation = {
+      request: { method: 'GET', path: '/v1/a', headers: { 'x-a': '1', 'x-b': '2' } },
+      response: { code: 200 },
+      source: { address: '127.0.0.1', port: 1 },
+      extproc: { ns1: { k: 'v' }, arr: [1, 2] },
+    };
+    const cases: [string, unknown][] = [
+      ['has(request.headers.nope)', false],
+      ['request.headers.exists(k, k == "x-a")', true],
+      ['request.headers.all(k, k.startsWith("x-"))', true],
+      ['request.headers.exists_one(k, k == "x-b")', true],
+      ['extproc.arr.map(x, x * 2)', [2, 4]],
+      ['extproc.arr.filter(x, x > 1).size()', 1],
+      ['[[1]].exists(x, x.exists(y, y == 1))', true],
+      ['[1].map(x, [x].map(y, y + x))', [[2]]],
+      ['type(request.path) == string && type(1) == int && type(null) == null_type', true],
+      ['int("12") + 1 == 13 && double(1) > 0.5 && uint(1) == 1u && dyn(1) == 1', true],
+      ['duration("1s") > duration("0s") && timestamp("2020-01-01T00:00:00Z").getFullYear() == 2020', true],
+      ['google.protobuf.Duration{seconds: 1} == duration("1s")', true],
+      ['strings.quote("a")', '"a"'],
+      ['"a,b".split(",").size() + "%s".format(["x"]).size()', 3],
+      ['request.path.lowerAscii().replace("v1", "v2").matches("^/v2")', true],
+      ['{"a": 1}.a == 1 && 1 in [1] && !false ? size(request.headers) : 0', 2],
+      ['source.address + ":" + string(source.port)', '127.0.0.1:1'],
+      ['extproc.ns1.k', 'v'],
+      ['response.code * 2', 400],
+      ['bytes("a") == b"a"', true],
+    ];
+    for (const [source, want] of cases) assert.deepEqual(compileCel(source).evaluate(activation), want, source);
+  });
+
+  it('a failure that depends on the data is still a runtime error, not a load error', () => {
+    const e = compileCel('request.headers["x-tenant"] == "a"', CONDITION_SCOPE);
+    assert.throws(() => e.evaluate({ request: { headers: {} } }), /failed/);
+    assert.throws(() => compileCel('1 / 0').evaluate({}), /failed/);
+    assert.throws(() => compileCel('int("abc")').evaluate({}), /failed/);
   });
 });

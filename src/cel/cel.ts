@@ -7,10 +7,37 @@ import { celEnv, isCelError, isCelList, isCelMap, isCelUint, parse, plan } from 
 import type { CelInput, CelValue } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import type { CelExpr } from '../config/model.js';
+import { findUnknownName } from './validate.js';
+import type { CelScope } from './validate.js';
+
+export type { CelScope } from './validate.js';
 
 const env = celEnv({ funcs: strings });
 
-/** Thrown by `compileCel` when the source does not parse. */
+/**
+ * Root variables of the activation `celActivation` builds (src/extproc/cel-fields.ts) for metadataContext,
+ * requestAttributes and responseAttributes. `response` is bound on the response path only; on the request path an
+ * expression reading it fails and its value is left out, as Envoy omits attributes that are not available yet.
+ */
+export const FIELD_VARIABLES = ['request', 'response', 'source', 'extproc'] as const;
+
+/**
+ * Root variables of the activation a `conditional` extProc condition is evaluated against: the request as it is
+ * when the policy runs (src/pipeline, `chooseExtProc`). Keep in step with that activation.
+ */
+export const CONDITION_VARIABLES = ['request'] as const;
+
+/** Scope of metadataContext / requestAttributes / responseAttributes expressions. */
+export const FIELD_SCOPE: CelScope = Object.freeze({ variables: FIELD_VARIABLES });
+
+/** Scope of `conditional[].condition` expressions. */
+export const CONDITION_SCOPE: CelScope = Object.freeze({
+  variables: CONDITION_VARIABLES,
+  where: 'an extProc condition',
+  elsewhere: FIELD_VARIABLES.filter((v) => !(CONDITION_VARIABLES as readonly string[]).includes(v)),
+});
+
+/** Thrown by `compileCel` when the source does not parse or names a variable or function the gateway lacks. */
 export class CelCompileError extends Error {
   constructor(
     readonly source: string,
@@ -85,12 +112,28 @@ function bindingsOf(activation: Readonly<Record<string | symbol, unknown>>): Rec
   return bindings;
 }
 
-/** Parses and plans `source`; throws CelCompileError with the parser's message on a syntax error. */
-export function compileCel(source: string): CelExpr {
+/** `line:column` (1-based) of `offset` in `source`, as the parser reports syntax errors. */
+function lineCol(source: string, offset: number): string {
+  const before = source.slice(0, offset).split('\n');
+  return `${before.length}:${before[before.length - 1]!.length + 1}`;
+}
+
+/**
+ * Parses, checks and plans `source`. Throws CelCompileError with the parser's message on a syntax error, and when
+ * the expression uses a root variable outside `scope` or a function the environment lacks: such an expression
+ * could never evaluate. Runtime failures that depend on data (a missing header) are not load errors.
+ */
+export function compileCel(source: string, scope: CelScope = FIELD_SCOPE): CelExpr {
   let run: ReturnType<typeof plan>;
   try {
-    run = plan(env, parse(source));
+    const parsed = parse(source);
+    const issue = findUnknownName(env, parsed, scope);
+    if (issue !== undefined) {
+      throw new CelCompileError(source, issue.offset === undefined ? issue.message : `at ${lineCol(source, issue.offset)}: ${issue.message}`);
+    }
+    run = plan(env, parsed);
   } catch (err) {
+    if (err instanceof CelCompileError) throw err;
     const detail = err instanceof Error ? err.message.replace(/^<input>:/, 'at ') : String(err);
     throw new CelCompileError(source, detail);
   }

@@ -2,7 +2,8 @@
  * Normalizes `extProc` (plain or conditional) into ExtProcPolicy: SPEC §2 defaults, the processor target,
  * and every CEL expression compiled at load.
  */
-import { compileCel } from '../cel/cel.js';
+import { CONDITION_SCOPE, FIELD_SCOPE, compileCel } from '../cel/cel.js';
+import type { CelScope } from '../cel/cel.js';
 import type { CelExpr, ExtProcConfig, ExtProcPolicy, ProcessorTarget } from './model.js';
 import type { PathSegment } from './config-error.js';
 import { parseDuration } from './duration.js';
@@ -15,10 +16,18 @@ import type { RawExtProc, RawExtProcFields } from './schema-extproc.js';
 const MAX_CONDITIONAL = 64;
 const DEFAULT_MESSAGE_TIMEOUT_MS = 10_000;
 
-/** Compiles one CEL expression, recording a config error (with path) when it does not parse. */
-export function compileAt(ctx: NormalizeContext, source: string, path: readonly PathSegment[]): CelExpr | undefined {
+/**
+ * Compiles one CEL expression, recording a config error (with path) when it does not parse or uses a variable or
+ * function that `scope` does not provide.
+ */
+export function compileAt(
+  ctx: NormalizeContext,
+  source: string,
+  path: readonly PathSegment[],
+  scope: CelScope = FIELD_SCOPE,
+): CelExpr | undefined {
   try {
-    return compileCel(source);
+    return compileCel(source, scope);
   } catch (err) {
     ctx.fail(path, (err as Error).message);
     return undefined;
@@ -149,7 +158,7 @@ export function normalizeExtProc(
       if (condition === undefined && i !== conditional.length - 1) {
         ctx.fail(epath, 'an entry without a condition must be the last entry (it is the fallback)');
       }
-      const cond = condition === undefined ? undefined : compileAt(ctx, condition, [...epath, 'condition']);
+      const cond = condition === undefined ? undefined : compileAt(ctx, condition, [...epath, 'condition'], CONDITION_SCOPE);
       const c = config(ctx, rest, epath);
       if (c) entries.push({ condition: cond, config: c });
     });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCel } from '../cel/cel.js';
+import { FIELD_VARIABLES, compileCel } from '../cel/cel.js';
 import type { ExtProcConfig } from '../config/model.js';
 import { bufferBody } from '../http/body.js';
 import type { RequestContext } from '../http/context.js';
@@ -10,6 +10,7 @@ import { FakeClient, passThrough } from './fake-stream.test-helper.js';
 import { structToJson } from './struct.js';
 import { ExtProcSession } from './session.js';
 import { signalSource } from '../http/abort.js';
+import { celActivation, toStructJson } from './cel-fields.js';
 
 const config: ExtProcConfig = {
   target: { scheme: 'http', host: '127.0.0.1', port: 1, display: 'p', tls: undefined },
@@ -49,5 +50,36 @@ describe('ext_proc CEL attributes and metadata_context', { timeout: 5_000 }, () 
     for (const m of [h, b, r]) {
       assert.deepEqual(structToJson(m!.metadataContext!.filterMetadata!['tollgate.dev']), { tenant: 'acme', path: '/v1/x' });
     }
+  });
+
+  it('a CEL bytes value is sent as the string of its bytes (as Envoy prints a bytes attribute), not an index map', async () => {
+    const client = new FakeClient((m, st) => st.reply(passThrough(m)));
+    const req: GatewayRequest = {
+      method: 'GET', scheme: 'http', authority: 'a', path: '/', headers: new HeaderList(),
+      body: null, httpVersion: '1.1', remoteAddress: '127.0.0.1', remotePort: 1,
+    };
+    const bytesConfig: ExtProcConfig = {
+      ...config,
+      processingOptions: { ...config.processingOptions, requestBodyMode: 'none' },
+      metadataContext: { ns: { b: compileCel('bytes("xyz")') } },
+      requestAttributes: { bytes: compileCel('b"abc"'), nested: compileCel('{"k": [b"d", bytes(request.path + "e")]}'), big: compileCel('9007199254740993') },
+      responseAttributes: undefined,
+    };
+    const s = new ExtProcSession({ config: bytesConfig, ctx: ctx(), req, client });
+    await s.onRequest(req);
+    s.finish();
+    const [h] = client.streams[0]!.sent;
+    assert.deepEqual(structToJson(h!.attributes?.['envoy.filters.http.ext_proc']), { bytes: 'abc', nested: { k: ['d', '/e'] }, big: 9007199254740992 });
+    assert.deepEqual(structToJson(h!.metadataContext!.filterMetadata!['ns']), { b: 'xyz' });
+    assert.equal(toStructJson(new Uint8Array([0x61, 0xff])), 'a\uFFFD', 'invalid UTF-8 cannot go in a protobuf string');
+  });
+
+  it('binds exactly the variables the config check allows (FIELD_VARIABLES)', () => {
+    const req: GatewayRequest = {
+      method: 'GET', scheme: 'http', authority: 'a', path: '/', headers: new HeaderList(),
+      body: null, httpVersion: '1.1', remoteAddress: '127.0.0.1', remotePort: 1,
+    };
+    const act = celActivation(ctx(), req, { status: 200, headers: new HeaderList(), body: null });
+    assert.deepEqual(Object.keys(act).sort(), [...FIELD_VARIABLES].sort());
   });
 });

@@ -27,12 +27,33 @@ export function celActivation(ctx: RequestContext, req: GatewayRequest, res: Gat
   return act;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/**
+ * A CEL result as a JSON value for a google.protobuf.Struct. CEL `bytes` become a string of those bytes, as Envoy
+ * renders a bytes attribute (its ext_proc filter sets `string_value` to the printed value, and CEL prints bytes
+ * as their raw content); a protobuf string must be UTF-8, so invalid sequences become U+FFFD. (Not base64: the
+ * reference notes describe no base64 step.) Ints beyond the safe range become (inexact) numbers, as Struct numbers
+ * are doubles. Lists and maps are converted element by element.
+ */
+export function toStructJson(v: unknown): unknown {
+  if (v instanceof Uint8Array) return utf8.decode(v);
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(toStructJson);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toStructJson(x);
+    return out;
+  }
+  return v;
+}
+
 function evaluateAll(exprs: Readonly<Record<string, CelExpr>>, activation: Readonly<Record<string, unknown>>, requestId: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, expr] of Object.entries(exprs)) {
     try {
       const v = expr.evaluate(activation);
-      if (v !== undefined) out[name] = typeof v === 'bigint' ? Number(v) : v;
+      if (v !== undefined) out[name] = toStructJson(v);
     } catch (err) {
       logger.debug({ requestId, expression: expr.source, err: (err as Error).message }, 'ext_proc CEL value left out');
     }

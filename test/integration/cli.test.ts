@@ -70,6 +70,25 @@ test('--validate-only rejects an invalid config with the path on stderr and exit
   assert.match(r.stderr, /statuss/);
 });
 
+test('--validate-only rejects CEL that could never evaluate (unknown function or variable), naming its path', { timeout: 30_000 }, async (t) => {
+  const extProc = `
+              extProc:
+                conditional:
+                - condition: "requets.path == '/x'"
+                  host: 127.0.0.1:9000
+                - host: 127.0.0.1:9001
+                  requestAttributes: {a: "nosuchfn(request.path)", ok: "request.method"}
+`;
+  const file = tempConfig(t, 'cel.yaml', VALID.replace('            policies:\n', `            policies:${extProc}`));
+  const r = await tollgate(['--validate-only', '-f', file]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  const base = 'binds\\[0\\]\\.listeners\\[0\\]\\.routes\\[0\\]\\.policies\\.extProc\\.conditional';
+  assert.match(r.stderr, new RegExp(`${base}\\[0\\]\\.condition: .*unknown variable "requets" \\(did you mean "request"\\?\\); known: request`));
+  assert.match(r.stderr, new RegExp(`${base}\\[1\\]\\.requestAttributes\\.a: .*unknown function "nosuchfn"`));
+  assert.doesNotMatch(r.stderr, /requestAttributes\.ok/);
+});
+
 test('-c takes an inline config and --validate-only works with it', { timeout: 30_000 }, async () => {
   const ok = await tollgate(['--validate-only', '-c', VALID]);
   assert.equal(ok.code, 0, ok.stderr);
