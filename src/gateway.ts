@@ -165,9 +165,14 @@ export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): G
     },
 
     async drain(timeoutMs) {
-      for (const lb of live.values()) lb.server.drain();
-      for (const server of retired) server.drain();
+      const deadline = Date.now() + timeoutMs;
+      const servers = [...[...live.values()].map((lb) => lb.server), ...retired];
+      for (const server of servers) server.drain();
       await waitIdle(timeoutMs);
+      // Every response is complete, but an HTTP/2 stream's last frames may still be queued in its session: let
+      // the sessions (GOAWAY sent by drain) flush and close before close() destroys what is left.
+      const left = deadline - Date.now();
+      await Promise.all(servers.map((server) => server.h2Flushed(left)));
     },
 
     async close() {

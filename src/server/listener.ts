@@ -229,6 +229,42 @@ export class BindServer {
     }
   }
 
+  /**
+   * Resolves when every HTTP/2 connection has finished writing, or after `timeoutMs`. After `drain()` each session
+   * got GOAWAY and closes gracefully once its last stream closed: the stream's final frames (END_STREAM, trailers)
+   * and the GOAWAY are flushed, then the socket is ended. A response counts as done as soon as its END_STREAM is
+   * queued, so destroying sessions right after the last request ended would cut that frame off.
+   */
+  h2Flushed(timeoutMs: number): Promise<void> {
+    const pending: net.Socket[] = [];
+    for (const socket of this.#sockets) {
+      if (this.#h2Sockets.has(socket) && !socket.destroyed && !socket.writableFinished) pending.push(socket);
+    }
+    if (pending.length === 0 || timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = pending.length;
+      const timer = setTimeout(resolve, timeoutMs);
+      const one = (): void => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const socket of pending) {
+        let counted = false;
+        const settle = (): void => {
+          if (counted) return;
+          counted = true;
+          socket.removeListener('finish', settle);
+          socket.removeListener('close', settle);
+          one();
+        };
+        socket.once('finish', settle);
+        socket.once('close', settle);
+      }
+    });
+  }
+
   /** Number of open client sockets. */
   get connections(): number {
     return this.#sockets.size;

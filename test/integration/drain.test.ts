@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { gatedUpstream, routesConfig, scopedGateway, type TestScope } from '../helpers/gateway-fixtures.js';
@@ -136,5 +137,44 @@ test('CONNECTION_MIN_TERMINATION_DEADLINE: not ready but still serving for the h
   assert.ok(r instanceof Response, `request during the hold failed: ${String(r)}`);
   assert.equal(await r.text(), 'still here');
   assert.equal(gw.child.exitCode, null);
+  assert.equal((await gw.exited).code, 0);
+});
+
+test('SIGTERM: the last in-flight HTTP/2 stream gets its END_STREAM before the process exits', { timeout: 30_000 }, async (t) => {
+  // The upstream sends the head and a first chunk, then holds the rest until released (after SIGTERM).
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const plain = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first;');
+    void released.then(() => res.end('last'));
+  });
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    release();
+    plain.close();
+    plain.closeAllConnections();
+  });
+  const gw = await scopedGateway(t, CONFIG, { vars: { UP: (plain.address() as net.AddressInfo).port } });
+  const session = http2.connect(gw.url());
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const goaway = once(session, 'goaway');
+  const st = session.request({ ':path': '/slow-h2' });
+  st.on('error', () => undefined);
+  let body = '';
+  let ended = false;
+  const firstChunk = new Promise<void>((resolve) => st.once('data', () => resolve()));
+  st.on('data', (c: Buffer) => (body += c.toString()));
+  st.on('end', () => (ended = true));
+  const closed = new Promise<void>((resolve) => st.once('close', () => resolve()));
+  await firstChunk;
+  gw.kill('SIGTERM');
+  await goaway;
+  release();
+  await closed;
+  assert.equal(ended, true, 'the stream was cut before its END_STREAM');
+  assert.equal(st.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  assert.equal(body, 'first;last');
   assert.equal((await gw.exited).code, 0);
 });

@@ -7,9 +7,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
 import { Agent, request } from 'undici';
-import { routesConfig, scopedGateway, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { routesConfig, scopedGateway, scopedProcessor, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { endStreamAt, FRAME, rawH2Upload } from '../helpers/h2-frames.js';
 import { h2Request } from '../helpers/http-clients.js';
+import type { StartedGateway } from '../helpers/start-gateway.js';
 
 const TLS_DIR = new URL('../fixtures/tls/', import.meta.url);
 const CA = readFileSync(new URL('server.crt', TLS_DIR), 'utf8');
@@ -185,4 +188,219 @@ binds:
   assert.equal(await get('localhost', CA), 'default');
   assert.equal(await get('api.wild.test', otherCa), 'other');
   await assert.rejects(get('api.wild.test', CA), /certificate|self.signed|altnames/i);
+});
+
+/** What a node:http2 client saw for an upload it never finished. */
+interface UnfinishedUpload {
+  readonly status: number | undefined;
+  readonly body: string;
+  /** The response's END_STREAM arrived ('end' on the readable side). */
+  readonly ended: boolean;
+  /** The stream closed (it did not stay open until `timeoutMs`); `rstCode` is then its close code. */
+  readonly closed: boolean;
+  readonly rstCode: number | undefined;
+}
+
+/** Sends `bytes` of body on a new stream and never ends the upload; resolves when the stream closes or at `timeoutMs`. */
+function h2UnfinishedUpload(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, bytes: number, timeoutMs = 10_000): Promise<UnfinishedUpload> {
+  return new Promise((resolve) => {
+    const st = session.request({ ':method': 'POST', ...headers });
+    let status: number | undefined;
+    let body = '';
+    let ended = false;
+    const done = (closed: boolean): void => {
+      clearTimeout(timer);
+      resolve({ status, body, ended, closed, rstCode: closed ? st.rstCode : undefined });
+    };
+    const timer = setTimeout(() => {
+      done(false);
+      st.close(http2.constants.NGHTTP2_CANCEL);
+    }, timeoutMs);
+    st.on('response', (h) => (status = Number(h[':status'])));
+    st.on('data', (c: Buffer) => (body += c.toString()));
+    st.on('end', () => (ended = true));
+    st.on('error', () => undefined);
+    st.on('close', () => done(true));
+    st.write(Buffer.alloc(bytes, 'a'));
+  });
+}
+
+/**
+ * An early answer to an unfinished upload (RFC 9113 §8.1): the whole response (head, body, END_STREAM) first,
+ * then RST_STREAM(NO_ERROR) so the client stops sending; never CANCEL before the response, never left open.
+ */
+async function assertEarlyResponseThenNoError(gw: StartedGateway, path: string, headers: ReadonlyArray<readonly [string, string]>, bodyPattern: RegExp): Promise<void> {
+  const port = gw.ports.PORT!;
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  try {
+    const r = await h2UnfinishedUpload(session, { ':path': path, ...Object.fromEntries(headers) }, 1024 * 1024);
+    assert.equal(r.status, 413, `no 413 (stream closed: ${r.closed}, rst code ${r.rstCode})`);
+    assert.match(r.body, bodyPattern);
+    assert.equal(r.ended, true, 'the response did not end (END_STREAM)');
+    assert.equal(r.closed, true, 'the stream stayed open: the client upload never ends');
+    assert.equal(r.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  } finally {
+    session.close();
+  }
+  // On the wire: HEADERS, then END_STREAM, then RST_STREAM(NO_ERROR).
+  const raw = await rawH2Upload(port, path, headers, 60_000);
+  assert.equal(raw.outcome, 'reset', `stream 1 was not reset (${raw.outcome})`);
+  const rst = raw.frames.at(-1)!;
+  assert.equal(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_NO_ERROR, 'RST_STREAM code');
+  const seen = JSON.stringify(raw.frames.map((f) => [f.type, f.flags]));
+  const head = raw.frames.findIndex((f) => f.type === FRAME.HEADERS);
+  const end = endStreamAt(raw.frames);
+  assert.ok(head >= 0 && head <= end, `no response HEADERS before END_STREAM (frames [type, flags]: ${seen})`);
+  assert.ok(end >= 0 && end < raw.frames.length - 1, `END_STREAM not sent before RST_STREAM (frames [type, flags]: ${seen})`);
+  // Both clients are gone, so nothing is left to drain: the reset streams did not keep their sessions open.
+  gw.kill('SIGTERM');
+  assert.equal((await gw.exited).code, 0);
+  const stopped = JSON.parse(gw.stdout.find((l) => l.includes('"msg":"stopped"'))!) as { drainedMs: number };
+  assert.ok(stopped.drainedMs < 5_000, `the drain waited ${stopped.drainedMs} ms for connections whose clients left`);
+}
+
+/** The drain deadline for gateways whose drain must not wait on anything (well past the 5 s asserted). */
+const LONG_DRAIN = { env: { CONNECTION_TERMINATION_DEADLINE: '20s' } };
+
+test('HTTP/2: a request body over maxBufferSize on an ai route gets the whole 413, then RST_STREAM(NO_ERROR)', { timeout: 30_000 }, async (t) => {
+  const up = await scopedUpstream(t);
+  const gw = await scopedGateway(
+    t,
+    `frontendPolicies:\n  http:\n    maxBufferSize: 1024\n${routesConfig(`
+    - backends:
+      - ai:
+          name: local
+          provider: {openAI: {model: forced-model}}
+          hostOverride: 127.0.0.1:${up.port}
+`)}`,
+    LONG_DRAIN,
+  );
+  await assertEarlyResponseThenNoError(gw, '/v1/chat/completions', [['content-type', 'application/json']], /maxBufferSize/);
+  assert.equal(up.requests.length, 0);
+});
+
+test('HTTP/2: a request body over maxBufferSize in ext_proc buffered mode gets the 413, then RST_STREAM(NO_ERROR)', { timeout: 30_000 }, async (t) => {
+  const up = await scopedUpstream(t);
+  const proc = await scopedProcessor(t, {});
+  const gw = await scopedGateway(
+    t,
+    `frontendPolicies:\n  http:\n    maxBufferSize: 1024\n${routesConfig(`
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+      policies:
+        extProc:
+          host: "${proc}"
+          processingOptions: {requestBodyMode: buffered, responseBodyMode: none}
+`)}`,
+    LONG_DRAIN,
+  );
+  await assertEarlyResponseThenNoError(gw, '/echo', [['content-type', 'text/plain']], /maxBufferSize/);
+  assert.equal(up.requests.length, 0);
+});
+
+/**
+ * A raw HTTP/1.1 upstream that answers every connection with `answer(path)` and closes it (it answers an HTTP/2
+ * preface with HTTP/1.1 too, so the gateway falls back to HTTP/1.1 for it).
+ */
+async function rawUpstream(t: { after: (fn: () => void) => void }, answer: (path: string) => string): Promise<number> {
+  const raw = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', (c: Buffer) => {
+      const path = /^[A-Z]+ (\S+)/.exec(c.toString('latin1'))?.[1] ?? '';
+      socket.write(answer(path), () => socket.destroy());
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  t.after(() => raw.close());
+  return (raw.address() as net.AddressInfo).port;
+}
+
+test('an upstream 204 or 304 carrying content-length gives HTTP/2 clients a valid response (no content-length)', { timeout: 30_000 }, async (t) => {
+  const heads: Record<string, string> = {
+    '/204': 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Up: 1\r\n\r\n',
+    '/304': 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 100\r\n\r\n',
+  };
+  const port = await rawUpstream(t, (path) => heads[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${port}"}]
+`));
+  const client = http2.connect(gw.url());
+  client.on('error', () => undefined);
+  t.after(() => client.close());
+  const r204 = await h2Request(client, { ':path': '/204' });
+  assert.equal(r204.status, 204);
+  assert.equal(r204.headers['content-length'], undefined);
+  assert.equal(r204.headers['x-up'], '1');
+  assert.equal(r204.body, '');
+  const r304 = await h2Request(client, { ':path': '/304' });
+  assert.equal(r304.status, 304);
+  assert.equal(r304.headers['content-length'], undefined);
+  assert.equal(r304.headers.etag, '"x"');
+});
+
+test('HTTP/2: bytesOut in the access log counts the bytes written before the response failed', { timeout: 30_000 }, async (t) => {
+  // 1000 of the announced 2000 body bytes, then the upstream connection closes.
+  const port = await rawUpstream(t, () => `HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(1000)}`);
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${port}"}]
+`));
+  const client = http2.connect(gw.url());
+  client.on('error', () => undefined);
+  t.after(() => client.close());
+  const got = await new Promise<{ bytes: number; rstCode: number }>((resolve) => {
+    const st = client.request({ ':path': '/dies-mid-body' });
+    let bytes = 0;
+    st.on('data', (c: Buffer) => (bytes += c.length));
+    st.on('error', () => undefined);
+    st.on('close', () => resolve({ bytes, rstCode: st.rstCode }));
+  });
+  assert.equal(got.bytes, 1000);
+  assert.notEqual(got.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'a truncated body ended cleanly');
+  const line = await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('/dies-mid-body'));
+  const rec = JSON.parse(line) as { protocol: string; bytesOut: number; error?: string };
+  assert.equal(rec.protocol, 'HTTP/2');
+  assert.ok(rec.error !== undefined, 'the failure was not logged');
+  assert.equal(rec.bytesOut, 1000);
+});
+
+test('HTTP/2: an upstream that answers before the upload ended and reads on gets the whole body, never a cut one', { timeout: 30_000 }, async (t) => {
+  // An HTTP/2 upstream that answers at once, then keeps reading the request body.
+  let upDone!: (r: { ended: boolean; bytes: number }) => void;
+  const upSeen = new Promise<{ ended: boolean; bytes: number }>((r) => (upDone = r));
+  const early = http2.createServer();
+  early.on('stream', (st) => {
+    let bytes = 0;
+    let ended = false;
+    st.on('error', () => undefined);
+    st.on('data', (c: Buffer) => (bytes += c.length));
+    st.on('end', () => (ended = true));
+    st.once('close', () => upDone({ ended, bytes }));
+    st.respond({ ':status': 200, 'content-type': 'text/plain', 'content-length': '5' });
+    st.end('early');
+  });
+  await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+  t.after(() => early.close());
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${(early.address() as net.AddressInfo).port}"}]
+`));
+  const session = http2.connect(gw.url());
+  session.on('error', () => undefined);
+  t.after(() => session.close());
+  const size = 4 * 1024 * 1024;
+  const r = await new Promise<{ status: number; body: string; rstCode: number }>((resolve) => {
+    const st = session.request({ ':method': 'POST', ':path': '/upload' });
+    let status = 0;
+    let body = '';
+    st.on('response', (h) => (status = Number(h[':status'])));
+    st.on('data', (c: Buffer) => (body += c.toString()));
+    st.on('error', () => undefined);
+    st.on('close', () => resolve({ status, body, rstCode: st.rstCode }));
+    st.end(Buffer.alloc(size, 'a'));
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'early');
+  const up = await upSeen;
+  // Either the whole body arrived, or the upstream saw it cut (no END_STREAM): never a short body that ended cleanly.
+  assert.ok(up.bytes === size || !up.ended, `the upstream got ${up.bytes} of ${size} bytes as a complete body`);
+  assert.equal(up.bytes, size);
 });
