@@ -13,20 +13,28 @@ import { bodyless } from './forward-undici.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
-/** Streams `body` into the upstream stream, then sends its trailers (or an empty END_STREAM). */
+/**
+ * Streams `body` into the upstream stream, then sends its trailers (or an empty END_STREAM). The 'wantTrailers'
+ * listener is there from the start: when a stream opened with `waitForTrailers` is closed mid-body (an abort),
+ * node ends its writable side first, and with no listener it would send END_STREAM before the RST_STREAM, so
+ * the upstream would take the cut body for a whole one. Until the body is complete the listener sends nothing.
+ */
 async function pump(stream: ClientHttp2Stream, body: Body): Promise<void> {
-  for await (const chunk of body) {
-    if (stream.destroyed) return;
-    if (!stream.write(chunk)) await waitWritable(stream);
-  }
-  const trailers = body.trailers();
-  stream.once('wantTrailers', () => {
+  let complete = false;
+  stream.on('wantTrailers', () => {
+    if (!complete) return; // cut off: the RST_STREAM that follows ends the stream, never an END_STREAM
+    const trailers = body.trailers();
     try {
       stream.sendTrailers(trailers === undefined ? {} : trailers.toObject());
     } catch {
       stream.close(NGHTTP2_CANCEL);
     }
   });
+  for await (const chunk of body) {
+    if (stream.destroyed) return;
+    if (!stream.write(chunk)) await waitWritable(stream);
+  }
+  complete = true;
   stream.end();
 }
 

@@ -404,3 +404,42 @@ test('HTTP/2: an upstream that answers before the upload ended and reads on gets
   assert.ok(up.bytes === size || !up.ended, `the upstream got ${up.bytes} of ${size} bytes as a complete body`);
   assert.equal(up.bytes, size);
 });
+
+test('HTTP/2: a client that resets mid-upload makes the upstream stream reset, never end cleanly with a cut body', { timeout: 30_000 }, async (t) => {
+  // An h2c upstream that answers nothing and notes how each request body ended.
+  const ends: Array<{ bytes: number; how: 'end' | 'reset' }> = [];
+  let onEnd: (() => void) | undefined;
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream) => {
+    let bytes = 0;
+    let done = false;
+    const note = (how: 'end' | 'reset'): void => {
+      if (done) return;
+      done = true;
+      ends.push({ bytes, how });
+      onEnd?.();
+    };
+    stream.on('data', (c: Buffer) => (bytes += c.length));
+    stream.on('end', () => note('end'));
+    stream.on('aborted', () => note('reset'));
+    stream.on('close', () => note(stream.rstCode === 0 ? 'end' : 'reset'));
+    stream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const port = (upstream.address() as net.AddressInfo).port;
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${port}"}]
+`));
+  const client = http2.connect(gw.url());
+  t.after(() => client.close());
+  const ended = new Promise<void>((resolve) => (onEnd = resolve));
+  const s = client.request({ ':method': 'POST', ':path': '/upload' });
+  s.on('error', () => undefined);
+  s.write(Buffer.alloc(200_000, 'a'));
+  // The PING's ACK comes after the DATA before it was read: the gateway is forwarding the upload by then.
+  await new Promise<void>((resolve) => client.ping(() => resolve()));
+  s.close(http2.constants.NGHTTP2_CANCEL);
+  await ended;
+  assert.equal(ends[0]!.how, 'reset', `the upstream saw ${JSON.stringify(ends[0])}`);
+});
