@@ -194,6 +194,8 @@ function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
     const response = h.response;
     const body = noBody(res[kMethod], response.status) ? null : response.body;
     if (body === null && response.body !== null) cancel(response.body);
+    // RFC 9110 8.6: a 204 (or 1xx) carries no content-length; a 304's and a HEAD's describe the body they omit.
+    if (body === null && (response.status === 204 || response.status < 200)) response.headers.delete('content-length');
     // writeHead copies the pairs out at once, so the list's own array will do.
     res.writeHead(response.status, response.headers.flatView() as string[]);
     if (body === null) {

@@ -336,6 +336,11 @@ test('an upstream 204 or 304 carrying content-length gives HTTP/2 clients a vali
   assert.equal(r304.status, 304);
   assert.equal(r304.headers['content-length'], undefined);
   assert.equal(r304.headers.etag, '"x"');
+  // HTTP/1.1 clients: no content-length on the 204 either (RFC 9110 8.6); a 304 may keep its own.
+  const h1 = await request(gw.url() + '/204');
+  assert.equal(h1.statusCode, 204);
+  assert.equal(h1.headers['content-length'], undefined);
+  assert.equal(await h1.body.text(), '');
 });
 
 test('HTTP/2: bytesOut in the access log counts the bytes written before the response failed', { timeout: 30_000 }, async (t) => {
