@@ -14,6 +14,12 @@ import { serveHttp1, type Http1Hooks } from './http1.js';
 import { serveHttp2 } from './http2.js';
 import type { RequestSink } from './respond.js';
 
+/**
+ * Largest request head accepted on HTTP/1.1 (node's default is 16 KiB): 64 KiB, about Envoy's 60 KiB default and
+ * HTTP/2's default header list limit here, so large cookies or tokens that pass Envoy pass here too.
+ */
+const MAX_HEADER_BYTES = 64 * 1024;
+
 /** How long a new plaintext connection may stay silent before its first bytes. */
 const SNIFF_TIMEOUT_MS = 30_000;
 
@@ -86,7 +92,7 @@ export class BindServer {
         if (n === 0 && this.#draining) socket.end();
       },
     };
-    this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)) }, (req, res) => {
+    this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)), maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
       const socket = req.socket as CountedSocket;
       socket[kInFlight] = inFlight(socket) + 1;
       serveHttp1(req, res, sink, scheme, hooks);
@@ -97,10 +103,19 @@ export class BindServer {
     this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
         socket.end('HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n');
+      } else if (err.code === 'HPE_HEADER_OVERFLOW' && socket.writable) {
+        // As HTTP/2 (and Envoy) answer it: 431, not a generic 400.
+        const body = `request headers larger than ${MAX_HEADER_BYTES} bytes\n`;
+        socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
       } else if (socket.writable && err.code !== 'ECONNRESET') {
         const body = 'bad request\n';
         socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
       } else socket.destroy();
+    });
+    // CONNECT (tunnels) is not supported: say so, rather than node's silent close.
+    this.#h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      const body = 'CONNECT is not supported\n';
+      socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
     });
     this.#h2 = http2.createServer({ maxSessionMemory: 64 });
     this.#h2.on('stream', (stream, headers, flags) => serveHttp2(stream, headers, flags, sink, scheme));

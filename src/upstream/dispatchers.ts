@@ -67,6 +67,8 @@ export class Upstreams {
       p = new Pool(originOf(t), {
         pipelining: 1,
         keepAliveTimeout: 4_000,
+        // Response heads up to 64 KiB, as the server side accepts for requests (undici's default is 16 KiB).
+        maxHeaderSize: 64 * 1024,
         ...(t.scheme === 'https'
           ? { connect: { rejectUnauthorized: !(t.tls?.insecure ?? false), ...(t.tls?.caCert !== undefined ? { ca: t.tls.caCert } : {}) } }
           : {}),

@@ -28,7 +28,7 @@ export function forwardNodeHttp1(
     for (let i = 0; i < flat.length; i += 2) if (flat[i] !== 'content-length') entries.push([flat[i]!, flat[i + 1]!]);
     // setHost: false, or node adds its own `Host: <upstream address>` ahead of the one in `headers` (the client's
     // authority, or what a processor set), and the upstream sees two.
-    const out = http.request({ host: target.host, port: target.port, method: req.method, path: req.path, agent, signal, setHost: false });
+    const out = http.request({ host: target.host, port: target.port, method: req.method, path: req.path, agent, signal, setHost: false, maxHeaderSize: 64 * 1024 });
     for (const [n, v] of entries) out.appendHeader(n, v);
     let responded = false;
     out.on('error', (err) => {

@@ -257,6 +257,13 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
   const noHost = await raw('GET / HTTP/1.1\r\n\r\n');
   assert.match(noHost, /^HTTP\/1\.1 400 /);
   // RFC 9112 3.2: two Hosts are a 400 (node would keep the first, and a server behind might read the other).
+  // Request heads past 64 KiB: 431, as HTTP/2 and Envoy answer (node's own default would be 16 KiB and a 400).
+  const huge = await raw(`GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(70 * 1024)}\r\n\r\n`);
+  assert.match(huge, /^HTTP\/1\.1 431 /);
+  assert.match(huge, /request headers larger than 65536 bytes/);
+  // A tunnel request gets an answer, not a silent close.
+  const connect = await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.match(connect, /^HTTP\/1\.1 501 /);
   const twoHosts = await raw('GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\nConnection: close\r\n\r\n');
   assert.match(twoHosts, /^HTTP\/1\.1 400 /);
   assert.match(twoHosts, /more than one Host header/);
