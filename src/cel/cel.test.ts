@@ -101,11 +101,11 @@ describe('compileCel rejects names the gateway does not provide', { timeout: 10_
     rejects('foo.Bar{a: 1}', /unknown message type "foo.Bar"/);
   });
 
-  it('a condition sees only the request', () => {
-    rejects('source.address == "10.0.0.1"', /variable "source" is not available in an extProc condition; it sees only: request/, CONDITION_SCOPE);
-    rejects('response.code == 200', /variable "response" is not available in an extProc condition/, CONDITION_SCOPE);
+  it('a condition sees only the request and its source', () => {
+    assert.equal(compileCel('source.address == "10.0.0.1"', CONDITION_SCOPE).evaluate({ source: { address: '10.0.0.1', port: 1 } }), true);
+    rejects('response.code == 200', /variable "response" is not available in an extProc condition; it sees only: request, source/, CONDITION_SCOPE);
     rejects('extproc.decision == "allow"', /variable "extproc" is not available/, CONDITION_SCOPE);
-    rejects("requets.path == '/x'", /unknown variable "requets" \(did you mean "request"\?\); known: request$/, CONDITION_SCOPE);
+    rejects("requets.path == '/x'", /unknown variable "requets" \(did you mean "request"\?\); known: request, source$/, CONDITION_SCOPE);
     for (const ok of ['request.path.startsWith("/v1")', '"x-debug" in request.headers', 'has(request.headers.x) && request.headers.x == "a"']) {
       assert.doesNotThrow(() => compileCel(ok, CONDITION_SCOPE), ok);
     }

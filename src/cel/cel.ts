@@ -23,9 +23,10 @@ export const FIELD_VARIABLES = ['request', 'response', 'source', 'extproc'] as c
 
 /**
  * Root variables of the activation a `conditional` extProc condition is evaluated against: the request as it is
- * when the policy runs (src/pipeline, `chooseExtProc`). Keep in step with that activation.
+ * when the policy runs, and the client's `source` (src/pipeline/ext-proc-chain.ts `resolveExtProc`). Keep in step
+ * with that activation.
  */
-export const CONDITION_VARIABLES = ['request'] as const;
+export const CONDITION_VARIABLES = ['request', 'source'] as const;
 
 /** Scope of metadataContext / requestAttributes / responseAttributes expressions. */
 export const FIELD_SCOPE: CelScope = Object.freeze({ variables: FIELD_VARIABLES });

@@ -63,6 +63,11 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   readonly #clientMethod: string;
   readonly #log: ExtProcLog;
   readonly #offAbort: () => void;
+  /**
+   * The streamed input body failed because an earlier processor answered the request mid-body (two processors
+   * after a re-route: pipeline/ext-proc-chain.ts): that answer, not this processor's failure, is what the client gets.
+   */
+  #inputAnswered: ImmediateResponseError | undefined;
 
   constructor(opts: SessionOptions) {
     const { config, ctx, req } = opts;
@@ -230,6 +235,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
   }
 
   inputFailed(dir: Direction, err: unknown): void {
+    this.#inputAnswered ??= immediateCause(err);
     const why = err instanceof Error ? err.message : String(err);
     this.channel.fail({ kind: 'reset', detail: `the ${dir} body failed while it was streaming to the processor: ${why}` });
   }
@@ -259,6 +265,7 @@ export class ExtProcSession implements ExtProcExchange, ExchangeServices {
       return CONTINUE;
     }
     this.#log.outcome = d.action === 'abort-stream' ? 'aborted' : 'failed';
+    if (this.#inputAnswered !== undefined) throw this.#inputAnswered;
     const code = err.cause.kind === 'timeout' ? 'ext_proc_timeout' : 'ext_proc_failed';
     throw new GatewayError(code, `ext_proc failed: ${d.reason}`, { status: d.status, cause: err });
   }
@@ -285,6 +292,15 @@ export class ImmediateResponseError extends GatewayError {
     super('ext_proc_failed', text.length > 0 ? text : `ext_proc immediate response (${response.status}) during the ${dir} body`, { status: response.status });
     this.response = response;
   }
+}
+
+/** The ImmediateResponseError behind `err`, if any (a body's failure or a transport may wrap it as a cause). */
+export function immediateCause(err: unknown): ImmediateResponseError | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) {
+    if (e instanceof ImmediateResponseError) return e;
+  }
+  return undefined;
 }
 
 function immediateText(r: GatewayResponse): string {

@@ -1,6 +1,6 @@
 /**
- * The bookkeeping of one HTTP exchange: its RequestContext, the ext_proc exchange (if any), the request
- * timer, and the single end-of-request step (finish ext_proc once, complete the access-log record, publish
+ * The bookkeeping of one HTTP exchange: its RequestContext, the ext_proc exchanges (if any), the request
+ * timer, and the single end-of-request step (finish each ext_proc once, complete the access-log record, publish
  * `requestEnd` once).
  */
 import type { Listener, Route, WeightedBackend } from '../config/model.js';
@@ -71,7 +71,8 @@ export class Exchange implements HandledResponse {
   readonly ctx: RequestContext;
   /** Aborted on client abort (by the server) or request timeout; `ctx.signal` is its signal. */
   readonly abort: RequestAbort;
-  extProc: ExtProcExchange | undefined;
+  /** The ext_proc exchanges started for this request, in start order (at most two: pipeline/ext-proc-chain.ts). */
+  extProcs: ExtProcExchange[] | undefined;
   timer: NodeJS.Timeout | undefined;
   /** The response the client is sent (set by `respond`). */
   response!: GatewayResponse;
@@ -142,16 +143,21 @@ export class Exchange implements HandledResponse {
     this.ctx.log.errorCode = g.code;
   }
 
-  /** Ends the exchange exactly once: ext_proc released, timer cleared, log completed and published. */
+  /** Ends the exchange exactly once: every ext_proc exchange released, timer cleared, log completed and published. */
   done(error: unknown, bytesOut: number): void {
     if (this.#ended) return;
     this.#ended = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (error !== undefined) this.error(error);
-    try {
-      this.extProc?.finish(error);
-    } catch {
-      // finish must not throw; a broken exchange must still be logged.
+    const procs = this.extProcs;
+    if (procs !== undefined) {
+      for (const p of procs) {
+        try {
+          p.finish(error);
+        } catch {
+          // finish must not throw; a broken exchange must still be logged, and the other one finished.
+        }
+      }
     }
     const log = this.ctx.log;
     log.durationMs = performance.now() - this.ctx.start;

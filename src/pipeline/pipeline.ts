@@ -8,7 +8,8 @@
  *  5. ext_proc choice: route-level extProc, else the listener's gateway-phase one (SPEC §2: only one runs);
  *     `conditional` resolved by CEL
  *  6. unimplemented gateway/route policies      → 500 naming the policy (never silently skipped)
- *  7. ext_proc request phases                   → may respond; may rewrite routing → route re-matched
+ *  7. ext_proc request phases                   → may respond; may rewrite routing → route re-matched, and the
+ *     re-selected route's own extProc runs too (at most two processors per request: ext-proc-chain.ts)
  *  8. no route → 404; directResponse → respond
  *  9. route requestHeaderModifier
  * 10. backend pick (weighted random)            → 500 when the route has no backend
@@ -16,23 +17,22 @@
  * 12. ai backends: prepareAiRequest            (after ext_proc: processors see the client-format body)
  * 13. forward upstream                          → 502/503/504 on failure
  * 14. ai backends: observeAiResponse           (before ext_proc response phases)
- * 15. ext_proc response phases                  → may respond
+ * 15. ext_proc response phases                  → may respond (the later-started processor first)
  * 16. responseHeaderModifier (backend, then route)
  * Any throw → GatewayError → text/plain error (gRPC: trailers-only grpc-status). `Exchange.done` runs once,
  * after the server wrote the response.
  */
-import type { AiBackend, Backend, ExtProcConfig, HostBackend, ExtProcPolicy, Listener, Route, WeightedBackend } from '../config/model.js';
+import type { AiBackend, Backend, ExtProcConfig, HostBackend, Listener, Route, WeightedBackend } from '../config/model.js';
 import { GatewayError } from '../errors.js';
 import type { RequestAbort } from '../http/abort.js';
-import { ImmediateResponseError } from '../extproc/session.js';
+import { immediateCause } from '../extproc/session.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { isGrpc } from '../http/message.js';
 import { observeAiResponse, openAiErrorResponse, prepareAiRequest } from '../ai/openai.js';
-import { logger } from '../observability/logger.js';
 import { applyBackendAuth } from '../policies/backend-auth.js';
 import { directResponse } from '../policies/direct-response.js';
 import { applyHeaderModifier } from '../policies/header-modifier.js';
-import { raceSignal, startRequestTimeout } from '../policies/timeout.js';
+import { startRequestTimeout } from '../policies/timeout.js';
 import { matchRoute, selectListener, type RouteTable } from '../routing/match.js';
 import { errorResponse, type Deliver } from '../server/respond.js';
 import type { Upstreams, UpstreamTarget } from '../upstream/dispatchers.js';
@@ -40,6 +40,7 @@ import { forward, forwardTo, type ForwardOptions } from '../upstream/forward.js'
 import type { UpstreamReceiver } from '../upstream/forward-undici.js';
 import type { CompiledBind } from './compiled.js';
 import { Exchange } from './exchange.js';
+import { chooseExtProc, extProcRequest, extProcResponse } from './ext-proc-chain.js';
 import type { ExtProcStarter } from './policy.js';
 
 /** What the pipeline needs from the gateway. */
@@ -96,20 +97,11 @@ function failed(err: unknown, ex: Exchange, req: GatewayRequest): GatewayRespons
  * is the gateway's text (or gRPC) form.
  */
 function failureResponse(g: GatewayError, err: unknown, ex: Exchange, req: GatewayRequest): GatewayResponse {
-  const immediate = immediateIn(err);
+  const immediate = immediateCause(err);
   if (immediate !== undefined) return immediate.response;
   const backend = ex.ctx.backend ?? ex.ctx.route?.backends[0];
   if (g.code === 'ai_bad_request' || backend?.backend.kind === 'ai') return openAiErrorResponse(g);
   return errorResponse(g, req);
-}
-
-/** The ImmediateResponseError behind `err`, if any (transports may wrap the body's failure as a cause). */
-function immediateIn(err: unknown): ImmediateResponseError | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) {
-    if (e instanceof ImmediateResponseError) return e;
-  }
-  return undefined;
 }
 
 /**
@@ -134,13 +126,11 @@ function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex:
   return undefined;
 }
 
-/** Phase 7 (ext_proc request phases), then the rest, with the ext_proc response phases. */
+/** Phase 7 (ext_proc request phases, ext-proc-chain.ts), then the rest, with the ext_proc response phases. */
 async function withExtProc(deps: PipelineDeps, config: ExtProcConfig, table: RouteTable, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
   const ctx = ex.ctx;
-  const extProc = (ex.extProc = deps.startExtProc(config, ctx, req));
-  const outcome = await raceSignal(extProc.onRequest(req), ctx.abort);
+  const outcome = await extProcRequest(deps.startExtProc, config, table, ex, req);
   if (outcome.kind === 'respond') return outcome.response;
-  if (extProc.routingChanged) ctx.route = matchRoute(table, req);
   const route = ctx.route;
   const wb = requestPhases(route, ex, req);
   if (!isBackend(wb)) return wb;
@@ -216,8 +206,8 @@ function forwardOptions(target: UpstreamTarget, backend: Backend, route: Route, 
 
 /** Phases 15–16 for a response from the backend. */
 async function responsePhases(res: GatewayResponse, wb: WeightedBackend, route: Route, ex: Exchange): Promise<GatewayResponse> {
-  if (ex.extProc !== undefined) {
-    const outcome = await raceSignal(ex.extProc.onResponse(res), ex.ctx.abort);
+  if (ex.extProcs !== undefined) {
+    const outcome = await extProcResponse(ex.extProcs, res, ex.ctx.abort);
     if (outcome.kind === 'respond') return outcome.response;
   }
   return responseHeaders(res, wb, route);
@@ -270,25 +260,6 @@ function addForwardedHeaders(req: GatewayRequest): void {
   else h.append('x-forwarded-for', ip);
   if (h.has('x-forwarded-proto')) h.set('x-forwarded-proto', req.scheme);
   else h.append('x-forwarded-proto', req.scheme);
-}
-
-/** Route-level extProc wins over the gateway-phase one (SPEC §2); `conditional` picks the first matching entry. */
-function chooseExtProc(route: Route | undefined, listener: Listener, req: GatewayRequest): ExtProcConfig | undefined {
-  const policy: ExtProcPolicy | undefined = route?.policies.extProc ?? listener.policies.extProc;
-  if (policy === undefined) return undefined;
-  if (policy.kind === 'static') return policy.config;
-  const activation = {
-    request: { method: req.method, path: req.path, host: req.authority, scheme: req.scheme, headers: req.headers.toObject() },
-  };
-  for (const entry of policy.entries) {
-    if (entry.condition === undefined) return entry.config;
-    try {
-      if (entry.condition.evaluate(activation) === true) return entry.config;
-    } catch (err) {
-      logger.warn({ condition: entry.condition.source, err: (err as Error).message }, 'extProc condition failed to evaluate; treated as false');
-    }
-  }
-  return undefined;
 }
 
 function rejectUnimplemented(gateway: readonly string[], route: readonly string[] | undefined): void {

@@ -11,9 +11,10 @@ export type PolicyOutcome = { readonly kind: 'continue' } | { readonly kind: 're
 export const CONTINUE: PolicyOutcome = Object.freeze({ kind: 'continue' });
 
 /**
- * One ext_proc exchange (one Process stream) for one HTTP exchange. The pipeline calls `onRequest` once
- * before routing to the backend, `onResponse` once with the upstream response, and `finish` exactly once
- * when the exchange is over (ok or not) so the stream and timers are released.
+ * One ext_proc exchange (one Process stream) for one HTTP exchange (a re-routed request may have two:
+ * pipeline/ext-proc-chain.ts). The pipeline calls `onRequest` once before routing to the backend, `onResponse`
+ * once with the upstream response, and `finish` exactly once when the exchange is over (ok or not) so the stream
+ * and timers are released.
  */
 export interface ExtProcExchange {
   /**

@@ -34,7 +34,7 @@ describe('ext_proc CEL fields', { timeout: 60_000 }, () => {
       policies:
         extProc:
           conditional:
-          - condition: 'request.path.startsWith("/v1/chat")'
+          - condition: 'request.path.startsWith("/v1/chat") && source.address.endsWith("127.0.0.1")'
             host: "${chat.target}"
             requestAttributes:
               request.path: request.path
