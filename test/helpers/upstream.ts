@@ -144,7 +144,9 @@ export async function startUpstream(opts: { handler?: UpHandler; keepBody?: bool
     if (reply.hang === true) return;
     if (reply.reset === 'before-headers') return sink.reset();
     const headers = { ...(reply.headers ?? {}) };
-    sink.head(reply.status ?? 200, headers, reply.trailers !== undefined);
+    // HTTP/2: a stream that may be reset mid-body is opened as one with trailers to come, so its reset is never
+    // preceded by an END_STREAM (node ends the writable side before the RST_STREAM otherwise).
+    sink.head(reply.status ?? 200, headers, reply.trailers !== undefined || reply.reset === 'mid-body');
     let first = true;
     for await (const c of chunksOf(reply.body)) {
       if (!first && reply.chunkDelayMs !== undefined) await delay(reply.chunkDelayMs);
@@ -226,7 +228,11 @@ export async function startUpstream(opts: { handler?: UpHandler; keepBody?: bool
         if (wantTrailers && t !== undefined) stream.once('wantTrailers', () => stream.sendTrailers(t));
         stream.end();
       },
-      reset: () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+      reset: () => {
+        // No trailers and no END_STREAM: the RST_STREAM alone ends the stream.
+        stream.on('wantTrailers', () => undefined);
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      },
     };
     const src = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 ? [] : stream;
     void serve(r, src as AsyncIterable<Buffer>, sink, () => trailers).catch(() => stream.destroy());
