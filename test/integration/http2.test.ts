@@ -448,3 +448,25 @@ test('HTTP/2: a client that resets mid-upload makes the upstream stream reset, n
   await ended;
   assert.equal(ends[0]!.how, 'reset', `the upstream saw ${JSON.stringify(ends[0])}`);
 });
+
+test('HTTP/2 end to end: an upstream stream reset mid-body resets the client stream, never ends it cleanly', { timeout: 30_000 }, async (t) => {
+  const up = await scopedUpstream(t, { handler: () => ({ status: 200, body: ['first chunk', 'never sent'], reset: 'mid-body' }) });
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${up.port}"}]
+`));
+  const client = http2.connect(gw.url());
+  client.on('error', () => undefined);
+  t.after(() => client.close());
+  const st = client.request({ ':path': '/dies' });
+  let got = '';
+  st.setEncoding('utf8');
+  st.on('data', (c: string) => (got += c));
+  const how = await new Promise<string>((resolve) => {
+    st.on('end', () => resolve('end'));
+    st.on('error', () => resolve(`error ${st.rstCode}`));
+    st.on('close', () => resolve(`close ${st.rstCode}`));
+  });
+  assert.notEqual(how, 'end', `the client stream ended cleanly after ${JSON.stringify(got)}`);
+  assert.equal(up.requests[0]!.httpVersion, '2', 'the upstream leg was HTTP/2');
+  assert.doesNotMatch(got, /never sent/);
+});
