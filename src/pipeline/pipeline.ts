@@ -129,9 +129,13 @@ function runPhases(deps: PipelineDeps, cb: CompiledBind, listener: Listener, ex:
 /** Phase 7 (ext_proc request phases, ext-proc-chain.ts), then the rest, with the ext_proc response phases. */
 async function withExtProc(deps: PipelineDeps, config: ExtProcConfig, table: RouteTable, ex: Exchange, req: GatewayRequest): Promise<GatewayResponse> {
   const ctx = ex.ctx;
+  const first = ctx.route;
   const outcome = await extProcRequest(deps.startExtProc, config, table, ex, req);
   if (outcome.kind === 'respond') return outcome.response;
   const route = ctx.route;
+  // A re-selected route's policies that tollgate cannot enforce (an auth policy, say) fail it as on arrival:
+  // re-routing must not be a way around them.
+  if (route !== first) rejectUnimplemented([], route?.policies.unimplemented);
   const wb = requestPhases(route, ex, req);
   if (!isBackend(wb)) return wb;
   if (wb.backend.kind === 'ai') return toAiBackend(deps, wb, wb.backend, route!, ex, req);

@@ -107,6 +107,11 @@ ${route('rplain', '/plain/')}
 ${route('rr', '/r/', r)}
 ${route('rr2', '/r2/', r2)}
 ${route('rr3', '/r3/', r3)}
+    - name: rjwt
+      matches: [{path: {pathPrefix: /jwt/}}]
+      backends: [{host: 127.0.0.1:${up.port}}]
+      policies:
+        jwtAuth: {issuer: me}
 gatewayPolicies:
 - name: gateway-phase
   target:
@@ -132,6 +137,18 @@ ${extProc(gw, 4)}
   const accessLine = async (path: string): Promise<AccessLine> =>
     JSON.parse(await gate.waitForLine((l) => l.includes('"kind":"access"') && l.includes(`"path":"${path}"`))) as AccessLine;
   const processorsIn = (line: AccessLine): string[] => (line.extProc ?? []).map((e) => `${targets()[e.target] ?? e.target}:${e.outcome}`);
+
+  it('a re-route to a route with a policy tollgate cannot enforce fails as a direct request there does (500), never reaches it', async () => {
+    for (const proto of PROTOS) {
+      const direct = await send(proto, `/jwt/direct-${proto}`);
+      assert.equal(direct.res.status, 500);
+      assert.match(direct.res.text, /policy jwtAuth is not implemented/);
+      const rerouted = await send(proto, `/a/to-jwt-${proto}`, { 'x-gw-to': `/jwt/from-a-${proto}` });
+      assert.equal(rerouted.res.status, 500, `HTTP/${proto}: ${rerouted.res.text}`);
+      assert.match(rerouted.res.text, /policy jwtAuth is not implemented/);
+      assert.equal(rerouted.echo, undefined, 'the upstream was not reached');
+    }
+  });
 
   it('a gateway-phase processor re-routes to a route with its own processor: both run, in order', async () => {
     for (const proto of PROTOS) {
