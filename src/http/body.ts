@@ -251,6 +251,14 @@ export function bufferBody(data: Buffer | string, trailers?: HeaderList): Body {
   };
 }
 
+/** `getTrailers`, with an empty list read as none. */
+export function nonEmpty(getTrailers: () => HeaderList | undefined): () => HeaderList | undefined {
+  return () => {
+    const t = getTrailers();
+    return t && t.size > 0 ? t : undefined;
+  };
+}
+
 /**
  * A body over a node Readable (IncomingMessage, Http2Stream, Http2ServerRequest).
  * `getTrailers` is read after the stream ended.
@@ -259,10 +267,7 @@ export function readableBody(stream: Readable, getTrailers: () => HeaderList | u
   const body = {
     length,
     bytesRead: 0,
-    trailers: () => {
-      const t = getTrailers();
-      return t && t.size > 0 ? t : undefined;
-    },
+    trailers: nonEmpty(getTrailers),
     async *[Symbol.asyncIterator]() {
       for await (const c of stream) {
         const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c as string);

@@ -3,6 +3,7 @@
  */
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { RequestAbort } from '../http/abort.js';
+import { nonEmpty } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
 import { headersFromObject } from '../http/hop-by-hop.js';
 import type { Body, GatewayRequest, GatewayResponse } from '../http/message.js';
@@ -31,10 +32,7 @@ function streamBody(stream: ServerHttp2Stream, getTrailers: () => HeaderList | u
   const body = {
     length,
     bytesRead: 0,
-    trailers: () => {
-      const t = getTrailers();
-      return t && t.size > 0 ? t : undefined;
-    },
+    trailers: nonEmpty(getTrailers),
     async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
       pulledUploads.add(stream);
       try {

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import { Agent, request } from 'undici';
-import { routesConfig, scopedGateway, scopedProcessor, scopedUpstream } from '../helpers/gateway-fixtures.js';
+import { routesConfig, scopedGateway, scopedProcessor, scopedUpstream, type TestScope } from '../helpers/gateway-fixtures.js';
 import { endStreamAt, FRAME, rawH2Upload } from '../helpers/h2-frames.js';
 import { h2Request } from '../helpers/http-clients.js';
 import type { StartedGateway } from '../helpers/start-gateway.js';
@@ -19,11 +19,7 @@ const CA = readFileSync(new URL('server.crt', TLS_DIR), 'utf8');
 
 test('h2c prior knowledge and HTTP/1.1 share one plaintext port; HTTP/2 goes upstream as HTTP/2', { timeout: 30_000 }, async (t) => {
   const up = await scopedUpstream(t);
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${up.port}"}]
-`));
-  const client = http2.connect(gw.url());
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, up.port);
   const r = await h2Request(client, { ':method': 'POST', ':path': '/h2?x=1', ':authority': 'svc.local', 'x-h2': 'yes' }, { body: 'h2 body' });
   assert.equal(r.status, 200);
   const echoed = JSON.parse(r.body) as { httpVersion: string; path: string; authority: string; body: string; headers: Record<string, string> };
@@ -113,11 +109,7 @@ test('an HTTP/2 client reaches an HTTP/1.1-only backend (fallback), trailers inc
     plain.close();
     plain.closeAllConnections();
   });
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${port}"}]
-`));
-  const client = http2.connect(gw.url());
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, port);
   for (let i = 0; i < 2; i++) {
     const result = await h2Request(client, { ':method': 'POST', ':path': '/x' }, { body: 'up', trailers: { 'x-req-trailer': 'h2' } });
     assert.equal(result.status, 200);
@@ -132,11 +124,7 @@ test('an HTTP/2 client reaches an HTTP/1.1-only backend (fallback), trailers inc
 
 test('an HTTP/2 client resetting its stream aborts the upstream request', { timeout: 30_000 }, async (t) => {
   const up = await scopedUpstream(t, { handler: () => ({ hang: true }) });
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${up.port}"}]
-`));
-  const client = http2.connect(gw.url());
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, up.port);
   const s = client.request({ ':path': '/hang' });
   s.on('error', () => undefined);
   const seen = await up.nextRequest();
@@ -302,6 +290,17 @@ test('HTTP/2: a request body over maxBufferSize in ext_proc buffered mode gets t
  * A raw HTTP/1.1 upstream that answers every connection with `answer(path)` and closes it (it answers an HTTP/2
  * preface with HTTP/1.1 too, so the gateway falls back to HTTP/1.1 for it).
  */
+/** A gateway with one route to 127.0.0.1:`port`, and an h2c client session to it (closed after the test). */
+async function h2cGateway(t: TestScope, port: number): Promise<{ gw: StartedGateway; client: http2.ClientHttp2Session }> {
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:${port}"}]
+`));
+  const client = http2.connect(gw.url());
+  client.on('error', () => undefined);
+  t.after(() => client.close());
+  return { gw, client };
+}
+
 async function rawUpstream(t: { after: (fn: () => void) => void }, answer: (path: string) => string): Promise<number> {
   const raw = net.createServer((socket) => {
     socket.on('error', () => undefined);
@@ -321,12 +320,7 @@ test('an upstream 204 or 304 carrying content-length gives HTTP/2 clients a vali
     '/304': 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 100\r\n\r\n',
   };
   const port = await rawUpstream(t, (path) => heads[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${port}"}]
-`));
-  const client = http2.connect(gw.url());
-  client.on('error', () => undefined);
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, port);
   const r204 = await h2Request(client, { ':path': '/204' });
   assert.equal(r204.status, 204);
   assert.equal(r204.headers['content-length'], undefined);
@@ -346,12 +340,7 @@ test('an upstream 204 or 304 carrying content-length gives HTTP/2 clients a vali
 test('HTTP/2: bytesOut in the access log counts the bytes written before the response failed', { timeout: 30_000 }, async (t) => {
   // 1000 of the announced 2000 body bytes, then the upstream connection closes.
   const port = await rawUpstream(t, () => `HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(1000)}`);
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${port}"}]
-`));
-  const client = http2.connect(gw.url());
-  client.on('error', () => undefined);
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, port);
   const got = await new Promise<{ bytes: number; rstCode: number }>((resolve) => {
     const st = client.request({ ':path': '/dies-mid-body' });
     let bytes = 0;
@@ -433,11 +422,7 @@ test('HTTP/2: a client that resets mid-upload makes the upstream stream reset, n
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   t.after(() => upstream.close());
   const port = (upstream.address() as net.AddressInfo).port;
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${port}"}]
-`));
-  const client = http2.connect(gw.url());
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, port);
   const ended = new Promise<void>((resolve) => (onEnd = resolve));
   const s = client.request({ ':method': 'POST', ':path': '/upload' });
   s.on('error', () => undefined);
@@ -451,12 +436,7 @@ test('HTTP/2: a client that resets mid-upload makes the upstream stream reset, n
 
 test('HTTP/2 end to end: an upstream stream reset mid-body resets the client stream, never ends it cleanly', { timeout: 30_000 }, async (t) => {
   const up = await scopedUpstream(t, { handler: () => ({ status: 200, body: ['first chunk', 'never sent'], reset: 'mid-body' }) });
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${up.port}"}]
-`));
-  const client = http2.connect(gw.url());
-  client.on('error', () => undefined);
-  t.after(() => client.close());
+  const { gw, client } = await h2cGateway(t, up.port);
   const st = client.request({ ':path': '/dies' });
   let got = '';
   st.setEncoding('utf8');

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { routesConfig, scopedGateway, scopedUpstream, type TestScope } from '../helpers/gateway-fixtures.js';
@@ -25,6 +26,18 @@ async function setup(t: TestScope): Promise<{ gw: StartedGateway; up: Upstream }
     { vars: { UP: up.port } },
   );
   return { gw, up };
+}
+
+/** A gateway whose one route goes to a raw TCP upstream on 127.0.0.1 that `onConnection` drives. */
+async function rawUpstreamGateway(t: TestScope, onConnection: (socket: Socket) => void): Promise<StartedGateway> {
+  const upstream = createServer(onConnection);
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const port = (upstream.address() as AddressInfo).port;
+  return scopedGateway(t, routesConfig(`
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`), { vars: { UP: port } });
 }
 
 test('HTTP/1.1 proxying: headers, x-forwarded-*, host kept, hop-by-hop stripped both ways', { timeout: 30_000 }, async (t) => {
@@ -70,10 +83,9 @@ test('HTTP/1.1 proxying: headers, x-forwarded-*, host kept, hop-by-hop stripped 
 });
 
 test('a chunked upload reaches the upstream with exactly one Host: the client\'s', { timeout: 30_000 }, async (t) => {
-  const net = await import('node:net');
   // A raw upstream that keeps the request head as it came on the wire (node's parser would fold two Hosts into one).
   const heads: string[] = [];
-  const upstream = net.createServer((socket) => {
+  const gw = await rawUpstreamGateway(t, (socket) => {
     let buf = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => {
@@ -84,13 +96,6 @@ test('a chunked upload reaches the upstream with exactly one Host: the client\'s
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
     });
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  t.after(() => upstream.close());
-  const port = (upstream.address() as { port: number }).port;
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends:
-      - host: 127.0.0.1:{{UP}}
-`), { vars: { UP: port } });
   const res = await request(gw.url() + '/upload', { method: 'POST', headers: { host: 'shop.example.com' }, body: Readable.from([Buffer.from('ab'), Buffer.from('cd')]) });
   assert.equal(await res.body.text(), 'ok');
   assert.equal(heads.length, 1);
@@ -111,20 +116,12 @@ test('response header values with bytes above 0x7f (obs-text) reach the client b
 });
 
 test('a response whose upstream connection drops right after its last declared byte reaches the client whole', { timeout: 30_000 }, async (t) => {
-  const net = await import('node:net');
   // Sends a complete content-length response, then resets the connection at once (no graceful close).
-  const upstream = net.createServer((socket) => {
+  const gw = await rawUpstreamGateway(t, (socket) => {
     socket.once('data', () => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 11\r\n\r\nhello world', () => socket.resetAndDestroy());
     });
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  t.after(() => upstream.close());
-  const port = (upstream.address() as { port: number }).port;
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends:
-      - host: 127.0.0.1:{{UP}}
-`), { vars: { UP: port } });
   for (let i = 0; i < 3; i++) {
     const res = await request(gw.url() + `/r${i}`);
     assert.equal(res.statusCode, 200);
