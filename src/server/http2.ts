@@ -57,6 +57,9 @@ export function fromHttp2(stream: ServerHttp2Stream, h: IncomingHttpHeaders, fla
   const method = h[':method'];
   const path = h[':path'];
   if (method === undefined || path === undefined) throw new Error('missing :method or :path');
+  // RFC 9113 8.3.1: :path is origin-form here (a URL in it would be matched literally by routing: a path rule
+  // could be bypassed, as with HTTP/1.1's absolute form). Anything else is a malformed request.
+  if (path.charCodeAt(0) !== 0x2f) throw new Error(':path must start with /');
   let trailers: HeaderList | undefined;
   const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
   if (!ended) stream.once('trailers', (t: IncomingHttpHeaders) => (trailers = headersFromObject(t, false)));

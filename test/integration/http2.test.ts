@@ -450,3 +450,21 @@ test('HTTP/2 end to end: an upstream stream reset mid-body resets the client str
   assert.equal(up.requests[0]!.httpVersion, '2', 'the upstream leg was HTTP/2');
   assert.doesNotMatch(got, /never sent/);
 });
+
+test('HTTP/2: a :path that is not origin-form is a malformed request (stream reset), never routed literally', { timeout: 30_000 }, async (t) => {
+  const up = await scopedUpstream(t);
+  const { client } = await h2cGateway(t, up.port);
+  for (const path of ['http://127.0.0.1/_stats', '*', 'x']) {
+    const code = await new Promise<number>((resolve) => {
+      const st = client.request({ ':path': path });
+      st.on('error', () => undefined);
+      st.on('response', () => resolve(-1));
+      st.on('close', () => resolve(st.rstCode));
+      st.resume();
+    });
+    assert.equal(code, http2.constants.NGHTTP2_PROTOCOL_ERROR, path);
+  }
+  assert.equal(up.requests.length, 0);
+  // The session is still usable.
+  assert.equal((await h2Request(client, { ':path': '/ok' })).status, 200);
+});
