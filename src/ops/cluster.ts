@@ -25,6 +25,13 @@ export interface ClusterOptions extends RunOptions {
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>[];
 const REPLY_TIMEOUT_MS = 10_000;
+/**
+ * How long a scrape waits for a worker's metrics. Prometheus gives up on a scrape after 10 s by default, so one
+ * stuck worker must not hold every scrape that long: its last reply stands in for it.
+ */
+const METRICS_TIMEOUT_MS = 2_000;
+/** Metric types whose values only grow: a dead worker's last values stay in the merged sum. */
+const CUMULATIVE = new Set(['counter', 'histogram']);
 const RESTART_DELAY_MS = 500;
 
 /** Starts the primary and `opts.workers` workers; rejects if any worker fails to start. */
@@ -44,10 +51,10 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
     if (w.isConnected()) w.send(m);
   };
   /** Sends a request and resolves with the worker's reply, or undefined on timeout / exit. */
-  const ask = (w: Worker, make: (id: number) => ToWorker): Promise<FromWorker | undefined> => {
+  const ask = (w: Worker, make: (id: number) => ToWorker, timeoutMs = REPLY_TIMEOUT_MS): Promise<FromWorker | undefined> => {
     const id = nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle(undefined), REPLY_TIMEOUT_MS);
+      const timer = setTimeout(() => settle(undefined), timeoutMs);
       const onExit = (): void => settle(undefined);
       function settle(m: FromWorker | undefined): void {
         clearTimeout(timer);
@@ -77,6 +84,7 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
         } else if (m.t === 'ready') {
           ready = true;
           serving.set(w, startedWith);
+          if (readiness.state === 'no worker serving') readiness.state = 'ready';
           // A reload that landed while this worker was starting did not reach it: catch it up.
           if (startedWith !== text) void catchUp(w);
           resolve(m.addresses);
@@ -86,6 +94,8 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
       w.once('exit', (code, signal) => {
         workers.delete(w);
         serving.delete(w);
+        retire(w);
+        if (serving.size === 0 && readiness.state === 'ready') readiness.state = 'no worker serving';
         if (!ready) reject(new Error(`worker ${w.process.pid ?? '?'} exited during startup (${signal ?? code})`));
         else if (!draining) {
           logger.error({ pid: w.process.pid, code, signal }, 'worker exited; starting a replacement');
@@ -108,12 +118,34 @@ export async function runCluster(opts: ClusterOptions): Promise<Running> {
     if (error !== undefined) logger.error({ pid: w.process.pid, error }, 'worker could not apply the current config');
   };
 
+  /** Each worker's last metrics reply. */
+  const lastSeen = new Map<Worker, MetricJson>();
+  /**
+   * The counters and histograms of workers that exited, as last seen: kept in the sum, so a merged counter never
+   * goes down when a worker dies (Prometheus would read that as a reset). Gauges leave with their worker.
+   */
+  let retired: MetricJson[] = [];
+  const retire = (w: Worker): void => {
+    const last = lastSeen.get(w);
+    lastSeen.delete(w);
+    // prom-client's types say a numeric enum; at run time `type` is the name ('counter', 'gauge', …).
+    if (last !== undefined) retired.push(last.filter((m) => CUMULATIVE.has(String(m.type))));
+  };
+
   const aggregated = {
     contentType: metrics.registry.contentType,
     async metrics(): Promise<string> {
-      const replies = await Promise.all([...workers].map((w) => ask(w, (id) => ({ t: 'metrics', id }))));
-      const parts: MetricJson[] = [await metrics.registry.getMetricsAsJSON()];
-      for (const r of replies) if (r?.t === 'metrics') parts.push(r.data as MetricJson);
+      const live = [...workers];
+      const replies = await Promise.all(live.map((w) => ask(w, (id) => ({ t: 'metrics', id }), METRICS_TIMEOUT_MS)));
+      if (retired.length > 1) retired = [(await AggregatorRegistry.aggregate(retired).getMetricsAsJSON()) as MetricJson];
+      const parts: MetricJson[] = [await metrics.registry.getMetricsAsJSON(), ...retired];
+      live.forEach((w, i) => {
+        const r = replies[i];
+        if (r?.t === 'metrics') lastSeen.set(w, r.data as MetricJson);
+        // A worker that did not answer in time counts as it did last time.
+        const data = lastSeen.get(w);
+        if (data !== undefined) parts.push(data);
+      });
       return AggregatorRegistry.aggregate(parts).metrics();
     },
   };

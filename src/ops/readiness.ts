@@ -6,8 +6,11 @@
 import type { ListenAddr } from '../config/model.js';
 import { pathOf, reply, startOpsServer, type OpsServer } from './serve.js';
 
-/** Where the process is in its life; only `ready` answers 200. */
-export type ReadinessState = 'starting' | 'ready' | 'draining';
+/**
+ * Where the process is in its life; only `ready` answers 200. `no worker serving`: in multi-process mode every
+ * worker died and none of the replacements is listening yet (the bind refuses connections meanwhile).
+ */
+export type ReadinessState = 'starting' | 'ready' | 'draining' | 'no worker serving';
 
 /** Mutable readiness flag shared by main.ts and the readiness server. */
 export class Readiness {

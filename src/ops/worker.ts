@@ -3,6 +3,7 @@
  * reload, report metrics, drain). Signals are the primary's business; a worker whose primary vanished
  * drains on its own.
  */
+import cluster from 'node:cluster';
 import { loadConfigText } from '../config/load.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { createAccessLog, type AccessLog } from '../observability/access-log.js';
@@ -91,6 +92,9 @@ export function runWorker(): void {
   // A terminal Ctrl-C reaches the whole process group; only the primary decides when workers stop.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
+  // node's cluster makes a worker exit at once when its IPC channel closes unexpectedly (the primary died): every
+  // in-flight request would be cut. Marking the disconnect as expected leaves it to the handler below, which drains.
+  if (cluster.worker !== undefined) cluster.worker.exitedAfterDisconnect = true;
   process.on('disconnect', () => {
     if (!draining) logger.warn({ pid: process.pid }, 'cluster primary went away; draining this worker');
     void drain(DEFAULT_DRAIN_MS);
