@@ -4,7 +4,7 @@ import { Registry, Counter } from 'prom-client';
 import type { GatewayModel } from '../config/model.js';
 import { startAdminServer } from './admin.js';
 import { Readiness, startReadinessServer } from './readiness.js';
-import { startStatsServer } from './stats.js';
+import { exposition, startStatsServer } from './stats.js';
 
 const LOOPBACK = { host: '127.0.0.1', port: 0 };
 
@@ -45,6 +45,15 @@ test('stats: /metrics and /stats/prometheus serve the registry', { timeout: 10_0
     assert.equal(r.status, 200);
     assert.match(await r.text(), /unit_test_total 4/);
   }
+  const head = await fetch(`http://${s.address}/metrics`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), '');
+});
+
+test('stats: a NaN sample is written NaN, as the text format spells it (prom-client writes Nan)', () => {
+  assert.equal(exposition('a_mean_seconds Nan\nb 1\nc{x="Nan"} Nan\n'), 'a_mean_seconds NaN\nb 1\nc{x="Nan"} NaN\n');
+  const plain = 'a 1\n';
+  assert.equal(exposition(plain), plain);
 });
 
 test('an address already in use rejects start', { timeout: 10_000 }, async (t) => {

@@ -15,8 +15,16 @@ export interface MetricsSource {
 export function startStatsServer(addr: ListenAddr, registry: MetricsSource): Promise<OpsServer> {
   return startOpsServer('stats', addr, async (req, res) => {
     const path = pathOf(req);
-    if (req.method !== 'GET' || (path !== '/metrics' && path !== '/stats/prometheus')) return false;
-    reply(res, 200, await registry.metrics(), registry.contentType);
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || (path !== '/metrics' && path !== '/stats/prometheus')) return false;
+    reply(res, 200, exposition(await registry.metrics()), registry.contentType);
     return true;
   });
+}
+
+/**
+ * prom-client writes a NaN sample as `Nan` (nodejs_eventloop_lag_* right after start): Prometheus takes it, but the
+ * text format spells it `NaN` and strict parsers reject the whole scrape.
+ */
+export function exposition(text: string): string {
+  return text.includes(' Nan') ? text.replace(/ Nan$/gm, ' NaN') : text;
 }
