@@ -11,57 +11,7 @@ import type { ProcessingResponse } from './messages.js';
 import { ExtProcSession } from './session.js';
 import { signalSource } from '../http/abort.js';
 
-const opts = (o: Partial<ProcessingOptions> = {}): ProcessingOptions => ({
-  requestHeaderMode: 'send', responseHeaderMode: 'send', requestBodyMode: 'none', responseBodyMode: 'none',
-  requestTrailerMode: 'skip', responseTrailerMode: 'skip', allowModeOverride: false, ...o,
-});
-const config = (o: Partial<ProcessingOptions> = {}, c: Partial<ExtProcConfig> = {}): ExtProcConfig => ({
-  target: { scheme: 'http', host: '127.0.0.1', port: 1, display: 'proc:1', tls: undefined },
-  failureMode: 'failClosed', processingOptions: opts(o), messageTimeoutMs: 2000, statusOnError: 500,
-  metadataContext: undefined, requestAttributes: undefined, responseAttributes: undefined, ...c,
-});
-function context(o: { maxBufferSize?: number; signal?: AbortSignal } = {}): RequestContext {
-  const signal = o.signal ?? new AbortController().signal;
-  return {
-    id: 'r1', start: 0, listener: {} as never, route: undefined, backend: undefined,
-    signal, abort: signalSource(signal), maxBufferSize: o.maxBufferSize ?? 1024,
-    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', extprocMetadata: {},
-    log: { id: 'r1', gateway: 'g', listener: 'l', method: 'GET', path: '/', authority: 'a', protocol: 'HTTP/1.1', remote: '' },
-  };
-}
-const request = (body: string | null = null, headers: Array<[string, string]> = []): GatewayRequest => ({
-  method: body === null ? 'GET' : 'POST', scheme: 'http', authority: 'a.test', path: '/p',
-  headers: new HeaderList(headers), body: body === null ? null : bufferBody(body), httpVersion: '1.1', remoteAddress: '127.0.0.1', remotePort: 1,
-});
-const response = (body: string | null = 'upstream', headers: Array<[string, string]> = []): GatewayResponse => ({
-  status: 200, headers: new HeaderList(headers), body: body === null ? null : bufferBody(body),
-});
-const setH = (key: string, value: string) => ({ header: { key, rawValue: Buffer.from(value) } });
-
-/** A script with per-phase overrides; everything else passes through. */
-function script(over: Record<string, (s: Parameters<FakeScript>[1]) => ProcessingResponse | 'none' | void> = {}): FakeScript {
-  return (msg, s) => {
-    const f = over[phaseName(msg)];
-    const r = f ? f(s) : undefined;
-    if (r === 'none') return;
-    s.reply(r ?? passThrough(msg));
-  };
-}
-function session(client: FakeClient, cfg = config(), ctx = context(), req = request()) {
-  return { s: new ExtProcSession({ config: cfg, ctx, req, client }), ctx, req };
-}
-async function text(b: GatewayRequest['body']): Promise<string> {
-  return b === null ? '<null>' : (await readAll(b, 1 << 20, () => new Error('big'))).toString();
-}
-async function rejects(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof GatewayError, String(e));
-    return e;
-  }
-  assert.fail('expected a GatewayError');
-}
+import { config, context, rejects, request, response, script, session, setH, text } from './session.test-helper.js';
 
 describe('ext_proc session: headers', { timeout: 10_000 }, () => {
   it('sends pseudo-headers, end_of_stream for a bodyless request, protocol_config once, traceparent; applies mutations both ways', async () => {
@@ -228,89 +178,6 @@ describe('ext_proc session: buffered bodies', { timeout: 10_000 }, () => {
     assert.deepEqual(sent.map(phaseName), ['response_headers', 'response_body', 'response_trailers']);
     assert.equal(sent[1]!.responseBody!.endOfStream, false, 'trailers follow');
     s.finish();
-  });
-});
-
-describe('ext_proc session: content-length the processor leaves, and trailers of buffered bodies', { timeout: 10_000 }, () => {
-  const setCl = (dir: 'request' | 'response', phase: 'Headers' | 'Body', v: string) => (): ProcessingResponse =>
-    ({ [`${dir}${phase}`]: { response: { headerMutation: { setHeaders: [setH('content-length', v)] } } } }) as ProcessingResponse;
-  const chunked = (text: string, trailers?: HeaderList): BodyChannel => {
-    const ch = new BodyChannel();
-    ch.pushNoWait(Buffer.from(text));
-    ch.end(trailers);
-    return ch;
-  };
-
-  it('buffered: an unchanged body is checked against the final content-length, from either reply', async () => {
-    for (const phase of ['Headers', 'Body'] as const) {
-      const client = new FakeClient(script({ [`request_${phase.toLowerCase()}`]: setCl('request', phase, '3') }));
-      const { s, req } = session(client, config({ requestBodyMode: 'buffered' }, { failureMode: 'failOpen' }), context(), request('0123456789', [['content-length', '10']]));
-      const e = await rejects(s.onRequest(req));
-      assert.equal(e.status, 500);
-      assert.match(e.message, /^ext_proc failed: invalid header mutation: .*the request content-length says 3 but the request body is 10 bytes \(unchanged\); the processor must set content-length to 10 or remove it$/, phase);
-      s.finish();
-    }
-  });
-
-  it('none: a changed content-length must match the declared length, 0 without a body; unknown length fails', async () => {
-    const cases: Array<[GatewayRequest, RegExp | undefined]> = [
-      [request('0123456789', [['content-length', '10']]), /request content-length to 3 but the request body is 10 bytes and goes on unchanged/],
-      [request(null), /request content-length to 3 but the request has no body; the processor must set content-length to 0/],
-      [{ ...request(null), method: 'POST', body: chunked('abc') }, /the request body has no declared length \(chunked\)/],
-      [{ ...request(null), method: 'POST', body: Object.assign(bufferBody('abc'), { length: 3 }) }, undefined],
-    ];
-    for (const [req, expected] of cases) {
-      const client = new FakeClient(script({ request_headers: setCl('request', 'Headers', '3') }));
-      const { s } = session(client, config({}, { failureMode: 'failOpen' }), context(), req);
-      if (expected === undefined) {
-        await s.onRequest(req);
-        assert.equal(req.headers.get('content-length'), '3');
-      } else {
-        const e = await rejects(s.onRequest(req));
-        assert.equal(e.status, 500);
-        assert.match(e.message, expected);
-      }
-      s.finish();
-    }
-  });
-
-  it('none: HEAD, 204 and 304 responses are exempt (no body on the wire); a 200 is checked', async () => {
-    const run = async (method: string, status: number): Promise<GatewayError | undefined> => {
-      const client = new FakeClient(script({ response_headers: setCl('response', 'Headers', '5') }));
-      const req = { ...request(null), method };
-      const { s } = session(client, config(), context(), req);
-      await s.onRequest(req);
-      const res: GatewayResponse = { status, headers: new HeaderList(), body: null };
-      try {
-        await s.onResponse(res);
-        // A 204 must not carry content-length at all (RFC 9110 §8.6): the processor's is dropped.
-        assert.equal(res.headers.get('content-length'), status === 204 ? undefined : '5');
-        return undefined;
-      } catch (e) {
-        assert.ok(e instanceof GatewayError);
-        return e;
-      } finally {
-        s.finish();
-      }
-    };
-    assert.equal(await run('HEAD', 200), undefined);
-    assert.equal(await run('GET', 204), undefined);
-    assert.equal(await run('GET', 304), undefined);
-    assert.match((await run('GET', 200))!.message, /response content-length to 5 but the response has no body/);
-  });
-
-  it('buffered request with trailers: mutated trailers, a body of unknown length and no content-length', async () => {
-    for (const mode of ['buffered', 'bufferedPartial'] as const) {
-      const client = new FakeClient(script({ request_trailers: () => ({ requestTrailers: { headerMutation: { setHeaders: [setH('x-t', 'mutated')] } } }) }));
-      const req: GatewayRequest = { ...request(null), method: 'POST', headers: new HeaderList([['content-length', '4']]), body: chunked('data', new HeaderList([['x-t', 'orig']])) };
-      const { s } = session(client, config({ requestBodyMode: mode, requestTrailerMode: 'send', responseHeaderMode: 'skip' }), context(), req);
-      await s.onRequest(req);
-      assert.equal(req.body!.length, undefined, mode);
-      assert.equal(req.headers.has('content-length'), false, mode);
-      assert.equal(await text(req.body), 'data');
-      assert.deepEqual(req.body!.trailers()!.entries(), [['x-t', 'mutated']], mode);
-      s.finish();
-    }
   });
 });
 
