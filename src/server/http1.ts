@@ -87,6 +87,16 @@ function noBody(method: string, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
+/**
+ * The request has a body the client is still sending. (A request without one is not `complete` yet either when the
+ * gateway answers in the request's own turn.)
+ */
+function uploadUnfinished(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
 /** Stops a body nobody will read, so its producer (e.g. the upstream) is released. */
 export function cancel(body: AsyncIterable<Buffer>): void {
   // A channel's producer is told directly (returning a generator that never started would skip its `finally`).
@@ -190,8 +200,10 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
  */
 function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
   try {
-    if (res[kHooks].draining()) res.shouldKeepAlive = false;
     const response = h.response;
+    // Draining; or an error answered before the client finished its upload (a 413 over maxBufferSize, a processor's
+    // denial): the rest of that upload is never read, so the connection cannot carry another request. Say so.
+    if (res[kHooks].draining() || (response.status >= 400 && uploadUnfinished(res.req))) res.shouldKeepAlive = false;
     const body = noBody(res[kMethod], response.status) ? null : response.body;
     if (body === null && response.body !== null) cancel(response.body);
     // RFC 9110 8.6: a 204 (or 1xx) carries no content-length; a 304's and a HEAD's describe the body they omit.

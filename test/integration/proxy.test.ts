@@ -321,6 +321,37 @@ test('absolute-form targets route and forward as origin-form with their own host
   assert.equal(up.requests.length, 2);
 });
 
+test('an error answered before the client finished its upload says Connection: close', { timeout: 30_000 }, async (t) => {
+  const gw = await scopedGateway(t, routesConfig(`
+    - name: deny
+      policies:
+        directResponse: {body: denied, status: 403}
+`));
+  const { connect } = await import('node:net');
+  const head = await new Promise<string>((resolve, reject) => {
+    const s = connect(gw.ports.PORT!, '127.0.0.1', () => {
+      // 1 MB announced, 10 bytes sent: the gateway answers before the upload is complete.
+      s.write('POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n0123456789');
+    });
+    let got = '';
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.includes('denied')) {
+        resolve(got);
+        s.destroy();
+      }
+    });
+    s.on('error', reject);
+  });
+  assert.match(head, /^HTTP\/1\.1 403 /);
+  assert.match(head, /\r\nconnection: close\r\n/i);
+  // A complete request on its own connection keeps the connection.
+  const ok = await request(gw.url() + '/x');
+  assert.equal(ok.statusCode, 403);
+  assert.notEqual(ok.headers.connection, 'close');
+  await ok.body.text();
+});
+
 test('HEAD and 204/304 responses carry no body; keep-alive connections are reused', { timeout: 30_000 }, async (t) => {
   const { gw, up } = await setup(t);
   up.setHandler((req): UpReply => {
