@@ -12,7 +12,9 @@ import { isMain, serveFromCli } from '../shared/serve.js';
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 // 13–19 digits, optionally grouped by spaces or dashes, then checked with Luhn so order numbers survive.
 const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
-const PHONE = /(?<![\w+])\+?\d{1,3}?[ .-]?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b/g;
+// An optional +country code, then 3-3-4 digits: (415) 555-0100, 415-555-0100, 415.555.0100, 4155550100. A longer
+// run of digits (an order number) does not match: the number must start and end its run.
+const PHONE = /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}\b/g;
 
 function luhn(digits: string): boolean {
   let sum = 0;

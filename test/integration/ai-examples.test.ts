@@ -38,6 +38,11 @@ describe('example processor logic', () => {
       redactPii('mail bob.smith+x@example.co.uk, call +1 415-555-0100, card 4111 1111 1111 1111, order 1234567890123'),
       'mail [EMAIL], call [PHONE], card [CARD], order 1234567890123',
     );
+    // Without a country code too, in the usual US shapes; longer digit runs are left alone.
+    assert.equal(
+      redactPii('a 415-555-0100 b (415) 555-0100 c 415.555.0100 d 4155550100 e +14155550100 f 555-123-4567 g 12345678901234'),
+      'a [PHONE] b [PHONE] c [PHONE] d [PHONE] e [PHONE] f [PHONE] g 12345678901234',
+    );
     const h = testProcessor(piiRedactor(), { requestBodyMode: 'buffered' });
     const out = await h.send(requestBody(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'me: a@b.io' }] })));
     const body = JSON.parse(bodyOf(out[0])!.toString());
