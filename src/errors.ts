@@ -8,6 +8,8 @@
 export type ErrorCode =
   /** The client sent something we cannot parse or must not forward. */
   | 'bad_request'
+  /** The client went away before its response was complete (logged only: nobody gets the response). */
+  | 'client_closed'
   /** No listener hostname or route matched the request. */
   | 'route_not_found'
   /** A body the gateway had to buffer was larger than `maxBufferSize` (request side). */
@@ -40,6 +42,8 @@ export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
     case 'bad_request':
       return 400;
+    case 'client_closed':
+      return 499;
     case 'route_not_found':
       return 404;
     case 'payload_too_large':
@@ -76,6 +80,7 @@ export function httpStatusFor(code: ErrorCode): number {
 /** All codes, in catalog order (used by the docs completeness test). */
 export const ERROR_CODES: readonly ErrorCode[] = Object.freeze([
   'bad_request',
+  'client_closed',
   'route_not_found',
   'payload_too_large',
   'request_timeout',

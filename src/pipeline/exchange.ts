@@ -135,10 +135,14 @@ export class Exchange implements HandledResponse {
     this.ctx.log.status = response.status;
   }
 
-  /** Records a failure (the first one wins). */
+  /**
+   * Records a failure (the first one wins). Once the client went away, that is the failure: whatever broke
+   * because of it (the ext_proc stream, the upstream body) is not logged as a processor or upstream fault.
+   */
   error(err: unknown): void {
     if (this.ctx.log.error !== undefined) return;
-    const g = GatewayError.from(err);
+    const reason: unknown = this.abort.aborted ? this.abort.reason : undefined;
+    const g = reason instanceof GatewayError && reason.code === 'client_closed' ? reason : GatewayError.from(err);
     this.ctx.log.error = g.message;
     this.ctx.log.errorCode = g.code;
   }

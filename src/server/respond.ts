@@ -85,7 +85,7 @@ export function waitWritable(w: WritableLike): Promise<void> {
 
 /** The abort reason when the client goes away (499, nginx's "client closed request", for the access log). */
 export function clientClosed(): GatewayError {
-  return new GatewayError('bad_request', 'client closed the connection', { status: 499 });
+  return new GatewayError('client_closed', 'client closed the connection');
 }
 
 /** The error a body iteration failed with, as a GatewayError (for logs). */

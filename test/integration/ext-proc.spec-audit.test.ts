@@ -91,6 +91,20 @@ describe('SPEC §2 audit, end to end (default options: full duplex both ways)', 
     }
   });
 
+  it('a client that cancels mid-response is logged as client_closed, not as a processor failure', async (t) => {
+    const s = await setupExtProc(t, { handlers, upstream: () => ({ status: 200, body: ['first', 'second', 'third'], chunkDelayMs: 300 }) });
+    const { request } = await import('undici');
+    const ac = new AbortController();
+    const res = await request(`${s.url}/cancelled`, { signal: ac.signal });
+    for await (const _chunk of res.body) {
+      ac.abort();
+      break;
+    }
+    const line = JSON.parse(await s.gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('"path":"/cancelled"'))) as Record<string, unknown>;
+    assert.equal(line.errorCode, 'client_closed', JSON.stringify(line));
+    assert.equal(line.status, 200, 'the status the client was sent');
+  });
+
   it('a failure after response headers reached the client aborts its stream (never a silent truncation)', async (t) => {
     const s = await setupExtProc(t, { handlers, upstream: () => ({ status: 200, body: 'abcdefghijklmnop' }) });
     for (const proto of PROTOS) {

@@ -187,6 +187,10 @@ test('a client abort aborts the upstream request', { timeout: 30_000 }, async (t
   await pending;
   await seen.closed;
   assert.equal(seen.aborted, true);
+  // Logged as the client's doing (499), not as a malformed request or an upstream fault.
+  const line = JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('"path":"/hang"'))) as Record<string, unknown>;
+  assert.equal(line.errorCode, 'client_closed');
+  assert.equal(line.status, 499);
 });
 
 test('a client that pipelines two requests and leaves aborts both upstream requests', { timeout: 30_000 }, async (t) => {
