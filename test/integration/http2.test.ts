@@ -374,12 +374,7 @@ test('HTTP/2: an upstream that answers before the upload ended and reads on neve
   });
   await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
   t.after(() => early.close());
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends: [{host: "127.0.0.1:${(early.address() as net.AddressInfo).port}"}]
-`));
-  const session = http2.connect(gw.url());
-  session.on('error', () => undefined);
-  t.after(() => session.close());
+  const { client: session } = await h2cGateway(t, (early.address() as net.AddressInfo).port);
   const size = 4 * 1024 * 1024;
   const r = await new Promise<{ status: number; body: string; rstCode: number }>((resolve) => {
     const st = session.request({ ':method': 'POST', ':path': '/upload' });
