@@ -148,9 +148,10 @@ export class Exchange implements HandledResponse {
   }
 
   /** Ends the exchange exactly once: every ext_proc exchange released, timer cleared, log completed and published. */
-  done(error: unknown, bytesOut: number): void {
+  done(error: unknown, bytesOut: number, status?: number): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (status !== undefined) this.ctx.log.status = status;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (error !== undefined) this.error(error);
     const procs = this.extProcs;

@@ -11,22 +11,58 @@ import { headersFromRaw } from '../http/hop-by-hop.js';
 import type { Body, GatewayRequest } from '../http/message.js';
 import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
+/**
+ * What `fromHttp1` reads from the raw head, found in one pass over `rawHeaders`. Read this way rather than through
+ * `req.headers`, which node builds as an object (every header) on first access, for three values. Module state is
+ * safe: it is filled and read in the same synchronous call.
+ */
+let hostHeaders = 0;
+let hostValue: string | undefined;
+let teValue: string | undefined;
+let clValue: string | undefined;
+
+/**
+ * Fills the values above as `req.headers` would give them: the first Host and Content-Length, Transfer-Encoding
+ * values joined with ", ".
+ */
+function scanHead(raw: readonly string[]): void {
+  hostHeaders = 0;
+  hostValue = teValue = clValue = undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    switch (name.length) {
+      case 4:
+        if (name === 'Host' || name === 'host' || name.toLowerCase() === 'host') {
+          if (hostHeaders++ === 0) hostValue = raw[i + 1];
+        }
+        break;
+      case 14:
+        if (clValue === undefined && name.toLowerCase() === 'content-length') clValue = raw[i + 1];
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') teValue = teValue === undefined ? raw[i + 1] : `${teValue}, ${raw[i + 1]!}`;
+        break;
+    }
+  }
+}
+
 /** Converts a node request; `body` is null when the message has neither content-length > 0 nor chunked. */
 export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): GatewayRequest {
-  const te = req.headers['transfer-encoding'];
+  scanHead(req.rawHeaders);
+  const te = teValue;
   // node's parser takes any list that ends in chunked; a coding before it would reach the upstream undone.
   if (te !== undefined && te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') {
     throw new GatewayError('bad_request', `transfer-encoding "${te}" is not supported (only chunked)`, { status: 501 });
   }
-  const cl = req.headers['content-length'];
+  const cl = clValue;
   const length = cl === undefined ? undefined : Number(cl);
   const hasBody = te !== undefined || (length !== undefined && length > 0);
-  const peer = peerOf(req.socket);
   // RFC 9112 3.2: more than one Host is a 400 (node keeps the first one; a server behind may read another).
-  if (hostCount(req.rawHeaders) > 1) throw new GatewayError('bad_request', 'more than one Host header');
+  if (hostHeaders > 1) throw new GatewayError('bad_request', 'more than one Host header');
+  let authority = hostValue ?? '';
+  const peer = peerOf(req.socket);
   const headers = headersFromRaw(req.rawHeaders);
   let path = req.url ?? '/';
-  let authority = req.headers.host ?? '';
   if (path.charCodeAt(0) !== 0x2f) {
     // RFC 9112 3.2.2: absolute-form (a proxy-style request) names the host in the target, and that wins over Host.
     // Routing, processors and the upstream all see origin-form, as Envoy and agentgateway convert it.
@@ -47,15 +83,6 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
     remoteAddress: peer.address,
     remotePort: peer.port,
   };
-}
-
-function hostCount(raw: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) n++;
-  }
-  return n;
 }
 
 /** `http(s)://authority/path?query` split into its authority and origin-form path, without normalizing the path. */
@@ -116,23 +143,28 @@ export interface Http1Hooks {
   released(socket: Socket): void;
 }
 
-const kAbort = Symbol('tollgate.abort');
-const kHooks = Symbol('tollgate.hooks');
-const kSocket = Symbol('tollgate.socket');
-const kMethod = Symbol('tollgate.method');
 const kActive = Symbol('tollgate.active');
 
-/** A response with what its writer needs, so the pipeline delivers to it without a closure. */
-interface TrackedResponse extends ServerResponse {
-  [kAbort]: RequestAbort;
-  [kHooks]: Http1Hooks;
-  [kSocket]: WatchedSocket;
-  [kMethod]: string;
+/**
+ * One request's response with what its writer needs, so the pipeline delivers to it without a closure. Its own
+ * object rather than properties added to node's ServerResponse, whose hidden class would then change per request
+ * in node's own code.
+ */
+class Http1Exchange {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly abort: RequestAbort,
+    readonly hooks: Http1Hooks,
+    /** `req.socket` at arrival: node detaches `res.socket` once the response finished. */
+    readonly socket: WatchedSocket,
+    readonly method: string,
+  ) {}
 }
 
 /** A connection with the exchanges still running on it (more than one when the client pipelines). */
 interface WatchedSocket extends Socket {
-  [kActive]?: TrackedResponse[];
+  [kActive]?: Http1Exchange[];
 }
 
 /**
@@ -140,46 +172,40 @@ interface WatchedSocket extends Socket {
  * is aborted. A response's own 'close' does not do for that: node never emits it for a pipelined request whose
  * response is still queued behind an earlier one, so that exchange (an SSE stream, say) would run on unseen.
  */
-function watch(res: TrackedResponse, socket: WatchedSocket): void {
+function watch(x: Http1Exchange, socket: WatchedSocket): void {
   let active = socket[kActive];
   if (active === undefined) {
     active = socket[kActive] = [];
     socket.once('close', onSocketClose);
   }
-  active.push(res);
+  active.push(x);
 }
 
 function onSocketClose(this: WatchedSocket): void {
   const active = this[kActive];
   if (active === undefined || active.length === 0) return;
   this[kActive] = [];
-  for (const res of active) res[kAbort].abort(clientClosed());
+  for (const x of active) x.abort.abort(clientClosed());
 }
 
-/** The exchange on `res` ended: off the connection's list, the socket released, the exchange told. */
-function ended(res: TrackedResponse, h: HandledResponse, err: unknown, bytes: number): void {
-  const socket = res[kSocket];
+/** The exchange `x` ended: off the connection's list, the socket released, the exchange told. */
+function ended(x: Http1Exchange, h: HandledResponse, err: unknown, bytes: number, status?: number): void {
+  const socket = x.socket;
   const active = socket[kActive];
-  const i = active === undefined ? -1 : active.indexOf(res);
+  const i = active === undefined ? -1 : active.indexOf(x);
   if (i >= 0) {
     // Almost always the only (or last) one: pop, which allocates nothing, where splice returns a new array.
     if (i === active!.length - 1) active!.pop();
     else active!.splice(i, 1);
-    res[kHooks].released(socket);
+    x.hooks.released(socket);
   }
-  h.done(err, bytes);
+  h.done(err, bytes, status);
 }
 
 /** Serves one HTTP/1.1 request end to end. */
 export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: RequestSink, scheme: 'http' | 'https', hooks: Http1Hooks): void {
   const abort = new RequestAbort();
-  const tracked = res as TrackedResponse;
   const socket = req.socket as WatchedSocket;
-  tracked[kAbort] = abort;
-  tracked[kHooks] = hooks;
-  // `req.socket` now: node detaches `res.socket` once the response finished.
-  tracked[kSocket] = socket;
-  tracked[kMethod] = req.method ?? 'GET';
   let greq: GatewayRequest;
   try {
     greq = fromHttp1(req, scheme);
@@ -189,8 +215,9 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
     hooks.released(socket);
     return;
   }
-  watch(tracked, socket);
-  sink.handle(greq, abort, deliverHttp1, tracked);
+  const x = new Http1Exchange(req, res, abort, hooks, socket, greq.method);
+  watch(x, socket);
+  sink.handle(greq, abort, deliverHttp1, x);
 }
 
 /**
@@ -198,52 +225,72 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
  * the head was sent destroys the socket, so the client sees a broken message rather than a clean, truncated one.
  * A body from a BodyChannel (the upstream's) is written as it arrives, in the producer's turn; others are iterated.
  */
-function deliverHttp1(res: TrackedResponse, h: HandledResponse): void {
+function deliverHttp1(x: Http1Exchange, h: HandledResponse): void {
+  const res = x.res;
   try {
     const response = h.response;
     // Draining; or an error answered before the client finished its upload (a 413 over maxBufferSize, a processor's
     // denial): the rest of that upload is never read, so the connection cannot carry another request. Say so.
-    if (res[kHooks].draining() || (response.status >= 400 && uploadUnfinished(res.req))) res.shouldKeepAlive = false;
-    const body = noBody(res[kMethod], response.status) ? null : response.body;
+    if (x.hooks.draining() || (response.status >= 400 && uploadUnfinished(x.req))) res.shouldKeepAlive = false;
+    const body = noBody(x.method, response.status) ? null : response.body;
     if (body === null && response.body !== null) cancel(response.body);
     // RFC 9110 8.6: a 204 (or 1xx) carries no content-length; a 304's and a HEAD's describe the body they omit.
     if (body === null && (response.status === 204 || response.status < 200)) response.headers.delete('content-length');
+    if (body instanceof BodyChannel) {
+      const cl = response.headers.get('content-length');
+      // The head's declared length, when the body is known to be complete at it (see Http1Sink.write).
+      const endAt = cl !== undefined && body.completeAtLength && body.length === Number(cl) ? body.length! : -1;
+      const sink = new Http1Sink(x, h, body, cl === undefined, endAt);
+      body.pipeTo(sink);
+      // Usually the first chunk came with the head and the sink wrote both at once. If not, the head goes out on
+      // its own as the upstream sent it (an SSE stream's head before its first event, a long poll), once the
+      // I/O of this poll was handled: a first chunk that arrived in the same poll still shares the head's write.
+      if (sink.headPending) setImmediate(flushHead, sink);
+      return;
+    }
     // writeHead copies the pairs out at once, so the list's own array will do.
     res.writeHead(response.status, response.headers.flatView() as string[]);
     if (body === null) {
       res.end();
-      ended(res, h, undefined, 0);
-    } else if (body instanceof BodyChannel) {
-      const cl = response.headers.get('content-length');
-      // The head's declared length, when the body is known to be complete at it (see Http1Sink.write).
-      const endAt = cl !== undefined && body.completeAtLength && body.length === Number(cl) ? body.length! : -1;
-      body.pipeTo(new Http1Sink(res, h, body, cl === undefined, endAt));
+      ended(x, h, undefined, 0);
     } else {
-      writeIterated(res, h, body, !response.headers.has('content-length')).catch(() => res.destroy());
+      writeIterated(x, h, body, !response.headers.has('content-length')).catch(() => res.destroy());
     }
   } catch (err) {
-    writeFailed(res, h, err, 0);
+    writeFailed(x, h, err, 0);
   }
 }
 
-/** The write failed: release the body's producer, answer 502 if the head was refused, else break the message. */
-function writeFailed(res: TrackedResponse, h: HandledResponse, err: unknown, bytes: number): void {
+/**
+ * The write failed: release the body's producer; answer with an error if no head was written yet (the head was
+ * refused, or the body failed before its first byte), else break the message.
+ */
+function writeFailed(x: Http1Exchange, h: HandledResponse, err: unknown, bytes: number): void {
+  const res = x.res;
   // Release whatever still produces the body (the upstream request, an ext_proc stream).
-  res[kAbort].abort(err);
+  x.abort.abort(err);
   if (!res.headersSent && !res.destroyed) {
-    // The head itself was refused (e.g. an invalid header value): the client still gets an answer.
-    res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('invalid response from upstream\n');
-  } else res.destroy();
-  ended(res, h, err, bytes);
+    // The client still gets an answer: the body's failure (an upstream that broke off before its first byte), or
+    // 502 for a head node refused (e.g. an invalid header value).
+    const g = err instanceof GatewayError && err.status >= 500 ? err : undefined;
+    const status = g?.status ?? 502;
+    res.shouldKeepAlive = false;
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${g?.message ?? 'invalid response from upstream'}\n`);
+    ended(x, h, err, 0, status);
+    return;
+  }
+  res.destroy();
+  ended(x, h, err, bytes);
 }
 
 /** Adds the body's trailers (a chunked response only: with content-length there is nowhere to put them) and ends. */
-function finish(res: TrackedResponse, trailers: HeaderList | undefined, chunked: boolean): void {
+function finish(res: ServerResponse, trailers: HeaderList | undefined, chunked: boolean): void {
   if (trailers !== undefined && trailers.size > 0 && chunked) res.addTrailers(trailers.entries());
   res.end();
 }
 
-async function writeIterated(res: TrackedResponse, h: HandledResponse, body: Body, chunked: boolean): Promise<void> {
+async function writeIterated(x: Http1Exchange, h: HandledResponse, body: Body, chunked: boolean): Promise<void> {
+  const res = x.res;
   let bytes = 0;
   try {
     for await (const chunk of body) {
@@ -252,10 +299,14 @@ async function writeIterated(res: TrackedResponse, h: HandledResponse, body: Bod
     }
     finish(res, body.trailers(), chunked);
   } catch (err) {
-    writeFailed(res, h, err, bytes);
+    writeFailed(x, h, err, bytes);
     return;
   }
-  ended(res, h, undefined, bytes);
+  ended(x, h, undefined, bytes);
+}
+
+function flushHead(sink: Http1Sink): void {
+  sink.flushHead();
 }
 
 /** Writes a BodyChannel's chunks as they arrive; a full socket pauses the channel until 'drain'. */
@@ -263,9 +314,14 @@ class Http1Sink implements ChannelSink {
   #bytes = 0;
   #over = false;
   #onDrain: (() => void) | undefined;
+  /**
+   * The response head is written with the first chunk (or the end), in one write, or on its own at the end of the
+   * turn it arrived in (`flushHead`). Until then a body that fails can still be answered with an error status.
+   */
+  headPending = true;
 
   constructor(
-    private readonly res: TrackedResponse,
+    private readonly x: Http1Exchange,
     private readonly h: HandledResponse,
     private readonly channel: BodyChannel,
     private readonly chunked: boolean,
@@ -273,8 +329,35 @@ class Http1Sink implements ChannelSink {
     private readonly endAt: number,
   ) {}
 
+  /** Writes the head now, unless a chunk or the end did. */
+  flushHead(): void {
+    if (!this.headPending || this.#over) return;
+    try {
+      this.#head();
+      this.x.res.flushHeaders();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #head(): void {
+    this.headPending = false;
+    const response = this.h.response;
+    // writeHead copies the pairs out at once, so the list's own array will do.
+    this.x.res.writeHead(response.status, response.headers.flatView() as string[]);
+  }
+
   write(chunk: Buffer): boolean {
     if (this.#over) return true;
+    const res = this.x.res;
+    if (this.headPending) {
+      try {
+        this.#head();
+      } catch (err) {
+        this.#fail(err);
+        return true;
+      }
+    }
     this.#bytes += chunk.length;
     if (this.#bytes === this.endAt) {
       // The last byte the head declared, of a body that is complete there (an HTTP/1.1 upstream's with a
@@ -282,16 +365,16 @@ class Http1Sink implements ChannelSink {
       // `write` then `end` corks the socket and uncorks it a tick later. The channel's own end (and a failure of
       // the upstream connection after its last byte) then finds the sink done.
       try {
-        this.res.end(chunk);
+        res.end(chunk);
       } catch (err) {
         this.#fail(err);
         return true;
       }
       this.#over = true;
-      ended(this.res, this.h, undefined, this.#bytes);
+      ended(this.x, this.h, undefined, this.#bytes);
       return true;
     }
-    if (this.res.write(chunk)) return true;
+    if (res.write(chunk)) return true;
     this.#wait();
     return false;
   }
@@ -299,13 +382,14 @@ class Http1Sink implements ChannelSink {
   end(trailers: HeaderList | undefined): void {
     if (this.#over) return;
     try {
-      finish(this.res, trailers, this.chunked);
+      if (this.headPending) this.#head();
+      finish(this.x.res, trailers, this.chunked);
     } catch (err) {
       this.#fail(err);
       return;
     }
     this.#over = true;
-    ended(this.res, this.h, undefined, this.#bytes);
+    ended(this.x, this.h, undefined, this.#bytes);
   }
 
   error(err: unknown): void {
@@ -314,7 +398,7 @@ class Http1Sink implements ChannelSink {
 
   /** Waits for 'drain', or 'close' when the client goes away first (it must never wait on a dead peer). */
   #wait(): void {
-    const res = this.res;
+    const res = this.x.res;
     if (res.destroyed) {
       // 'close' may already have fired; fail outside the channel's delivery loop.
       queueMicrotask(() => this.#fail(new Error('client closed the connection')));
@@ -334,6 +418,6 @@ class Http1Sink implements ChannelSink {
     if (this.#over) return;
     this.#over = true;
     this.channel.cancel(err);
-    writeFailed(this.res, this.h, err, this.#bytes);
+    writeFailed(this.x, this.h, err, this.#bytes);
   }
 }

@@ -13,8 +13,11 @@ import { isGrpc } from '../http/message.js';
 /** What the server layer hands to the pipeline and gets back. */
 export interface HandledResponse {
   readonly response: GatewayResponse;
-  /** Called (as a method) exactly once when the response was fully written (error undefined) or abandoned. */
-  done(error: unknown, bytesOut: number): void;
+  /**
+   * Called (as a method) exactly once when the response was fully written (error undefined) or abandoned. `status`:
+   * the status the client got instead of the response's, when the server answered the failure itself.
+   */
+  done(error: unknown, bytesOut: number, status?: number): void;
 }
 
 /**

@@ -153,3 +153,52 @@ test('a body delimited by connection close is complete on FIN and aborted on a r
   assert.match(String((await access('/rst2')).error), /upstream reset/);
   assert.equal(gw.child.exitCode, null);
 });
+
+test('HTTP/1.1: a response head goes out when the upstream sends it, so a body broken before its first byte is a visibly cut 200, not an empty reply', { timeout: 30_000 }, async (t) => {
+  // `/held` sends its head, then its body only once the test has seen that head through the gateway.
+  // `/broken` sends a good head and, in the same write, a chunk size no parser accepts.
+  let release: (() => void) | undefined;
+  const upstream = net.createServer((socket) => {
+    socket.once('data', (d: Buffer) => {
+      const line = d.toString('latin1');
+      if (/ \/held/.test(line)) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n');
+        release = () => socket.end('7\r\ndata: 1\r\n0\r\n\r\n');
+      } else {
+        socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffffff\r\nxx\r\n');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`), { vars: { UP: (upstream.address() as net.AddressInfo).port } });
+
+  // The head arrives while the upstream still holds the body back (before, it waited for the first body byte).
+  const held = await Promise.race([
+    request(gw.url() + '/held'),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no response head while the upstream holds its body')), 5_000).unref()),
+  ]);
+  assert.equal(held.statusCode, 200);
+  assert.equal(held.headers['content-type'], 'text/event-stream');
+  assert.ok(release, 'the upstream got the request');
+  release();
+  assert.equal(await held.body.text(), 'data: 1');
+
+  // A body that broke before its first byte: the client still gets the status line (before, the head waited for
+  // a first byte that never came: an empty reply), then a chunked body with no last chunk, as Envoy answers it.
+  const broken = await request(gw.url() + '/broken');
+  assert.equal(broken.statusCode, 200);
+  await assert.rejects(broken.body.text());
+  const line = JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes('"path":"/broken"'))) as Record<string, unknown>;
+  assert.equal(line.errorCode, 'upstream_reset');
+  assert.match(String(line.error), /Chunk size overflow/);
+  // And the gateway serves on.
+  release = undefined;
+  const again = await request(gw.url() + '/held');
+  release!();
+  assert.equal(await again.body.text(), 'data: 1');
+});
