@@ -245,7 +245,7 @@ function deliverHttp1(x: Http1Exchange, h: HandledResponse): void {
       // Usually the first chunk came with the head and the sink wrote both at once. If not, the head goes out on
       // its own as the upstream sent it (an SSE stream's head before its first event, a long poll), once the
       // I/O of this poll was handled: a first chunk that arrived in the same poll still shares the head's write.
-      if (sink.headPending) setImmediate(flushHead, sink);
+      if (sink.headPending && pendingHeads.push(sink) === 1) void RESOLVED.then(checkPendingHeads);
       return;
     }
     // writeHead copies the pairs out at once, so the list's own array will do.
@@ -303,6 +303,24 @@ async function writeIterated(x: Http1Exchange, h: HandledResponse, body: Body, c
     return;
   }
   ended(x, h, undefined, bytes);
+}
+
+/**
+ * Sinks whose head waited for a first chunk at the end of the turn that delivered it. Checked in one microtask (a
+ * static function: no closure per request): on the plain path the first chunk arrives in the same parse as the
+ * head, so the check finds nothing to do, and only a head still waiting then gets an immediate of its own.
+ */
+const pendingHeads: Http1Sink[] = [];
+/**
+ * Its `then` queues the check as a plain V8 microtask. node's `queueMicrotask` makes an AsyncResource and a bound
+ * function per call, several times the cost of the check itself.
+ */
+const RESOLVED = Promise.resolve();
+
+function checkPendingHeads(): void {
+  // setImmediate only queues: nothing can push here while this runs.
+  for (const sink of pendingHeads) if (sink.headPending) setImmediate(flushHead, sink);
+  pendingHeads.length = 0;
 }
 
 function flushHead(sink: Http1Sink): void {
