@@ -4,7 +4,8 @@
  *  1. listener select (bind hostname)           → 404 when no listener accepts the host
  *  2. x-forwarded-for / x-forwarded-proto       (before ext_proc, as Envoy's HCM does, so processors see them)
  *  3. route match (pure, precompiled)
- *  4. request timeout starts                    (covers everything below, ext_proc included → 504)
+ *  4. request timeout starts                    (covers everything below, ext_proc included → 504; after an
+ *                                                ext_proc re-route, the new route's, counted from arrival)
  *  5. ext_proc choice: route-level extProc, else the listener's gateway-phase one (SPEC §2: only one runs);
  *     `conditional` resolved by CEL
  *  6. unimplemented gateway/route policies      → 500 naming the policy (never silently skipped)
@@ -135,7 +136,15 @@ async function withExtProc(deps: PipelineDeps, config: ExtProcConfig, table: Rou
   const route = ctx.route;
   // A re-selected route's policies that tollgate cannot enforce (an auth policy, say) fail it as on arrival:
   // re-routing must not be a way around them.
-  if (route !== first) rejectUnimplemented([], route?.policies.unimplemented);
+  if (route !== first) {
+    rejectUnimplemented([], route?.policies.unimplemented);
+    // The route the request is sent to sets its deadline (as its backendRequestTimeout applies), still counted
+    // from arrival: a re-route can neither escape a short timeout nor inherit the arrival route's.
+    if (route?.policies.timeout !== first?.policies.timeout) {
+      if (ex.timer !== undefined) clearTimeout(ex.timer);
+      ex.timer = startRequestTimeout(route?.policies.timeout, ex.abort, performance.now() - ctx.start);
+    }
+  }
   const wb = requestPhases(route, ex, req);
   if (!isBackend(wb)) return wb;
   if (wb.backend.kind === 'ai') return toAiBackend(deps, wb, wb.backend, route!, ex, req);

@@ -66,7 +66,8 @@ const upstream = (): Promise<Upstream> =>
     handler: (req) => {
       const seen: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-proc-') || k.startsWith('x-saw-')) seen[k] = String(v);
-      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: req.path, seen }) };
+      // `/slow/…` answers after 5 s: its route has a 300 ms request timeout.
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: req.path, seen }), delayMs: req.path.startsWith('/slow/') ? 5_000 : undefined };
     },
   });
 
@@ -107,6 +108,11 @@ ${route('rplain', '/plain/')}
 ${route('rr', '/r/', r)}
 ${route('rr2', '/r2/', r2)}
 ${route('rr3', '/r3/', r3)}
+    - name: rslow
+      matches: [{path: {pathPrefix: /slow/}}]
+      backends: [{host: 127.0.0.1:${up.port}}]
+      policies:
+        timeout: {requestTimeout: 300ms}
     - name: rjwt
       matches: [{path: {pathPrefix: /jwt/}}]
       backends: [{host: 127.0.0.1:${up.port}}]
@@ -147,6 +153,17 @@ ${extProc(gw, 4)}
       assert.equal(rerouted.res.status, 500, `HTTP/${proto}: ${rerouted.res.text}`);
       assert.match(rerouted.res.text, /policy jwtAuth is not implemented/);
       assert.equal(rerouted.echo, undefined, 'the upstream was not reached');
+    }
+  });
+
+  it("a re-route applies the new route's request timeout, counted from arrival (not the arrival route's)", async () => {
+    for (const proto of PROTOS) {
+      const started = Date.now();
+      const { res, echo } = await send(proto, `/a/to-slow-${proto}`, { 'x-gw-to': `/slow/from-a-${proto}` });
+      assert.equal(res.status, 504, `HTTP/${proto}: ${res.text}`);
+      assert.match(res.text, /request timeout: no complete response within 300ms/);
+      assert.equal(echo, undefined);
+      assert.ok(Date.now() - started < 4_000, `answered after ${Date.now() - started} ms, not when the upstream did`);
     }
   });
 
