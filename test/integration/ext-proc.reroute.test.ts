@@ -67,7 +67,7 @@ const upstream = (): Promise<Upstream> =>
       const seen: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-proc-') || k.startsWith('x-saw-')) seen[k] = String(v);
       // `/slow/…` answers after 5 s: its route has a 300 ms request timeout.
-      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: req.path, seen }), delayMs: req.path.startsWith('/slow/') ? 5_000 : undefined };
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: req.path, seen }), ...(req.path.startsWith('/slow/') ? { delayMs: 5_000 } : {}) };
     },
   });
 
