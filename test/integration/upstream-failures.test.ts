@@ -2,7 +2,7 @@
  * Upstream failures give 503 (connect), 502 (reset) or 504 (timeout) with a clear text/plain reason, never
  * crash the gateway and never leave the client hanging.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -101,6 +101,16 @@ test('TLS upstreams: backendTLS root verifies, insecure skips verification, an u
   assert.match(body, /upstream connect error/);
 });
 
+/** Starts a raw upstream server on loopback and a gateway whose one route sends everything to it. */
+async function gatewayBefore(t: TestContext, upstream: net.Server): Promise<Awaited<ReturnType<typeof scopedGateway>>> {
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  return scopedGateway(t, routesConfig(`
+    - backends:
+      - host: 127.0.0.1:{{UP}}
+`), { vars: { UP: (upstream.address() as net.AddressInfo).port } });
+}
+
 test('a body delimited by connection close is complete on FIN and aborted on a reset (HTTP/1.1 and HTTP/2 clients)', { timeout: 30_000 }, async (t) => {
   // An HTTP/1.0-style upstream: neither content-length nor chunked, so the connection's end ends the body.
   // `/fin…` closes gracefully after the body; `/rst…` resets the connection instead (SO_LINGER 0).
@@ -111,12 +121,7 @@ test('a body delimited by connection close is complete on FIN and aborted on a r
     });
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  t.after(() => upstream.close());
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends:
-      - host: 127.0.0.1:{{UP}}
-`), { vars: { UP: (upstream.address() as net.AddressInfo).port } });
+  const gw = await gatewayBefore(t, upstream);
   const access = async (path: string): Promise<Record<string, unknown>> =>
     JSON.parse(await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes(`"path":"${path}"`))) as Record<string, unknown>;
 
@@ -170,12 +175,7 @@ test('HTTP/1.1: a response head goes out when the upstream sends it, so a body b
     });
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  t.after(() => upstream.close());
-  const gw = await scopedGateway(t, routesConfig(`
-    - backends:
-      - host: 127.0.0.1:{{UP}}
-`), { vars: { UP: (upstream.address() as net.AddressInfo).port } });
+  const gw = await gatewayBefore(t, upstream);
 
   // The head arrives while the upstream still holds the body back (before, it waited for the first body byte).
   const held = await Promise.race([
