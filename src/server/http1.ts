@@ -144,9 +144,10 @@ function deliverHttp1(x: Http1Exchange, h: HandledResponse): void {
       const endAt = cl !== undefined && body.completeAtLength && body.length === Number(cl) ? body.length! : -1;
       const sink = new Http1Sink(x, h, body, cl === undefined, endAt);
       body.pipeTo(sink);
-      // Usually the first chunk came with the head and the sink wrote both at once. If not, the head goes out on
-      // its own as the upstream sent it (an SSE stream's head before its first event, a long poll), once the
-      // I/O of this poll was handled: a first chunk that arrived in the same poll still shares the head's write.
+      // The sink writes the head with the first chunk, which on the plain path follows in the same parse (or the
+      // channel already held it). A head still waiting when that parse is over goes out on its own, as the upstream
+      // sent it (an SSE stream's head before its first event, a long poll), once the I/O of this poll was handled:
+      // a first chunk that arrived in the same poll still shares the head's write (checkPendingHeads).
       if (sink.headPending && pendingHeads.push(sink) === 1) void RESOLVED.then(checkPendingHeads);
       return;
     }
