@@ -261,15 +261,17 @@ export function nonEmpty(getTrailers: () => HeaderList | undefined): () => Heade
 
 /**
  * A body over a node Readable (IncomingMessage, Http2Stream, Http2ServerRequest).
- * `getTrailers` is read after the stream ended.
+ * `getTrailers` is read after the stream ended. `keepOnCancel`: a consumer that stops early leaves the stream as it
+ * is, instead of destroying it (an HTTP/1.1 request, whose destruction would close the connection under the
+ * response: the server decides what happens to the rest of the upload).
  */
-export function readableBody(stream: Readable, getTrailers: () => HeaderList | undefined, length?: number): Body {
+export function readableBody(stream: Readable, getTrailers: () => HeaderList | undefined, length?: number, keepOnCancel = false): Body {
   const body = {
     length,
     bytesRead: 0,
     trailers: nonEmpty(getTrailers),
     async *[Symbol.asyncIterator]() {
-      for await (const c of stream) {
+      for await (const c of keepOnCancel ? stream.iterator({ destroyOnReturn: false }) : stream) {
         const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
         body.bytesRead += chunk.length;
         yield chunk;

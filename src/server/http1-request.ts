@@ -75,7 +75,7 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
     path,
     headers,
     body: hasBody
-      ? readableBody(req, () => (req.rawTrailers.length > 0 ? headersFromRaw(req.rawTrailers) : undefined), length)
+      ? readableBody(req, () => (req.rawTrailers.length > 0 ? headersFromRaw(req.rawTrailers) : undefined), length, true)
       : null,
     httpVersion: '1.1',
     remoteAddress: peer.address,

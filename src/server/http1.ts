@@ -26,6 +26,59 @@ function uploadUnfinished(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
+/** How long the rest of an unforwarded upload (below) may pause before the connection is closed. */
+const LINGER_IDLE_MS = 5_000;
+/** The longest the rest of an unforwarded upload is read, however the client trickles. */
+const LINGER_MAX_MS = 30_000;
+
+/**
+ * Reads and drops the rest of an upload that nothing forwards any more, because its response went out first (a 401
+ * or 413, a processor's denial, an upstream that answered early). It stops when the upload ends, or after
+ * LINGER_IDLE_MS without data (LINGER_MAX_MS in all), and then closes the connection if `closeAfter`, or if the
+ * upload never ended (a keep-alive connection is usable again once it has). Closing at once instead would reset
+ * the connection with unread bytes in the kernel's buffer, and a reset makes a client that sends its whole body
+ * before it reads (Python's `requests`, many SDKs) lose the response it was sent: nginx's lingering close and
+ * Envoy's delayed close do the same. A 'readable' reader of its own: it drops what it reads whether or not the
+ * consumer that stopped has detached yet.
+ */
+function dropRestOfUpload(req: IncomingMessage, socket: Socket, closeAfter: boolean): void {
+  const drop = (): void => {
+    while (req.read() !== null);
+  };
+  const stop = (): void => {
+    clearTimeout(idle);
+    clearTimeout(max);
+    req.removeListener('readable', drop);
+    req.removeListener('data', refresh);
+    if ((closeAfter || !req.complete) && !socket.destroyed) socket.destroy();
+  };
+  const refresh = (): void => void idle.refresh();
+  const idle = setTimeout(stop, LINGER_IDLE_MS);
+  const max = setTimeout(stop, LINGER_MAX_MS);
+  req.on('readable', drop);
+  req.on('data', refresh);
+  req.once('end', stop);
+  req.once('error', stop);
+  socket.once('close', stop);
+  drop();
+}
+
+/**
+ * For a `Connection: close` response sent before its upload ended: node's server closes the connection with
+ * `destroySoon()` once the response is written; this one ends it with a FIN instead and drops the rest of the
+ * upload first (dropRestOfUpload).
+ */
+function lingerOnClose(req: IncomingMessage, socket: Socket): void {
+  socket.destroySoon = function lingeringClose(this: Socket): void {
+    if (req.complete || this.destroyed) {
+      (Object.getPrototypeOf(this) as Socket).destroySoon.call(this);
+      return;
+    }
+    this.end();
+    dropRestOfUpload(req, this, true);
+  };
+}
+
 /** Stops a body nobody will read, so its producer (e.g. the upstream) is released. */
 export function cancel(body: AsyncIterable<Buffer>): void {
   // A channel's producer is told directly (returning a generator that never started would skip its `finally`).
@@ -102,6 +155,13 @@ function ended(x: Http1Exchange, h: HandledResponse, err: unknown, bytes: number
     x.hooks.released(socket);
   }
   h.done(err, bytes, status);
+  // The response is over and the upload is not: whatever still forwards it (an upstream that answered early and
+  // stopped reading) is released, and the rest is read and dropped; on a connection that stays open, that lets the
+  // client finish its upload and send its next request. The exchange is logged already: no log or metric changes.
+  if (!x.req.complete && uploadUnfinished(x.req)) {
+    x.abort.abort(new Error('the response ended before the upload'));
+    if (x.res.shouldKeepAlive) dropRestOfUpload(x.req, socket, false);
+  }
 }
 
 /** Serves one HTTP/1.1 request end to end. */
@@ -132,8 +192,12 @@ function deliverHttp1(x: Http1Exchange, h: HandledResponse): void {
   try {
     const response = h.response;
     // Draining; or an error answered before the client finished its upload (a 413 over maxBufferSize, a processor's
-    // denial): the rest of that upload is never read, so the connection cannot carry another request. Say so.
-    if (x.hooks.draining() || (response.status >= 400 && uploadUnfinished(x.req))) res.shouldKeepAlive = false;
+    // denial): the rest of that upload is never forwarded, so the connection cannot carry another request. Say so,
+    // and linger when closing it, so that the client gets to read the answer.
+    if (response.status >= 400 && uploadUnfinished(x.req)) {
+      res.shouldKeepAlive = false;
+      lingerOnClose(x.req, x.socket);
+    } else if (x.hooks.draining()) res.shouldKeepAlive = false;
     const body = noBody(x.method, response.status) ? null : response.body;
     if (body === null && response.body !== null) cancel(response.body);
     // RFC 9110 8.6: a 204 (or 1xx) carries no content-length; a 304's and a HEAD's describe the body they omit.
