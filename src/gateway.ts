@@ -98,7 +98,7 @@ export function createGateway(model: GatewayModel, opts: GatewayOptions = {}): G
   async function open(cb: CompiledBind): Promise<LiveBind> {
     const certs = certsOf(cb);
     const holder = { current: cb };
-    const server = new BindServer({ host: bindHost, port: cb.bind.port, certs, sink: sinkFor(holder) });
+    const server = new BindServer({ host: bindHost, port: cb.bind.port, certs, sink: sinkFor(holder), name: cb.bind.key });
     const port = await server.listen();
     return { server, holder, port, tls: certs.length > 0 };
   }

@@ -57,6 +57,8 @@ export function fromHttp1(req: IncomingMessage, scheme: 'http' | 'https'): Gatew
   const hasBody = te !== undefined || (length !== undefined && length > 0);
   // RFC 9112 3.2: more than one Host is a 400 (node keeps the first one; a server behind may read another).
   if (hostHeaders > 1) throw new GatewayError('bad_request', 'more than one Host header');
+  // RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (an absolute-form target names its host itself).
+  if (hostHeaders === 0 && req.httpVersionMinor === 1 && req.url?.charCodeAt(0) === 0x2f) throw new GatewayError('bad_request', 'missing Host header');
   let authority = hostValue ?? '';
   const peer = peerOf(req.socket);
   const headers = headersFromRaw(req.rawHeaders);

@@ -10,6 +10,7 @@ import { BodyChannel, type ChannelSink } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
 import type { Body, GatewayRequest } from '../http/message.js';
 import { fromHttp1 } from './http1-request.js';
+import type { Rejection } from './rejected.js';
 import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
 function noBody(method: string, status: number): boolean {
@@ -96,6 +97,8 @@ export interface Http1Hooks {
   draining(): boolean;
   /** Called once when the exchange on this socket ended (its response written or abandoned), unless the socket closed first. */
   released(socket: Socket): void;
+  /** A request refused before it became an exchange (rejected.ts). */
+  rejected(socket: Socket, r: Rejection): void;
 }
 
 const kActive = Symbol('tollgate.active');
@@ -173,7 +176,12 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
     greq = fromHttp1(req, scheme);
   } catch (err) {
     const g = err instanceof GatewayError ? err : undefined;
-    res.writeHead(g?.status ?? 400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${g?.message ?? 'bad request'}\n`);
+    const status = g?.status ?? 400;
+    const reason = g?.message ?? 'bad request';
+    // A head tollgate refuses says nothing good of what may follow it on the connection.
+    res.shouldKeepAlive = false;
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${reason}\n`);
+    hooks.rejected(socket, { status, reason, method: req.method, path: req.url });
     hooks.released(socket);
     return;
   }

@@ -11,6 +11,7 @@ import type { ServerTls } from '../config/model.js';
 import { logger } from '../observability/logger.js';
 import { hostnameMatches } from '../routing/match.js';
 import { serveHttp1, type Http1Hooks } from './http1.js';
+import { publishRejected, type Rejection } from './rejected.js';
 import { serveHttp2 } from './http2.js';
 import type { RequestSink } from './respond.js';
 
@@ -53,6 +54,8 @@ export interface BindServerOptions {
   /** Empty for plaintext; otherwise the first entry is the default certificate. */
   readonly certs: readonly HostCert[];
   readonly sink: RequestSink;
+  /** The bind's name in logs and metrics of refused requests (default `bind/<port>`). */
+  readonly name?: string;
   /** Time a client has to send a complete HTTP/1.1 request head (default 60 s, node's); then 408. */
   readonly headersTimeoutMs?: number;
 }
@@ -80,19 +83,22 @@ export class BindServer {
     this.port = opts.port;
     this.host = opts.host;
     const scheme = opts.certs.length === 0 ? 'http' : 'https';
+    const name = opts.name ?? `bind/${opts.port}`;
     this.#certsKey = certsKey(opts.certs);
     const sink = opts.sink;
     // requestTimeout 0: uploads and downloads may stream for a long time; idle limits are the policies' job.
+    // requireHostHeader off: http1-request.ts refuses a missing Host itself, with a reason, logged (node's 400 is neither).
     const headersTimeout = opts.headersTimeoutMs ?? 60_000;
     const hooks: Http1Hooks = {
       draining: () => this.#draining,
+      rejected: (socket, r) => publishRejected(name, socket, r),
       released: (socket) => {
         const n = inFlight(socket) - 1;
         (socket as CountedSocket)[kInFlight] = n;
         if (n === 0 && this.#draining) socket.end();
       },
     };
-    this.#h1 = http.createServer({ requestTimeout: 0, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)), maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    this.#h1 = http.createServer({ requestTimeout: 0, requireHostHeader: false, headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)), maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
       const socket = req.socket as CountedSocket;
       socket[kInFlight] = inFlight(socket) + 1;
       serveHttp1(req, res, sink, scheme, hooks);
@@ -100,22 +106,26 @@ export class BindServer {
     // This server never listens itself (sockets are handed to it), but node only tracks connections, and so
     // enforces headersTimeout (slow-header clients) and closeIdleConnections, once 'listening' fired.
     this.#h1.emit('listening');
+    /** Answers a refused request and closes its connection; it is logged and counted (rejected.ts). */
+    const refuse = (socket: net.Socket, status: number, statusText: string, body: string, r: Omit<Rejection, 'status'>): void => {
+      socket.end(`HTTP/1.1 ${status} ${statusText}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      publishRejected(name, socket, { ...r, status });
+    };
     this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
-        socket.end('HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n');
+        refuse(socket, 408, 'Request Timeout', 'request timeout\n', { reason: `request head not complete within ${headersTimeout}ms` });
       } else if (err.code === 'HPE_HEADER_OVERFLOW' && socket.writable) {
         // As HTTP/2 (and Envoy) answer it: 431, not a generic 400.
-        const body = `request headers larger than ${MAX_HEADER_BYTES} bytes\n`;
-        socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        refuse(socket, 431, 'Request Header Fields Too Large', `request headers larger than ${MAX_HEADER_BYTES} bytes\n`, { reason: `request headers larger than ${MAX_HEADER_BYTES} bytes` });
       } else if (socket.writable && err.code !== 'ECONNRESET') {
-        const body = 'bad request\n';
-        socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        // node's parser message and code (e.g. "Parse Error: Invalid header value char", HPE_INVALID_HEADER_TOKEN),
+        // never the raw bytes (`err.rawPacket`), which may hold credentials.
+        refuse(socket, 400, 'Bad Request', 'bad request\n', { reason: `malformed request: ${err.message}${err.code === undefined ? '' : ` (${err.code})`}` });
       } else socket.destroy();
     });
     // CONNECT (tunnels) is not supported: say so, rather than node's silent close.
-    this.#h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
-      const body = 'CONNECT is not supported\n';
-      socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    this.#h1.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+      refuse(socket, 501, 'Not Implemented', 'CONNECT is not supported\n', { reason: 'CONNECT is not supported', method: 'CONNECT', path: req.url });
     });
     this.#h2 = http2.createServer({ maxSessionMemory: 64 });
     this.#h2.on('stream', (stream, headers, flags) => serveHttp2(stream, headers, flags, sink, scheme));

@@ -257,6 +257,7 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
   assert.match(bad, /content-type: text\/plain/i);
   const noHost = await raw('GET / HTTP/1.1\r\n\r\n');
   assert.match(noHost, /^HTTP\/1\.1 400 /);
+  assert.match(noHost, /missing Host header/);
   // RFC 9112 3.2: two Hosts are a 400 (node would keep the first, and a server behind might read the other).
   // Request heads past 64 KiB: 431, as HTTP/2 and Envoy answer (node's own default would be 16 KiB and a 400).
   const huge = await raw(`GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(70 * 1024)}\r\n\r\n`);
@@ -272,6 +273,32 @@ test('malformed HTTP/1.1 requests get 400 text/plain and the gateway keeps servi
   const ok = await request(gw.url() + '/after');
   assert.equal(ok.statusCode, 200);
   await ok.body.text();
+
+  // Each refusal has its access-log line (no route, errorCode bad_request, the status sent, why) and counts in
+  // the request metrics, so an operator can see clients being refused. The raw bytes never reach the log.
+  const lines = async (n: number, pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>[]> => {
+    const found: Record<string, unknown>[] = [];
+    await gw.waitForLine((l) => {
+      if (!l.includes('"kind":"access"')) return false;
+      const line = JSON.parse(l) as Record<string, unknown>;
+      if (pred(line) && !found.some((f) => f.id === line.id)) found.push(line);
+      return found.length >= n;
+    });
+    return found;
+  };
+  const refused = await lines(5, (l) => l.errorCode === 'bad_request' && l.route === null);
+  const byStatus = (status: number): Record<string, unknown>[] => refused.filter((l) => l.status === status);
+  assert.equal(byStatus(400).length, 3, JSON.stringify(refused));
+  assert.ok(byStatus(400).some((l) => /^malformed request: Parse Error/.test(String(l.error))), JSON.stringify(byStatus(400)));
+  assert.ok(byStatus(400).some((l) => l.error === 'more than one Host header' && l.path === '/'));
+  assert.ok(byStatus(400).some((l) => l.error === 'missing Host header'));
+  assert.match(String(byStatus(431)[0]?.error), /request headers larger than 65536 bytes/);
+  assert.deepEqual([byStatus(501)[0]?.method, byStatus(501)[0]?.path], ['CONNECT', 'example.com:443']);
+  for (const l of refused) assert.ok(!String(l.error).includes('this is not a header') && !String(l.error).includes('aaaa'));
+  const metrics = await (await request(gw.statsUrl + '/metrics')).body.text();
+  const count = (status: number): number =>
+    metrics.split('\n').filter((l) => l.startsWith('tollgate_requests_total{') && l.includes(`status="${status}"`) && l.includes('route=""')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  assert.deepEqual([count(400), count(431), count(501)], [3, 1, 1], metrics);
 });
 
 test('absolute-form targets route and forward as origin-form with their own host; other targets and unknown codings are refused', { timeout: 30_000 }, async (t) => {
