@@ -29,6 +29,8 @@ export function dropRestOfUpload(req: IncomingMessage, socket: Socket, closeAfte
     clearTimeout(max);
     req.removeListener('readable', drop);
     req.removeListener('data', refresh);
+    // A connection that stays open serves on: nothing of this request stays attached to it.
+    socket.removeListener('close', stop);
     if ((closeAfter || !req.complete) && !socket.destroyed) socket.destroy();
   };
   const refresh = (): void => void idle.refresh();
