@@ -8,6 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { routesConfig, scopedGateway } from '../helpers/gateway-fixtures.js';
@@ -155,4 +156,32 @@ test('a client that sends its whole upload before reading gets an early answer (
   // Every upstream connection that answered early and stopped reading was let go (none waits on its upload): the
   // test's own timeout bounds the wait.
   await up.earlyClosed(4);
+});
+
+/**
+ * Debian's python3-requests (.ci/run installs it): it writes the whole body before it reads the response, and a
+ * reset while it writes is a ConnectionError in the user's code.
+ */
+const PYTHON_CLIENT = `
+import sys, requests
+r = requests.post(sys.argv[1], data=b"a" * int(sys.argv[2]), timeout=20)
+print(r.status_code, r.text)
+`;
+
+test("Python's requests gets an upstream's early 401 and early 200 to a 16 MiB upload, not a ConnectionError", { timeout: 60_000 }, async (t) => {
+  const up = await earlyUpstream(t);
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends: [{host: "127.0.0.1:{{UP}}"}]
+`), { vars: { UP: up.port } });
+  const post = (path: string): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      execFile('/usr/bin/python3', ['-c', PYTHON_CLIENT, `${gw.url()}${path}`, String(UPLOAD)], { timeout: 40_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr.split('\n').slice(-3).join('\n')}`)) : resolve(stdout.trim()),
+      );
+    });
+  const started = Date.now();
+  assert.equal(await post('/early-401/python'), '401 early');
+  assert.equal(await post('/early-200/python'), '200 early');
+  // Not after a keep-alive timeout's reset: the gateway read the rest of each upload at once.
+  assert.ok(Date.now() - started < 4_000, `${Date.now() - started} ms`);
 });
