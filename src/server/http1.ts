@@ -198,6 +198,7 @@ function writeFailed(x: Http1Exchange, h: HandledResponse, err: unknown, bytes: 
     const g = err instanceof GatewayError && err.status >= 500 ? err : undefined;
     const status = g?.status ?? 502;
     res.shouldKeepAlive = false;
+    if (uploadUnfinished(x.req)) lingerOnClose(x.req, x.socket);
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${g?.message ?? 'invalid response from upstream'}\n`);
     ended(x, h, err, 0, status);
     return;
