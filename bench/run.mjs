@@ -1,7 +1,7 @@
 // tollgate benchmark (`npm run bench`): bounded (< 10 min), loopback only, every comparison in the same run.
 // The system under test is pinned to CPU 0; upstream, ext_proc processor, wrk and this orchestrator (which also
 // drives the full-duplex and SSE clients) run on CPU 1. Each wrk cell is the median of 3 runs of 4 s (the plain-proxy
-// suite: 4 rounds of 2 s, then 3 freshly started pairs of tollgate and each peer co-run on one core; `--quick`: 1 run, shorter), the cells of a comparison interleaved in a random order per round. Writes bench/results/latest.json and latest.md. Needs Linux, taskset, Debian's wrk and nginx-light.
+// suite: 3 rounds of 2 s, then 3 freshly started pairs of tollgate and each peer co-run on one core; `--quick`: 1 run, shorter), the cells of a comparison interleaved in a random order per round. Writes bench/results/latest.json and latest.md. Needs Linux, taskset, Debian's wrk and nginx-light.
 // Usage: npm run bench [-- --quick] [-- --only proxy|multicore] [-- --out DIR]
 // BENCH_PROF_DIR=DIR also writes a CPU profile of each gateway and node peer (procs.mjs profFlags).
 import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
@@ -29,7 +29,7 @@ if (arg('--report')) {
   console.log(render(saved));
   process.exit(0);
 }
-// 4 s runs keep the whole bench under 10 minutes now that the plain-proxy suite takes 4 rounds and 6 co-run pairs, and the multi-core suite 7 rounds of 3 s (it ran 594 s with 5 s runs).
+// 4 s runs keep the whole bench under 10 minutes now that the plain-proxy suite takes 3 rounds and 9 co-run pairs, and the multi-core suite 7 rounds of 3 s (it ran 594 s with 5 s runs).
 const cfg = { quick, runs: quick ? 1 : 3, seconds: quick ? 2 : 4, warmup: quick ? 1 : 2, shuffle: true };
 
 // A fresh machine may lack the load generator and the C reference proxy: as root (as here and in CI) install

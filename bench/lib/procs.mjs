@@ -46,11 +46,16 @@ export function freePort() {
   });
 }
 
-/** Spawns `cmd args` on `cpu` (a taskset list); resolves once a stdout line says "PORT n" (bounded wait). */
-export function startPinned({ cpu, cmd, args, env = {}, timeoutMs = 20000 }) {
-  const child = track(spawn('taskset', ['-c', String(cpu), cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+/**
+ * Spawns `cmd args` on `cpu` (a taskset list); resolves once a stdout line says "PORT n" (bounded wait).
+ * `stdoutNull`: stdout goes to /dev/null, as tollgate's does in the bench (its access log), and the "PORT n" line is
+ * read from stderr instead.
+ */
+export function startPinned({ cpu, cmd, args, env = {}, timeoutMs = 20000, stdoutNull = false }) {
+  const child = track(spawn('taskset', ['-c', String(cpu), cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', stdoutNull ? 'ignore' : 'pipe', 'pipe'] }));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const portStream = stdoutNull ? child.stderr : child.stdout;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -62,11 +67,11 @@ export function startPinned({ cpu, cmd, args, env = {}, timeoutMs = 20000 }) {
       const m = buf.match(/^PORT (\d+)$/m);
       if (!m) return;
       clearTimeout(timer);
-      child.stdout.off('data', onData);
-      child.stdout.resume();
+      portStream.off('data', onData);
+      portStream.resume();
       resolve({ child, pid: child.pid, port: Number(m[1]) });
     };
-    child.stdout.on('data', onData);
+    portStream.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${args.join(' ')} exited early (${code})\n${stderr}`));

@@ -3,6 +3,9 @@ const f = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '–
 const find = (out, suite, target, c) => out.rows.find((r) => r.suite === suite && r.target === target && (c === undefined || r.connections === c));
 
 /** Median of a list (mean of the middle two for an even count). */
+/** The co-run peer that is the undici floor plus SPEC's access log and metrics (suites.mjs, undici-spec-proxy.mjs). */
+export const SPEC_FLOOR = 'undici-floor + SPEC log and metrics';
+
 const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return undefined;
@@ -89,6 +92,21 @@ export function targets(out) {
     }
     add(`plain proxy p99 ≤ fastify's (c=${c})`, `${f(tg.p99Ms, 2)} vs ${f(fa.p99Ms, 2)} ms`, tg.p99Ms <= fa.p99Ms);
   }
+  // Context for the floor target: the floor plus SPEC's per-request obligations (access-log line, request metrics;
+  // suites.mjs SPEC_FLOOR). tollgate ÷ it is what the rest of the gateway costs; the floor ratio ÷ that ratio is what
+  // the obligations alone cost the floor, i.e. the best floor ratio any gateway that meets SPEC on node:http and
+  // undici, with tollgate's log and metrics code, could read in this run.
+  const specRuns = (out.corun ?? []).filter((r) => r.b === SPEC_FLOOR && r.connections === 32);
+  const floorRuns = (out.corun ?? []).filter((r) => r.b === 'undici-floor' && r.connections === 32);
+  if (specRuns.length > 0) {
+    const toSpec = median(specRuns.map((r) => r.cpuRatio));
+    const each = specRuns.map((r) => `${f(r.cpuRatio, 2)}× (${f(r.aCpu)} vs ${f(r.bCpu)} µs/req)`).join(', ');
+    add('(context) tollgate ÷ (undici floor + SPEC\'s access log and metrics) (c=32), co-run', `${f(toSpec, 2)}× capacity (median of ${specRuns.length} fresh pair${specRuns.length > 1 ? 's' : ''}: ${each})`, undefined);
+    if (floorRuns.length > 0) {
+      const toFloor = median(floorRuns.map((r) => r.cpuRatio));
+      add('(context) what SPEC\'s access log and metrics alone leave of the floor (c=32): (tollgate ÷ floor) ÷ (tollgate ÷ SPEC floor)', `${f(toFloor / toSpec, 2)}× (${f(toFloor, 2)} ÷ ${f(toSpec, 2)})`, undefined);
+    }
+  }
   const eh = find(out, 'extproc-headers', 'tollgate + ext_proc');
   const nh = find(out, 'extproc-headers', 'tollgate (no ext_proc)');
   if (eh && nh) add('ext_proc headers-only (2 phases) ≥ 0.3× no ext_proc', `${f(eh.rps / nh.rps, 2)}× (CPU ${f(eh.cpuUsPerReq)} vs ${f(nh.cpuUsPerReq)} µs/req)`, eh.rps / nh.rps >= 0.3, per(eh, nh), 0.3);
@@ -128,7 +146,7 @@ export function markdown(out) {
   const L = [];
   L.push(`Date: ${out.date}. Machine: ${out.machine.cpus} × ${out.machine.model}, ${out.machine.memGiB} GiB, Linux ${out.machine.kernel}, Node ${out.machine.node}.`);
   L.push(`tollgate commit ${out.commit}. Load average at start / end: ${out.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${out.loadavgEnd?.map((x) => x.toFixed(2)).join(' ') ?? '–'}. ` +
-    `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up${out.config.quick ? '' : ' (the plain-proxy suite: 4 rounds of 2 s, then 3 fresh pairs per peer co-run on one core; the multi-core cells: 7 rounds of 3 s)'}, the cells of a comparison interleaved in a random order per round, each re-warmed 1 s before its run; wrk 4.1 -t1.`);
+    `Each cell: median of ${out.config.runs} run(s) of ${out.config.seconds} s after ${out.config.warmup} s warm-up${out.config.quick ? '' : ' (the plain-proxy suite: 3 rounds of 2 s, then 3 fresh pairs per peer co-run on one core; the multi-core cells: 7 rounds of 3 s)'}, the cells of a comparison interleaved in a random order per round, each re-warmed 1 s before its run; wrk 4.1 -t1.`);
   L.push('Placement: gateway / peer proxy under test on CPU 0; upstream, ext_proc processor (a no-op: on raw sockets for the headers-only and latency cells, bench/servers/processor-raw.mjs; on node:http2 for the body and SSE cells and the "node:http2 processor" row, processor-lean.mjs; the "SDK processor" row uses the tollgate SDK on grpc-js), wrk and the bench clients on CPU 1. ' +
     'Multi-core rows: gateway, an nginx origin (the upstream, answering from its config) and wrk all share CPUs 0–1. CPU µs/req = utime+stime of the process tree under test ÷ requests; "req/s per core" = 1e6 ÷ CPU µs/req (saturation rows); "proc" = the processor\'s; ' +
     '"foreign CPU0" = CPU 0 busy time not used by the process under test (other work on the shared VM: the noise on that cell); "steal" = the part of it the hypervisor took (/proc/stat steal: CPU 0 wanted to run and could not).');
