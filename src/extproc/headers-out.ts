@@ -49,6 +49,8 @@ const ASCII = /^[\x00-\x7f]*$/;
 function sendable(name: string, value: string): boolean {
   if (name.startsWith(':') || name === 'host') return false;
   if (name === 'te') return value.trim().toLowerCase() === 'trailers';
+  // Only an upgrade request and its 101 still carry `upgrade` here (server/upgrade.ts puts it back, as Envoy does).
+  if (name === 'upgrade') return true;
   return !isHopByHop(name);
 }
 

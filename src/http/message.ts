@@ -3,6 +3,7 @@
  * these; policies and the upstream layer only ever see these. Bodies are pull-based async iterables, so
  * backpressure is end to end: nobody reads a chunk before the consumer asks for it.
  */
+import type { Duplex } from 'node:stream';
 import type { HeaderList } from './headers.js';
 
 /** A streaming message body. Iterating it yields chunks; trailers are known once iteration has finished. */
@@ -30,6 +31,17 @@ export interface GatewayRequest {
   readonly httpVersion: '1.1' | '2';
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * The protocol an HTTP/1.1 client asks to switch to (its `Upgrade` header, e.g. `websocket`), only on such a
+   * request: the upstream is asked for the same upgrade, and a 101 from it turns the exchange into a tunnel.
+   */
+  upgrade?: string;
+}
+
+/** The upstream's side of a switched protocol: its connection, and the bytes that came with its 101. */
+export interface Tunnel {
+  readonly socket: Duplex;
+  readonly head: Buffer;
 }
 
 /** A response as it flows back through the pipeline. Policies mutate it in place. */
@@ -39,6 +51,8 @@ export interface GatewayResponse {
   headers: HeaderList;
   /** null means no body. */
   body: Body | null;
+  /** Set on a 101 from the upstream to an upgrade request: the client's connection is joined to this one. */
+  tunnel?: Tunnel;
 }
 
 /** True when the request is gRPC (`content-type: application/grpc*`). */

@@ -148,7 +148,7 @@ export class Exchange implements HandledResponse {
   }
 
   /** Ends the exchange exactly once: every ext_proc exchange released, timer cleared, log completed and published. */
-  done(error: unknown, bytesOut: number, status?: number): void {
+  done(error: unknown, bytesOut: number, status?: number, bytesIn?: number): void {
     if (this.#ended) return;
     this.#ended = true;
     if (status !== undefined) this.ctx.log.status = status;
@@ -166,7 +166,7 @@ export class Exchange implements HandledResponse {
     }
     const log = this.ctx.log;
     log.durationMs = performance.now() - this.ctx.start;
-    log.bytesIn = this.#clientBody?.bytesRead ?? 0;
+    log.bytesIn = bytesIn ?? this.#clientBody?.bytesRead ?? 0;
     log.bytesOut = bytesOut;
     const route = this.ctx.route;
     if (route !== undefined) {

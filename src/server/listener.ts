@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import type { ServerTls } from '../config/model.js';
 import { logger } from '../observability/logger.js';
 import { hostnameMatches } from '../routing/match.js';
+import { serveUpgrade } from './upgrade.js';
 import { serveHttp1, type Http1Hooks } from './http1.js';
 import { publishRejected, type Rejection } from './rejected.js';
 import { serveHttp2 } from './http2.js';
@@ -122,6 +123,12 @@ export class BindServer {
         // never the raw bytes (`err.rawPacket`), which may hold credentials.
         refuse(socket, 400, 'Bad Request', 'bad request\n', { reason: `malformed request: ${err.message}${err.code === undefined ? '' : ` (${err.code})`}` });
       } else socket.destroy();
+    });
+    // Upgrades (WebSocket, …) are tunnelled to the upstream when it answers 101 (upgrade.ts).
+    // The connection counts as busy for good: a drain leaves a tunnel open until its deadline, as a request in flight.
+    this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      (socket as CountedSocket)[kInFlight] = inFlight(socket) + 1;
+      serveUpgrade(req, socket, head, sink, scheme, hooks);
     });
     // CONNECT (tunnels) is not supported: say so, rather than node's silent close.
     this.#h1.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {

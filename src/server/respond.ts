@@ -15,9 +15,10 @@ export interface HandledResponse {
   readonly response: GatewayResponse;
   /**
    * Called (as a method) exactly once when the response was fully written (error undefined) or abandoned. `status`:
-   * the status the client got instead of the response's, when the server answered the failure itself.
+   * the status the client got instead of the response's, when the server answered the failure itself. `bytesIn`:
+   * what the client sent, when that was not the request's body (an upgraded connection's bytes).
    */
-  done(error: unknown, bytesOut: number, status?: number): void;
+  done(error: unknown, bytesOut: number, status?: number, bytesIn?: number): void;
 }
 
 /**

@@ -10,6 +10,7 @@ import { display, NotHttp2Error, type UpstreamTarget, type Upstreams } from './d
 import { upstreamError } from './errors.js';
 import { forwardH2 } from './forward-h2.js';
 import { forwardNodeHttp1 } from './forward-node-h1.js';
+import { forwardUpgrade } from './forward-upgrade.js';
 import { dispatchUndici, forwardUndici, type UpstreamReceiver } from './forward-undici.js';
 
 /** Longest wait for response headers when no backendRequestTimeout is set (undici's default). */
@@ -42,7 +43,7 @@ function h1Headers(req: GatewayRequest, target: UpstreamTarget): string[] {
 export function forwardTo(ups: Upstreams, req: GatewayRequest, opts: ForwardOptions, receiver: UpstreamReceiver): void {
   const t = opts.target;
   const chunkedUpload = req.body !== null && req.body.length === undefined && t.scheme === 'http';
-  if (opts.timeoutMs === undefined && !opts.http2 && !chunkedUpload) {
+  if (opts.timeoutMs === undefined && !opts.http2 && !chunkedUpload && req.upgrade === undefined) {
     if (opts.abort.aborted) receiver.upstreamFailed(upstreamError(opts.abort.reason, display(t)));
     else dispatchUndici(ups.pool(t), req, h1Headers(req, t), t, opts.abort, receiver);
     return;
@@ -64,7 +65,7 @@ async function forwardWithDeadline(ups: Upstreams, req: GatewayRequest, opts: Fo
   let timer: NodeJS.Timeout | undefined;
   // undici bounds the wait for response headers itself (300 s); the node:http and node:http2 paths get the
   // same bound here, so an upstream that accepts and never answers cannot hang a request forever.
-  const timeoutMs = opts.timeoutMs ?? (opts.http2 || chunkedUpload ? DEFAULT_HEADERS_TIMEOUT_MS : undefined);
+  const timeoutMs = opts.timeoutMs ?? (opts.http2 || chunkedUpload || req.upgrade !== undefined ? DEFAULT_HEADERS_TIMEOUT_MS : undefined);
   if (timeoutMs !== undefined) {
     const ac = new AbortController();
     const parent = signal;
@@ -79,6 +80,13 @@ async function forwardWithDeadline(ups: Upstreams, req: GatewayRequest, opts: Fo
   }
   try {
     if (signal.aborted) throw upstreamError(signal.reason, name);
+    // An upgrade is HTTP/1.1's (HTTP/2 has none): its own connection, over node:http.
+    if (req.upgrade !== undefined) {
+      const headers = req.headers.clone();
+      headers.delete('expect');
+      headers.set('host', req.authority === '' ? name : req.authority);
+      return await forwardUpgrade(opts.target, req, headers, name, signal);
+    }
     if (opts.http2 && !(opts.http1Fallback && ups.knownHttp1Only(opts.target))) {
       const session = await ups.h2Session(opts.target).catch((err: unknown) => {
         if (err instanceof NotHttp2Error && opts.http1Fallback) return undefined;
