@@ -16,6 +16,13 @@ describe('headers sent to the processor', { timeout: 10_000 }, () => {
     assert.equal(m.headers[3]!.value, '/p?q=1');
     assert.equal(m.headers[4]!.value, undefined);
   });
+  it('upgrade: shown on an upgrade request and its 101 (as Envoy re-adds it), connection never', () => {
+    const headers = new HeaderList([['upgrade', 'websocket'], ['connection', 'upgrade'], ['sec-websocket-key', 'k']]);
+    const req = requestHeaderMap({ method: 'GET', scheme: 'http', authority: 'a', path: '/ws', headers, upgrade: 'websocket' });
+    assert.deepEqual(flat(req).slice(4), ['upgrade=websocket', 'sec-websocket-key=k']);
+    assert.deepEqual(flat(responseHeaderMap({ status: 101, headers })).slice(1), ['upgrade=websocket', 'sec-websocket-key=k']);
+    assert.deepEqual(flat(responseHeaderMap({ status: 200, headers })).slice(1), ['sec-websocket-key=k']);
+  });
   it('response: :status first; trailers carry no pseudo-headers', () => {
     assert.deepEqual(flat(responseHeaderMap({ status: 404, headers: new HeaderList([['x', 'y']]) })), [':status=404', 'x=y']);
     assert.deepEqual(flat(trailerMap(new HeaderList([['grpc-status', '0']]))), ['grpc-status=0']);

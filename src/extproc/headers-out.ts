@@ -45,22 +45,24 @@ export function pseudoValue(latin1: string): string {
 }
 const ASCII = /^[\x00-\x7f]*$/;
 
-/** `te: trailers` survives the gateway end to end (gRPC needs it), so the processor sees it too. */
-function sendable(name: string, value: string): boolean {
+/**
+ * `te: trailers` survives the gateway end to end (gRPC needs it), so the processor sees it too. `upgrade`: on an
+ * upgrade request and its 101, where Envoy shows it (server/upgrade.ts), and nowhere else.
+ */
+function sendable(name: string, value: string, upgrade: boolean): boolean {
   if (name.startsWith(':') || name === 'host') return false;
   if (name === 'te') return value.trim().toLowerCase() === 'trailers';
-  // Only an upgrade request and its 101 still carry `upgrade` here (server/upgrade.ts puts it back, as Envoy does).
-  if (name === 'upgrade') return true;
+  if (name === 'upgrade') return upgrade;
   return !isHopByHop(name);
 }
 
 /** Appends the headers a processor may see (HeaderList names are lower-case already). */
-function regular(out: string[], headers: HeaderList): void {
+function regular(out: string[], headers: HeaderList, upgrade = false): void {
   const f = headers.flatView();
   for (let i = 0; i < f.length; i += 2) {
     const name = f[i]!;
     const value = f[i + 1]!;
-    if (sendable(name, value)) out.push(name, value);
+    if (sendable(name, value, upgrade)) out.push(name, value);
   }
 }
 
@@ -71,16 +73,17 @@ export function requestHeaderMap(req: {
   readonly authority: string;
   readonly path: string;
   readonly headers: HeaderList;
+  readonly upgrade?: string | undefined;
 }): HeaderMapOut {
   const out = [':method', req.method, ':scheme', req.scheme, ':authority', req.authority, ':path', req.path];
-  regular(out, req.headers);
+  regular(out, req.headers, req.upgrade !== undefined);
   return new HeaderMapOut(out, 4);
 }
 
 /** The response's headers, `:status` first. */
 export function responseHeaderMap(res: { readonly status: number; readonly headers: HeaderList }): HeaderMapOut {
   const out = [':status', String(res.status)];
-  regular(out, res.headers);
+  regular(out, res.headers, res.status === 101);
   return new HeaderMapOut(out, 1);
 }
 
