@@ -73,7 +73,7 @@ export function requestHeaderMap(req: {
   readonly authority: string;
   readonly path: string;
   readonly headers: HeaderList;
-  readonly upgrade?: string | undefined;
+  readonly upgrade?: unknown;
 }): HeaderMapOut {
   const out = [':method', req.method, ':scheme', req.scheme, ':authority', req.authority, ':path', req.path];
   regular(out, req.headers, req.upgrade !== undefined);

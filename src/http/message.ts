@@ -32,15 +32,24 @@ export interface GatewayRequest {
   readonly remoteAddress: string;
   readonly remotePort: number;
   /**
-   * The protocol an HTTP/1.1 client asks to switch to (its `Upgrade` header, e.g. `websocket`), only on such a
-   * request: the upstream is asked for the same upgrade, and a 101 from it turns the exchange into a tunnel.
+   * Set only on an HTTP/1.1 upgrade request (server/upgrade.ts): the upstream is asked for the same upgrade, and a
+   * 101 from it turns the exchange into a tunnel.
    */
-  upgrade?: string;
+  upgrade?: UpgradeRequest;
 }
 
-/** The upstream's side of a switched protocol: its connection, and the bytes that came with its 101. */
+/** What an upgrade request asks for, and the upstream connection once it switched (until the tunnel takes it). */
+export interface UpgradeRequest {
+  /** The client's `Upgrade` value, e.g. `websocket`. */
+  readonly protocol: string;
+  /** Set by the upstream transport on a 101; whoever delivers the response joins it or closes it. */
+  tunnel?: Tunnel | undefined;
+}
+
+/** The upstream's side of a switched protocol: its connection, its `Upgrade` value, and the bytes after its 101. */
 export interface Tunnel {
   readonly socket: Duplex;
+  readonly protocol: string;
   readonly head: Buffer;
 }
 

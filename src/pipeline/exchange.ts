@@ -147,6 +147,12 @@ export class Exchange implements HandledResponse {
     this.ctx.log.errorCode = g.code;
   }
 
+  /** Stops the request timeout (an upgraded connection's 101 went out: the tunnel is not bounded by it). */
+  endDeadline(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   /** Ends the exchange exactly once: every ext_proc exchange released, timer cleared, log completed and published. */
   done(error: unknown, bytesOut: number, status?: number, bytesIn?: number): void {
     if (this.#ended) return;

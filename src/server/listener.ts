@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { ServerTls } from '../config/model.js';
 import { logger } from '../observability/logger.js';
 import { hostnameMatches } from '../routing/match.js';
-import { serveUpgrade } from './upgrade.js';
+import { serveUpgrade, type UpgradeHooks } from './upgrade.js';
 import { serveHttp1, type Http1Hooks } from './http1.js';
 import { publishRejected, type Rejection } from './rejected.js';
 import { serveHttp2 } from './http2.js';
@@ -126,9 +126,18 @@ export class BindServer {
     });
     // Upgrades (WebSocket, …) are tunnelled to the upstream when it answers 101 (upgrade.ts).
     // The connection counts as busy for good: a drain leaves a tunnel open until its deadline, as a request in flight.
+    const upgradeHooks: UpgradeHooks = {
+      rejected: hooks.rejected,
+      decline: (socket, bytes) => {
+        (socket as CountedSocket)[kInFlight] = inFlight(socket) - 1;
+        // node's parser let go of the connection at the upgrade; a fresh one reads it again from these bytes.
+        socket.unshift(bytes);
+        this.#h1.emit('connection', socket);
+      },
+    };
     this.#h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       (socket as CountedSocket)[kInFlight] = inFlight(socket) + 1;
-      serveUpgrade(req, socket, head, sink, scheme, hooks);
+      serveUpgrade(req, socket, head, sink, scheme, upgradeHooks);
     });
     // CONNECT (tunnels) is not supported: say so, rather than node's silent close.
     this.#h1.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {

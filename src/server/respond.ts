@@ -19,6 +19,8 @@ export interface HandledResponse {
    * what the client sent, when that was not the request's body (an upgraded connection's bytes).
    */
   done(error: unknown, bytesOut: number, status?: number, bytesIn?: number): void;
+  /** The request's deadline stops here: an upgraded connection's 101 went out, and the tunnel outlives it. */
+  endDeadline?(): void;
 }
 
 /**

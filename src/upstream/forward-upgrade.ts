@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { readableBody } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
@@ -32,13 +32,19 @@ export function forwardUpgrade(target: UpstreamTarget, req: GatewayRequest, head
       setHost: false,
       maxHeaderSize: 64 * 1024,
       ...(target.scheme === 'https'
-        ? { rejectUnauthorized: !(target.tls?.insecure ?? false), ...(target.tls?.caCert !== undefined ? { ca: target.tls.caCert } : {}), servername: target.host }
+        ? {
+            rejectUnauthorized: !(target.tls?.insecure ?? false),
+            ...(target.tls?.caCert !== undefined ? { ca: target.tls.caCert } : {}),
+            // SNI carries host names only (RFC 6066 §3).
+            ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+          }
         : {}),
     };
     const out = (target.scheme === 'https' ? https : http).request(options);
     for (let i = 0; i + 1 < flat.length; i += 2) out.appendHeader(flat[i]!, flat[i + 1]!);
     // The protocol as the request now says it (a processor may have changed it), else as the client asked.
-    const protocol = headers.get('upgrade') ?? req.upgrade!;
+    const upgrade = req.upgrade!;
+    const protocol = headers.get('upgrade') ?? upgrade.protocol;
     out.setHeader('connection', 'upgrade');
     out.setHeader('upgrade', protocol);
     let settled = false;
@@ -63,24 +69,41 @@ export function forwardUpgrade(target: UpstreamTarget, req: GatewayRequest, head
       if (settle()) reject(upstreamError(err, upstream));
     });
     out.once('upgrade', (inc: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      // From here the connection is the gateway's alone: its errors must never go unhandled, and its end is kept
+      // (not answered with an automatic close) until the tunnel passes it on, however long a processor takes.
+      socket.on('error', () => undefined);
+      socket.allowHalfOpen = true;
+      // node's client leaves it flowing with no 'data' listener: what arrives before the tunnel listens (bytes, or
+      // the upstream's FIN) would be emitted to nobody. Paused, it waits in the buffer.
+      socket.pause();
       if (!settle()) {
         socket.destroy();
         return;
       }
       socket.setNoDelay(true);
+      const switched = inc.headers.upgrade ?? protocol;
       const h = headersFromRaw(inc.rawHeaders);
       // Hop-by-hop, so stripped above, but they are what the client's 101 must say.
       h.set('connection', 'upgrade');
-      h.set('upgrade', inc.headers.upgrade ?? protocol);
-      resolve({ status: 101, headers: h, body: null, tunnel: { socket, head } });
+      h.set('upgrade', switched);
+      const tunnel = { socket, protocol: switched, head };
+      // Held on the request until delivered: a processor may replace the 101, and then nobody else would close it.
+      upgrade.tunnel = tunnel;
+      resolve({ status: 101, headers: h, body: null, tunnel });
     });
     out.once('response', (inc) => {
       if (!settle()) {
         inc.destroy();
         return;
       }
-      // Not upgraded: an ordinary answer (401, 426, …), passed on as such.
+      // Not upgraded: an ordinary answer (401, 426, …), passed on as such. Until its body ended, the request's
+      // abort (client gone, deadline) still cancels it, or a stalled upstream would hold the exchange forever.
       inc.on('error', () => undefined);
+      const cancel = (): void => {
+        inc.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      signal.addEventListener('abort', cancel, { once: true });
+      inc.once('close', () => signal.removeEventListener('abort', cancel));
       const status = inc.statusCode ?? 502;
       const cl = inc.headers['content-length'];
       const res: GatewayResponse = { status, headers: headersFromRaw(inc.rawHeaders), body: null };

@@ -8,75 +8,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { WebSocket, WebSocketServer } from 'ws';
-import { routesConfig, scopedGateway, type TestScope } from '../helpers/gateway-fixtures.js';
+import { WebSocket } from 'ws';
+import { routesConfig, scopedGateway } from '../helpers/gateway-fixtures.js';
 import { headerValue, reply } from '../helpers/ext-proc-server.js';
 import { processing, setupExtProc } from '../helpers/ext-proc-harness.js';
-import type { StartedGateway } from '../helpers/start-gateway.js';
-
-/** A node:http upstream on 127.0.0.1 with a WebSocket echo server and an `upgrade` fallback for other protocols. */
-async function upstream(t: TestScope, onOther?: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void): Promise<{ port: number; server: http.Server; wss: WebSocketServer }> {
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'x-saw-upgrade': String(req.headers.upgrade ?? 'none') });
-    res.end('plain answer');
-  });
-  const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (ws, req) => {
-    ws.send(`hello ${req.headers['x-forwarded-for']} ${req.headers['x-from-processor'] ?? '-'}`);
-    ws.on('message', (m, binary) => ws.send(m, { binary }));
-  });
-  server.on('upgrade', (req, socket: net.Socket, head) => {
-    if (req.headers.upgrade === 'websocket' && req.url !== '/refuse') {
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-    } else if (req.url === '/refuse') {
-      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: 12\r\nwww-authenticate: Bearer\r\n\r\nno token\r\n\r\n');
-    } else onOther?.(req, socket, head);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    wss.close();
-    server.closeAllConnections();
-    server.close();
-  });
-  return { port: (server.address() as AddressInfo).port, server, wss };
-}
-
-async function gateway(t: TestScope, port: number, extra = ''): Promise<StartedGateway> {
-  return scopedGateway(t, routesConfig(`
-    - backends:
-      - host: 127.0.0.1:{{UP}}
-${extra}`), { vars: { UP: port } });
-}
-
-/** The access-log line of the request to `path`. */
-async function logLine(gw: StartedGateway, path: string): Promise<Record<string, unknown>> {
-  const line = await gw.waitForLine((l) => l.includes('"kind":"access"') && l.includes(`"path":"${path}"`), 10_000);
-  return JSON.parse(line) as Record<string, unknown>;
-}
-
-/** Sends a raw HTTP/1.1 upgrade head (plus `extra` bytes) and resolves with the socket and everything read until `until` matches. */
-async function rawUpgrade(port: number, head: string, extra = ''): Promise<{ socket: net.Socket; read: () => string; waitFor: (re: RegExp) => Promise<string> }> {
-  const socket = net.connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  let buf = '';
-  const waiters: Array<() => void> = [];
-  socket.on('data', (d: Buffer) => {
-    buf += d.toString('latin1');
-    for (const w of waiters.splice(0)) w();
-  });
-  socket.on('end', () => {
-    for (const w of waiters.splice(0)) w();
-  });
-  socket.write(head + extra);
-  const waitFor = async (re: RegExp): Promise<string> => {
-    while (!re.test(buf)) {
-      if (socket.readableEnded || socket.destroyed) throw new Error(`connection ended before ${re}; got ${JSON.stringify(buf)}`);
-      await new Promise<void>((r) => waiters.push(r));
-    }
-    return buf;
-  };
-  return { socket, read: () => buf, waitFor };
-}
+import { gateway, logLine, rawUpgrade, upstream } from '../helpers/upgrade-peers.js';
 
 test('a WebSocket goes through: 101, messages both ways (1 MiB included), close code, x-forwarded-for, logged as 101', { timeout: 30_000 }, async (t) => {
   const up = await upstream(t);
@@ -246,19 +182,6 @@ ${processing({}).split('\n').map((l) => `          ${l}`).join('\n')}
   let body = '';
   for await (const c of r) body += String(c);
   assert.equal(body, 'no sockets for you');
-});
-
-test('Upgrade: h2c is answered as the plain HTTP/1.1 request it also is', { timeout: 30_000 }, async (t) => {
-  const up = await upstream(t);
-  const gw = await gateway(t, up.port);
-  const c = await rawUpgrade(gw.ports.PORT!, 'GET /h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
-  t.after(() => c.socket.destroy());
-  const text = await c.waitFor(/plain answer/);
-  assert.match(text, /^HTTP\/1\.1 200 /);
-  assert.match(text, /\r\nx-saw-upgrade: none\r\n/, 'the upstream was not asked to upgrade');
-  const withBody = await rawUpgrade(gw.ports.PORT!, 'POST /h2c-body HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 3\r\n\r\n', 'abc');
-  t.after(() => withBody.socket.destroy());
-  assert.match(await withBody.waitFor(/not supported/), /^HTTP\/1\.1 501 /);
 });
 
 test('SIGTERM: an open tunnel keeps working through the drain, and is closed at its deadline', { timeout: 30_000 }, async (t) => {
