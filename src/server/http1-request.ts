@@ -109,3 +109,9 @@ function peerOf(socket: Socket & { [kPeer]?: { address: string; port: number } }
   }
   return peer;
 }
+
+/** The status and reason a request head that `fromHttp1` refused is answered with. */
+export function refusalOf(err: unknown): { status: number; reason: string } {
+  const g = err instanceof GatewayError ? err : undefined;
+  return { status: g?.status ?? 400, reason: g?.message ?? 'bad request' };
+}

@@ -9,7 +9,7 @@ import { RequestAbort } from '../http/abort.js';
 import { BodyChannel, type ChannelSink } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
 import type { Body, GatewayRequest } from '../http/message.js';
-import { fromHttp1 } from './http1-request.js';
+import { fromHttp1, refusalOf } from './http1-request.js';
 import { dropRestOfUpload, lingerOnClose } from './linger.js';
 import type { Rejection } from './rejected.js';
 import { clientClosed, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
@@ -123,9 +123,7 @@ export function serveHttp1(req: IncomingMessage, res: ServerResponse, sink: Requ
   try {
     greq = fromHttp1(req, scheme);
   } catch (err) {
-    const g = err instanceof GatewayError ? err : undefined;
-    const status = g?.status ?? 400;
-    const reason = g?.message ?? 'bad request';
+    const { status, reason } = refusalOf(err);
     // A head tollgate refuses says nothing good of what may follow it on the connection.
     res.shouldKeepAlive = false;
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${reason}\n`);

@@ -15,7 +15,7 @@ import { GatewayError } from '../errors.js';
 import { RequestAbort } from '../http/abort.js';
 import type { HeaderList } from '../http/headers.js';
 import type { GatewayResponse, Tunnel, UpgradeRequest } from '../http/message.js';
-import { fromHttp1 } from './http1-request.js';
+import { fromHttp1, refusalOf } from './http1-request.js';
 import type { Rejection } from './rejected.js';
 import { clientClosed, textResponse, waitWritable, type HandledResponse, type RequestSink } from './respond.js';
 
@@ -63,9 +63,7 @@ export function serveUpgrade(req: IncomingMessage, socket: Socket, head: Buffer,
   try {
     greq = fromHttp1(req, scheme);
   } catch (err) {
-    const g = err instanceof GatewayError ? err : undefined;
-    const status = g?.status ?? 400;
-    const reason = g?.message ?? 'bad request';
+    const { status, reason } = refusalOf(err);
     socket.end(textHead(status, reason));
     hooks.rejected(socket, { status, reason, method: req.method, path: req.url });
     return;

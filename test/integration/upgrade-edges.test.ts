@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { reply, type Handlers } from '../helpers/ext-proc-server.js';
-import { processing, setupExtProc } from '../helpers/ext-proc-harness.js';
+import { processing, routeConfig, setupExtProc } from '../helpers/ext-proc-harness.js';
 import type { TestScope } from '../helpers/gateway-fixtures.js';
 import type { StartedGateway } from '../helpers/start-gateway.js';
 import { gateway, logLine, rawUpgrade, upstream, upgradeHead } from '../helpers/upgrade-peers.js';
@@ -37,19 +37,7 @@ async function rawUpstream(t: TestScope, onHead: (socket: net.Socket, path: stri
 async function withProcessor(t: TestScope, upPort: number, handlers: Handlers): Promise<StartedGateway> {
   const s = await setupExtProc(t, {
     handlers,
-    config: (procHost) => `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
-    - backends:
-      - host: 127.0.0.1:${upPort}
-      policies:
-        extProc:
-          host: "${procHost}"
-          failureMode: failClosed
-${processing({}).split('\n').map((l) => `          ${l}`).join('\n')}
-`,
+    config: (procHost) => routeConfig({ procHost, upPort: upPort, extra: processing({}) }),
   });
   return s.gw;
 }

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { routesConfig, scopedGateway } from '../helpers/gateway-fixtures.js';
 import { headerValue, reply } from '../helpers/ext-proc-server.js';
-import { processing, setupExtProc } from '../helpers/ext-proc-harness.js';
+import { processing, routeConfig, setupExtProc } from '../helpers/ext-proc-harness.js';
 import { gateway, logLine, rawUpgrade, upstream } from '../helpers/upgrade-peers.js';
 
 test('a WebSocket goes through: 101, messages both ways (1 MiB included), close code, x-forwarded-for, logged as 101', { timeout: 30_000 }, async (t) => {
@@ -145,19 +145,7 @@ test('a route requestTimeout bounds the wait for the 101, not the tunnel', { tim
 test('ext_proc sees the upgrade request (upgrade header, no body) and its 101, and may refuse or change either', { timeout: 60_000 }, async (t) => {
   const up = await upstream(t);
   const s = await setupExtProc(t, {
-    config: (procHost) => `
-binds:
-- port: {{PORT}}
-  listeners:
-  - routes:
-    - backends:
-      - host: 127.0.0.1:${up.port}
-      policies:
-        extProc:
-          host: "${procHost}"
-          failureMode: failClosed
-${processing({}).split('\n').map((l) => `          ${l}`).join('\n')}
-`,
+    config: (procHost) => routeConfig({ procHost, upPort: up.port, extra: processing({}) }),
     handlers: {
       onRequestHeaders: (msg) => {
         if (headerValue(msg, ':path') === '/deny') return reply.immediate({ status: 403, body: 'no sockets for you' });
