@@ -156,9 +156,12 @@ test('ext_proc sees the upgrade request (upgrade header, no body) and its 101, a
   });
   const ws = new WebSocket(`${s.url.replace('http', 'ws')}/ok`);
   t.after(() => ws.terminate());
-  const [res] = (await once(ws, 'upgrade')) as [http.IncomingMessage];
+  // Both listened for at once: the upstream's greeting can come in the same read as the 101.
+  const upgraded = once(ws, 'upgrade');
+  const greeting = once(ws, 'message');
+  const [res] = (await upgraded) as [http.IncomingMessage];
   assert.equal(res.headers['x-checked'], 'yes', 'the processor changed the 101');
-  const [first] = (await once(ws, 'message')) as [Buffer];
+  const [first] = (await greeting) as [Buffer];
   assert.equal(first.toString(), 'hello 127.0.0.1 saw-websocket');
   ws.close();
   const req = s.proc.received[0]?.[0];
