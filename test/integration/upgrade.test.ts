@@ -198,3 +198,23 @@ test('SIGTERM: an open tunnel keeps working through the drain, and is closed at 
   assert.equal((await gw.exited).code, 0);
   assert.ok(Date.now() - started >= 1000, 'closed at the deadline, not at once');
 });
+
+test('an AI backend tunnels a Realtime-style WebSocket, with its backendAuth key and the path and query kept', { timeout: 30_000 }, async (t) => {
+  const up = await upstream(t);
+  up.wss.removeAllListeners('connection');
+  up.wss.on('connection', (ws, req) => ws.send(`${req.url} ${req.headers.authorization}`));
+  const gw = await scopedGateway(t, routesConfig(`
+    - backends:
+      - ai: {name: openai, provider: {openAI: {}}, hostOverride: "127.0.0.1:{{UP}}"}
+      policies:
+        backendAuth: {key: sk-realtime-test}
+`), { vars: { UP: up.port } });
+  const ws = new WebSocket(`${gw.url().replace('http', 'ws')}/v1/realtime?model=gpt-realtime`);
+  t.after(() => ws.terminate());
+  const [first] = (await once(ws, 'message')) as [Buffer];
+  assert.equal(first.toString(), '/v1/realtime?model=gpt-realtime Bearer sk-realtime-test');
+  ws.close();
+  const log = await logLine(gw, '/v1/realtime?model=gpt-realtime');
+  assert.equal(log.status, 101);
+  assert.ok(!JSON.stringify(log).includes('sk-realtime-test'), 'the key is never logged');
+});
