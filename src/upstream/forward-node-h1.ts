@@ -37,18 +37,7 @@ export function forwardNodeHttp1(
     });
     out.once('response', (inc) => {
       responded = true;
-      // Errors surface through the body iteration; an unread body must not crash the process.
-      inc.on('error', () => undefined);
-      const status = inc.statusCode ?? 502;
-      const cl = inc.headers['content-length'];
-      const res: GatewayResponse = { status, headers: headersFromRaw(inc.rawHeaders), body: null };
-      if (!bodyless(req.method, status, cl)) {
-        const inner = readableBody(inc, () => (inc.rawTrailers.length > 0 ? headersFromRaw(inc.rawTrailers) : undefined), cl === undefined ? undefined : Number(cl));
-        res.body = upstreamBody(inner, upstream, () => {
-          if (!inc.complete) throw upstreamError(new Error('connection closed mid-body'), upstream);
-        });
-      } else inc.resume();
-      resolve(res);
+      resolve(fromNodeResponse(inc, req.method, upstream));
     });
     void (async () => {
       if (req.body !== null) {
@@ -59,4 +48,20 @@ export function forwardNodeHttp1(
       out.end();
     })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
   });
+}
+
+/** A node:http response as a GatewayResponse: head now, body (and trailers) streamed, a cut body an upstream error. */
+export function fromNodeResponse(inc: http.IncomingMessage, method: string, upstream: string): GatewayResponse {
+  // Errors surface through the body iteration; an unread body must not crash the process.
+  inc.on('error', () => undefined);
+  const status = inc.statusCode ?? 502;
+  const cl = inc.headers['content-length'];
+  const res: GatewayResponse = { status, headers: headersFromRaw(inc.rawHeaders), body: null };
+  if (!bodyless(method, status, cl)) {
+    const inner = readableBody(inc, () => (inc.rawTrailers.length > 0 ? headersFromRaw(inc.rawTrailers) : undefined), cl === undefined ? undefined : Number(cl));
+    res.body = upstreamBody(inner, upstream, () => {
+      if (!inc.complete) throw upstreamError(new Error('connection closed mid-body'), upstream);
+    });
+  } else inc.resume();
+  return res;
 }

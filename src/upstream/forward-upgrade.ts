@@ -7,13 +7,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
-import { readableBody } from '../http/body.js';
 import type { HeaderList } from '../http/headers.js';
 import { headersFromRaw } from '../http/hop-by-hop.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import type { UpstreamTarget } from './dispatchers.js';
-import { upstreamBody, upstreamError } from './errors.js';
-import { bodyless } from './forward-undici.js';
+import { upstreamError } from './errors.js';
+import { fromNodeResponse } from './forward-node-h1.js';
 
 /**
  * Sends the upgrade request with `headers` (hop-by-hop already stripped; `Connection: upgrade` and `Upgrade` are
@@ -98,22 +97,12 @@ export function forwardUpgrade(target: UpstreamTarget, req: GatewayRequest, head
       }
       // Not upgraded: an ordinary answer (401, 426, …), passed on as such. Until its body ended, the request's
       // abort (client gone, deadline) still cancels it, or a stalled upstream would hold the exchange forever.
-      inc.on('error', () => undefined);
       const cancel = (): void => {
         inc.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       };
       signal.addEventListener('abort', cancel, { once: true });
       inc.once('close', () => signal.removeEventListener('abort', cancel));
-      const status = inc.statusCode ?? 502;
-      const cl = inc.headers['content-length'];
-      const res: GatewayResponse = { status, headers: headersFromRaw(inc.rawHeaders), body: null };
-      if (!bodyless(req.method, status, cl)) {
-        const inner = readableBody(inc, () => undefined, cl === undefined ? undefined : Number(cl));
-        res.body = upstreamBody(inner, upstream, () => {
-          if (!inc.complete) throw upstreamError(new Error('connection closed mid-body'), upstream);
-        });
-      } else inc.resume();
-      resolve(res);
+      resolve(fromNodeResponse(inc, req.method, upstream));
     });
     // An upgrade request carries no body of its own: what the client sends next belongs to the new protocol.
     out.end();

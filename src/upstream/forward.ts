@@ -5,6 +5,7 @@
  */
 import { GatewayError } from '../errors.js';
 import { signalSource, type AbortSource } from '../http/abort.js';
+import type { HeaderList } from '../http/headers.js';
 import type { GatewayRequest, GatewayResponse } from '../http/message.js';
 import { display, NotHttp2Error, type UpstreamTarget, type Upstreams } from './dispatchers.js';
 import { upstreamError } from './errors.js';
@@ -33,6 +34,15 @@ export interface ForwardOptions {
 function h1Headers(req: GatewayRequest, target: UpstreamTarget): string[] {
   // node's server already answered `Expect: 100-continue`; undici refuses to send it on.
   return req.headers.flatInto(['host', req.authority === '' ? display(target) : req.authority], 'expect');
+}
+
+/** The request's headers for the node:http paths: a copy with `host` set (the client's authority) and no `expect`. */
+function nodeH1Headers(req: GatewayRequest, name: string): HeaderList {
+  const headers = req.headers.clone();
+  // node's server already answered `Expect: 100-continue`.
+  headers.delete('expect');
+  headers.set('host', req.authority === '' ? name : req.authority);
+  return headers;
 }
 
 /**
@@ -81,12 +91,7 @@ async function forwardWithDeadline(ups: Upstreams, req: GatewayRequest, opts: Fo
   try {
     if (signal.aborted) throw upstreamError(signal.reason, name);
     // An upgrade is HTTP/1.1's (HTTP/2 has none): its own connection, over node:http.
-    if (req.upgrade !== undefined) {
-      const headers = req.headers.clone();
-      headers.delete('expect');
-      headers.set('host', req.authority === '' ? name : req.authority);
-      return await forwardUpgrade(opts.target, req, headers, name, signal);
-    }
+    if (req.upgrade !== undefined) return await forwardUpgrade(opts.target, req, nodeH1Headers(req, name), name, signal);
     if (opts.http2 && !(opts.http1Fallback && ups.knownHttp1Only(opts.target))) {
       const session = await ups.h2Session(opts.target).catch((err: unknown) => {
         if (err instanceof NotHttp2Error && opts.http1Fallback) return undefined;
@@ -100,12 +105,7 @@ async function forwardWithDeadline(ups: Upstreams, req: GatewayRequest, opts: Fo
     // A body of unknown length (chunked HTTP/1.1, or HTTP/2 without content-length) may end with trailers
     // (announcing them in `Trailer` is optional, and that header is hop-by-hop anyway), so it takes the
     // node:http path, which can send them.
-    if (chunkedUpload) {
-      const headers = req.headers.clone();
-      headers.delete('expect');
-      headers.set('host', req.authority === '' ? name : req.authority);
-      return await forwardNodeHttp1(ups.h1Agent, opts.target, req, headers, name, signal);
-    }
+    if (chunkedUpload) return await forwardNodeHttp1(ups.h1Agent, opts.target, req, nodeH1Headers(req, name), name, signal);
     return await forwardUndici(ups.pool(opts.target), req, h1Headers(req, opts.target), opts.target, signalSource(signal));
   } catch (err) {
     if (err instanceof NotHttp2Error) throw new GatewayError('upstream_reset', `upstream reset: ${err.message}`, { cause: err });
